@@ -1,0 +1,29 @@
+"""Test setup: torch backend, MNIST from ../shared/data/mnist unless MNIST_DIR says otherwise."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+_SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+if "MNIST_DIR" not in os.environ and _SHARED_MNIST.is_dir():
+    os.environ["MNIST_DIR"] = str(_SHARED_MNIST)
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+import trainers  # noqa: E402,F401
+
+
+@pytest.fixture
+def seeded():
+    """Fix every random source Keras uses (thread-local: set in the test's own thread)."""
+    keras.utils.set_random_seed(1234)
+    return 1234
+
+
+@pytest.fixture
+def mnist_dir():
+    folder = os.environ.get("MNIST_DIR")
+    if not folder or not Path(folder).is_dir():
+        pytest.skip("MNIST not available: set MNIST_DIR to a folder with the IDX files")
+    return Path(folder)

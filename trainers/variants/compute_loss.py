@@ -1,0 +1,74 @@
+"""Variant 1 — "A first simple example": a ``train_step`` built on ``compute_loss``.
+
+The loss and metrics come from ``compile()``; the step only decides how they are used.
+"""
+
+from __future__ import annotations
+
+import keras
+import torch
+
+from trainers.registry import Experiment, VariantSpec, register
+from trainers.variants import _common
+
+
+class ComputeLossModel(keras.Model):
+    """The guide's first ``CustomModel``: forward, ``compute_loss``, backward, apply."""
+
+    def train_step(self, data):
+        # Unpack the data. Its structure depends on the model and on what was passed to fit().
+        x, y = data
+
+        # torch.nn.Module.zero_grad() clears the gradients left by the previous step.
+        self.zero_grad()
+
+        # Forward pass; the loss is whatever was passed to compile().
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+
+        # Backward pass fills each weight's .grad.
+        loss.backward()
+
+        # Update the weights. (The guide copies the list first, `[v for v in ...]`;
+        # trainable_weights already returns a fresh list, so we use it directly.)
+        trainable_weights = self.trainable_weights
+        gradients = [v.value.grad for v in trainable_weights]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable_weights)
+
+        # Update the metrics (including the one that tracks the loss).
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+
+        # Map metric names to their current values; the loss tracker is among self.metrics.
+        return {m.name: m.result() for m in self.metrics}
+
+
+def build(config: dict) -> Experiment:
+    (x, y), _ = _common.regression_split(config)
+    model = _common.dense_regressor(ComputeLossModel)
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse", metrics=["mae"])
+    return Experiment(
+        model=model,
+        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True),
+        batch_size=config["batch_size"],
+        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
+    )
+
+
+SPEC = register(
+    VariantSpec(
+        key="compute_loss",
+        title="compute_loss step",
+        summary="Override train_step only; loss and metrics still come from compile().",
+        guide_section="A first simple example",
+        params=(_common.epochs(3), *_common.REGRESSION_PARAMS),
+        metrics=("loss", "mae"),
+        produces_images=False,
+        build=build,
+        code=lambda config: [("ComputeLossModel.train_step", ComputeLossModel.train_step)],
+    )
+)

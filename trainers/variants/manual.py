@@ -1,0 +1,82 @@
+"""Variant 2 — "Going lower-level": no loss in ``compile()``, the step's own trackers.
+
+Only the optimizer goes through ``compile()``. The loss function and the two metric
+trackers live on the model; listing them in the ``metrics`` property is what makes
+``fit()`` reset them at the start of every epoch.
+"""
+
+from __future__ import annotations
+
+import keras
+import torch
+
+from trainers.registry import Experiment, VariantSpec, register
+from trainers.variants import _common
+
+
+class ManualModel(keras.Model):
+    """The guide's lower-level ``CustomModel``: hand-made MSE and Mean/MAE trackers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mae_metric = keras.metrics.MeanAbsoluteError(name="mae")
+        self.loss_fn = keras.losses.MeanSquaredError()
+
+    def train_step(self, data):
+        x, y = data
+
+        # Clear the gradients left by the previous step.
+        self.zero_grad()
+
+        # Forward pass and our own loss: nothing was passed to compile() for it.
+        y_pred = self(x, training=True)
+        loss = self.loss_fn(y, y_pred)
+
+        # Backward pass, then one optimizer update (no copy of the weight list needed).
+        loss.backward()
+        trainable_weights = self.trainable_weights
+        gradients = [v.value.grad for v in trainable_weights]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable_weights)
+
+        # Our own metrics.
+        self.loss_tracker.update_state(loss)
+        self.mae_metric.update_state(y, y_pred)
+        return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
+
+    @property
+    def metrics(self):
+        # Listed here, these trackers get reset_state() at the start of each epoch
+        # and of each evaluate(); otherwise result() would average since training began.
+        return [self.loss_tracker, self.mae_metric]
+
+
+def build(config: dict) -> Experiment:
+    (x, y), _ = _common.regression_split(config)
+    model = _common.dense_regressor(ManualModel)
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))  # no loss, no metrics
+    return Experiment(
+        model=model,
+        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True),
+        batch_size=config["batch_size"],
+        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
+    )
+
+
+SPEC = register(
+    VariantSpec(
+        key="manual",
+        title="Manual step with its own trackers",
+        summary="No loss in compile(): the step computes MSE and keeps Mean/MAE trackers itself.",
+        guide_section="Going lower-level",
+        params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
+        metrics=("loss", "mae"),
+        produces_images=False,
+        build=build,
+        code=lambda config: [
+            ("ManualModel.train_step", ManualModel.train_step),
+            ("ManualModel.metrics", ManualModel.metrics.fget),
+        ],
+    )
+)
