@@ -101,13 +101,16 @@ class TunedGAN(GAN):
     def make_dataset(images: np.ndarray, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
         """Shuffled batches sliced from one device-resident tensor.
 
-        The order equals ``digit_loader(images, batch_size, seed)``'s: both draw one
-        ``RandomSampler`` permutation from a generator seeded with ``seed``.
+        The order equals ``digit_loader(images, batch_size, seed)``'s, epoch after epoch:
+        both draw from one generator seeded with ``seed`` in the same sequence.
         """
         tensor = keras.ops.convert_to_tensor(images)  # on the GPU when there is one
+        generator = torch.Generator().manual_seed(seed)
         sampler = torch.utils.data.BatchSampler(
-            torch.utils.data.RandomSampler(range(len(images)), generator=torch.Generator().manual_seed(seed)),
+            torch.utils.data.RandomSampler(range(len(images)), generator=generator),
             batch_size=batch_size,
             drop_last=False,
         )
-        return torch.utils.data.DataLoader(_BatchIndexed(tensor), sampler=sampler, batch_size=None)
+        # The loader takes the generator too: each epoch's iterator draws its base seed
+        # from it before the sampler draws the permutation, exactly as the guide's does.
+        return torch.utils.data.DataLoader(_BatchIndexed(tensor), sampler=sampler, batch_size=None, generator=generator)

@@ -17,6 +17,8 @@ from trainers.variants import _common
 class TestStepModel(keras.Model):
     """The guide's ``CustomModel`` with its own ``test_step``."""
 
+    __test__ = False  # a Keras model, not a pytest test class
+
     def test_step(self, data):
         # Unpack the data.
         x, y = data
