@@ -27,3 +27,26 @@ def mnist_dir():
     if not folder or not Path(folder).is_dir():
         pytest.skip("MNIST not available: set MNIST_DIR to a folder with the IDX files")
     return Path(folder)
+
+
+@pytest.fixture
+def failing_variants():
+    """Register the ``boom`` and ``nan_data`` variants for one test."""
+    from tests import fixture_variants
+
+    fixture_variants.install()
+    yield
+    fixture_variants.uninstall()
+
+
+@pytest.fixture
+def manager(tmp_path):
+    """A run manager over a fresh store; waits for its runs to end afterwards."""
+    from runtime import RunManager
+
+    m = RunManager(home=tmp_path / "lab", grid_every=2)
+    yield m
+    for row in m.list():
+        m.stop(row["id"])
+    for thread in m.live_threads():
+        thread.join(30)

@@ -1,0 +1,263 @@
+"""The run store: one SQLite file (WAL mode) with runs, per-step metrics and sample grids.
+
+Readers (the pages, any number of threads) never block the writer, and each
+training thread writes through its own ``RunWriter``, which batches rows and
+commits about once a second rather than once a step. What was committed survives a
+crash: a manager opening the store marks runs whose process is gone as
+``interrupted`` and their curves and grids stay readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ACTIVE = ("queued", "running", "paused")
+FINISHED = ("completed", "stopped", "failed", "diverged", "interrupted")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    variant TEXT NOT NULL,
+    config TEXT NOT NULL,          -- JSON of the validated config
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    device TEXT,
+    versions TEXT,                 -- JSON: python, keras, torch, numpy
+    error TEXT,
+    traceback TEXT,
+    steps_done INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    epochs INTEGER,
+    batch_size INTEGER,
+    data_source TEXT,
+    artifact TEXT,                 -- path of the saved .keras model
+    owner TEXT                     -- host:pid of the process that runs it
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL                     -- NULL stands for a non-finite value
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
+CREATE TABLE IF NOT EXISTS grids (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    png BLOB NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+"""
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """Whether the process that owns a run still exists (only knowable on this host)."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+class RunStore:
+    """Access to the SQLite run store; safe to share between threads."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; explicit BEGIN
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must not cross threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    # ---- runs ---------------------------------------------------------------
+    def create_run(self, run_id: str, variant: str, config: dict, **fields: Any) -> None:
+        row = {"id": run_id, "variant": variant, "config": json.dumps(config), "status": "queued",
+               "created": time.time(), "owner": _owner(), **fields}
+        if "versions" in row and not isinstance(row["versions"], str):
+            row["versions"] = json.dumps(row["versions"])
+        cols = ", ".join(row)
+        self.conn.execute(f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+
+    def get_run(self, run_id: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def list_runs(self, limit: int = 200) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        return [_run_dict(r) for r in rows]
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark active runs whose owning process is gone as interrupted; return their ids."""
+        marks = ", ".join("?" * len(ACTIVE))
+        rows = self.conn.execute(f"SELECT id, owner FROM runs WHERE status IN ({marks})", ACTIVE).fetchall()
+        dead = [r["id"] for r in rows if not _owner_alive(r["owner"])]
+        for run_id in dead:
+            self.update_run(
+                run_id, status="interrupted", ended=time.time(),
+                error="The process running this run stopped (crash or restart); what was recorded is kept.",
+            )
+        return dead
+
+    def delete_run(self, run_id: str) -> bool:
+        cur = self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return cur.rowcount > 0
+
+    # ---- metrics and grids --------------------------------------------------
+    def metric_names(self, run_id: str) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))
+        return [r[0] for r in rows]
+
+    def curve(self, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, epochs, values) of one metric, in step order; NaN where not finite."""
+        rows = self.conn.execute(
+            "SELECT step, epoch, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step", (run_id, name)
+        ).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+        arr = np.array([(r[0], r[1], np.nan if r[2] is None else r[2]) for r in rows], dtype=np.float64)
+        return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
+
+    def curves(self, run_id: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return {name: self.curve(run_id, name) for name in self.metric_names(run_id)}
+
+    def last_values(self, run_id: str) -> dict[str, float]:
+        """Each metric's latest value (the final figures of a finished run)."""
+        rows = self.conn.execute(
+            """SELECT m.name, m.value FROM metrics m
+               JOIN (SELECT name, MAX(step) AS step FROM metrics WHERE run_id = ? GROUP BY name) last
+               ON m.name = last.name AND m.step = last.step WHERE m.run_id = ?""",
+            (run_id, run_id),
+        ).fetchall()
+        return {r[0]: (np.nan if r[1] is None else r[1]) for r in rows}
+
+    def grid_steps(self, run_id: str) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT step FROM grids WHERE run_id = ? ORDER BY step", (run_id,))]
+
+    def grid(self, run_id: str, step: int | None = None) -> tuple[int, bytes] | None:
+        """The grid at ``step`` (the latest one at or before it), or the last grid if ``step`` is None."""
+        if step is None:
+            row = self.conn.execute(
+                "SELECT step, png FROM grids WHERE run_id = ? ORDER BY step DESC LIMIT 1", (run_id,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT step, png FROM grids WHERE run_id = ? AND step <= ? ORDER BY step DESC LIMIT 1",
+                (run_id, step),
+            ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def writer(self, run_id: str, flush_every_s: float = 1.0, max_rows: int = 2000) -> "RunWriter":
+        return RunWriter(self, run_id, flush_every_s, max_rows)
+
+
+class RunWriter:
+    """Batched writes for one run, from one thread, on a connection of its own."""
+
+    def __init__(self, store: RunStore, run_id: str, flush_every_s: float, max_rows: int):
+        self.run_id = run_id
+        self.flush_every_s = flush_every_s
+        self.max_rows = max_rows
+        self.conn = store._connect()
+        self.metric_rows: list[tuple] = []
+        self.grid_rows: list[tuple] = []
+        self.progress: dict[str, Any] = {}
+        self.last_flush = time.monotonic()
+
+    def metrics(self, step: int, epoch: int, values: dict[str, float]) -> None:
+        self.metric_rows.extend((self.run_id, step, epoch, k, _finite_or_none(v)) for k, v in values.items())
+        self._maybe_flush()
+
+    def grid(self, step: int, epoch: int, png: bytes) -> None:
+        self.grid_rows.append((self.run_id, step, epoch, png))
+        self._maybe_flush()
+
+    def set_progress(self, **fields: Any) -> None:
+        """Run-row fields (steps_done, epoch, ...) written with the next flush."""
+        self.progress.update(fields)
+
+    def _maybe_flush(self) -> None:
+        if len(self.metric_rows) >= self.max_rows or time.monotonic() - self.last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit everything buffered in one transaction."""
+        self.last_flush = time.monotonic()
+        if not (self.metric_rows or self.grid_rows or self.progress):
+            return
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", self.metric_rows)
+            conn.executemany("INSERT OR REPLACE INTO grids VALUES (?, ?, ?, ?)", self.grid_rows)
+            if self.progress:
+                sets = ", ".join(f"{k} = ?" for k in self.progress)
+                conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*self.progress.values(), self.run_id])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.metric_rows, self.grid_rows, self.progress = [], [], {}
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.conn.close()
+
+
+def _run_dict(row: sqlite3.Row) -> dict:
+    out = dict(row)
+    out["config"] = json.loads(out["config"]) if out.get("config") else {}
+    out["versions"] = json.loads(out["versions"]) if out.get("versions") else {}
+    return out
+

@@ -1,0 +1,142 @@
+"""``StreamCallback``: a Keras callback that streams a run into its ``LiveRun``.
+
+Lifecycle, in the manner of Keras's ``CSVLogger``: on train begin it learns the
+run's size and draws the first sample grid (step 0: noise, so a person sees
+something at once); after every batch it records per-batch metric values, checks
+for divergence, draws a grid every ``grid_every`` steps, and honours stop and pause;
+at each epoch end it records the epoch's figures (``fit``'s epoch means, validation
+results, the variant's own report) and a grid; on train end a last grid.
+It never touches Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import keras
+import numpy as np
+
+from runtime.live import LiveRun
+from trainers.images import grid_png
+
+
+class StepValues:
+    """Per-batch values of ``fit``'s running-mean metrics.
+
+    ``fit`` reports each metric as a mean since the epoch began. For curves a person
+    wants each batch's own value: for metrics that keep ``total`` and ``count``
+    (``Mean`` and every ``MeanMetricWrapper``: losses, MAE, accuracy) it is the
+    change in total over the change in count since the previous batch. Other
+    metrics are passed through as reported.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.leaves: dict[str, keras.metrics.Metric] | None = None
+        self.previous: dict[str, tuple[float, float]] = {}
+
+    def _find_leaves(self) -> dict[str, keras.metrics.Metric]:
+        leaves = {}
+        for metric in self.model.metrics:
+            inner = getattr(metric, "metrics", None)  # CompileMetrics holds the compiled ones
+            for leaf in inner if isinstance(inner, (list, tuple)) else [metric]:
+                if hasattr(leaf, "total") and hasattr(leaf, "count"):
+                    leaves[leaf.name] = leaf
+        return leaves
+
+    def __call__(self, logs: dict) -> dict[str, float]:
+        if self.leaves is None:  # compiled metrics are built lazily, on the first batch
+            self.leaves = self._find_leaves()
+        values = {}
+        for name, reported in logs.items():
+            leaf = self.leaves.get(name)
+            if leaf is None:
+                values[name] = float(reported)
+                continue
+            total = float(keras.ops.convert_to_numpy(leaf.total.value))
+            count = float(keras.ops.convert_to_numpy(leaf.count.value))
+            prev_total, prev_count = self.previous.get(name, (0.0, 0.0))
+            if count < prev_count:  # the metric was reset: a new epoch began
+                prev_total, prev_count = 0.0, 0.0
+            self.previous[name] = (total, count)
+            values[name] = (total - prev_total) / (count - prev_count) if count > prev_count else float(reported)
+        return values
+
+
+class StreamCallback(keras.callbacks.Callback):
+    """Streams metrics and sample grids of one ``fit`` into ``run``; obeys its stop and pause."""
+
+    def __init__(
+        self,
+        run: LiveRun,
+        sample_images: Callable[[], np.ndarray] | None = None,
+        grid_every: int = 10,
+        epoch_report: Callable[[], dict[str, float]] | None = None,
+        watch: Callable[[str], bool] = lambda name: "loss" in name,
+    ):
+        super().__init__()
+        if grid_every < 1:
+            raise ValueError(f"grid_every must be at least 1, not {grid_every}")
+        self.run = run
+        self.sample_images = sample_images
+        self.grid_every = grid_every
+        self.epoch_report = epoch_report
+        self.watch = watch  # which metrics stop the run as diverged when not finite
+        self.step = 0
+        self.epoch = 0
+        self.last_grid_step: int | None = None
+
+    # ---- helpers -------------------------------------------------------------
+    def _grid(self) -> None:
+        if self.sample_images is None or self.last_grid_step == self.step:
+            return
+        self.run.record_grid(self.step, self.epoch, grid_png(self.sample_images()))
+        self.last_grid_step = self.step
+
+    def _obey_controls(self) -> None:
+        run = self.run
+        if not run.resume_event.is_set() and not run.stop_event.is_set():
+            run.set_status("paused")
+            while not run.resume_event.wait(0.05):
+                if run.stop_event.is_set():
+                    break
+            if not run.stop_event.is_set():
+                run.set_status("running")
+        if run.stop_event.is_set():
+            self.model.stop_training = True
+
+    # ---- Keras lifecycle -----------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self.values = StepValues(self.model)
+        self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
+        self._grid()
+        self._obey_controls()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        values = self.values(logs or {})
+        self.run.record_step(self.step, self.epoch, values)
+        bad = [k for k, v in values.items() if self.watch(k) and not math.isfinite(v)]
+        if bad:
+            self.run.diverged_at = (self.step, bad[0])
+            self.model.stop_training = True
+            return
+        if self.step % self.grid_every == 0:
+            self._grid()
+        self._obey_controls()
+
+    def on_epoch_end(self, epoch, logs=None):
+        figures = {k: float(v) for k, v in (logs or {}).items()}
+        if self.epoch_report is not None and self.run.diverged_at is None:
+            figures.update(self.epoch_report())
+        self.run.record_epoch(self.step, epoch, figures)
+        if self.run.diverged_at is None:
+            self._grid()
+
+    def on_train_end(self, logs=None):
+        if self.run.diverged_at is None:
+            self._grid()

@@ -1,0 +1,64 @@
+"""Two extra variants for the failure paths: real Keras training that fails or diverges.
+
+``boom`` raises inside ``train_step`` at its third step; ``nan_data`` trains the guide's
+compute_loss step on data with a NaN row, so its loss becomes NaN at step 2.
+"""
+
+import keras
+import numpy as np
+
+from trainers.config import ParamSpec
+from trainers.registry import VARIANTS, Experiment, VariantSpec
+from trainers.variants._common import dense_regressor
+from trainers.variants.compute_loss import ComputeLossModel
+
+COMMON = (
+    ParamSpec("epochs", "int", 1, min=1, max=5, help="epochs"),
+    ParamSpec("batch_size", "int", 16, min=1, max=64, help="batch"),
+    ParamSpec("seed", "int", 0, min=0, max=10, help="seed"),
+)
+
+
+class BoomModel(ComputeLossModel):
+    def train_step(self, data):
+        self.steps_taken = getattr(self, "steps_taken", 0) + 1
+        if self.steps_taken == 3:
+            raise RuntimeError("boom at step 3")
+        return super().train_step(data)
+
+
+def _experiment(model_class, x, y, config):
+    model = dense_regressor(model_class)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return Experiment(model=model, batch_size=config["batch_size"],
+                      fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=False))
+
+
+def build_boom(config):
+    rng = np.random.default_rng(0)
+    return _experiment(BoomModel, rng.random((160, 32), dtype=np.float32), rng.random((160, 1), dtype=np.float32), config)
+
+
+def build_nan(config):
+    rng = np.random.default_rng(0)
+    x = rng.random((160, 32), dtype=np.float32)
+    x[20, 5] = np.nan  # in the second batch of 16
+    return _experiment(ComputeLossModel, x, rng.random((160, 1), dtype=np.float32), config)
+
+
+SPECS = [
+    VariantSpec("boom", "Boom", "fails at step 3", "test", COMMON, ("loss", "mae"), False, build_boom,
+                lambda c: [("train_step", BoomModel.train_step)]),
+    VariantSpec("nan_data", "NaN data", "diverges at step 2", "test", COMMON, ("loss", "mae"), False, build_nan,
+                lambda c: [("train_step", ComputeLossModel.train_step)]),
+]
+
+
+def install():
+    for spec in SPECS:
+        VARIANTS[spec.key] = spec
+
+
+def uninstall():
+    for spec in SPECS:
+        VARIANTS.pop(spec.key, None)
