@@ -20,6 +20,7 @@ import numpy as np
 from runtime.curves import MAX_POINTS, Curve
 from runtime.store import RunWriter
 
+WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
 MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
 
 
@@ -37,7 +38,8 @@ class Snapshot:
     epochs: int | None
     steps_per_epoch: int | None
     batch_size: int | None
-    steps_per_s: float | None
+    steps_per_s: float | None  # recent overall pace, callback and data included
+    ms_per_step: float | None  # mean time inside the train step itself, after warm-up
     samples_per_s: float | None
     eta_s: float | None
     curves: dict[str, tuple[np.ndarray, np.ndarray]]  # per-step metric -> (steps, values float32)
@@ -125,6 +127,8 @@ class LiveRun:
         self.rate_window: deque[tuple[float, int]] = deque(maxlen=50)
         self.version = 0
         self.diverged_at: tuple[int, str] | None = None
+        self.step_time_total = 0.0  # seconds inside train steps, after warm-up
+        self.step_time_count = 0
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------
@@ -138,9 +142,12 @@ class LiveRun:
         if self.writer:
             self.writer.set_progress(total_steps=self.total_steps, epochs=epochs)
 
-    def record_step(self, step: int, epoch: int, values: dict[str, float]) -> None:
+    def record_step(self, step: int, epoch: int, values: dict[str, float], step_seconds: float | None = None) -> None:
         with self.lock:
             self.step = step
+            if step_seconds is not None and step > WARMUP_STEPS:
+                self.step_time_total += step_seconds
+                self.step_time_count += 1
             for name, value in values.items():
                 curve = self.curves.get(name)
                 if curve is None:
@@ -202,15 +209,26 @@ class LiveRun:
             return None
         return (s1 - s0) / (t1 - t0)
 
+    def ms_per_step(self) -> float | None:
+        return 1000 * self.step_time_total / self.step_time_count if self.step_time_count else None
+
     def snapshot(self) -> Snapshot:
         with self.lock:
             rate = self.rate() if self.status == "running" else None
             remaining = (self.total_steps - self.step) if self.total_steps else None
             return Snapshot(
-                id=self.id, variant=self.variant, config=dict(self.config), status=self.status,
-                step=self.step, total_steps=self.total_steps, epoch=self.epoch, epochs=self.epochs,
-                steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
+                id=self.id,
+                variant=self.variant,
+                config=dict(self.config),
+                status=self.status,
+                step=self.step,
+                total_steps=self.total_steps,
+                epoch=self.epoch,
+                epochs=self.epochs,
+                steps_per_epoch=self.steps_per_epoch,
+                batch_size=self.batch_size,
                 steps_per_s=rate,
+                ms_per_step=self.ms_per_step(),
                 samples_per_s=rate * self.batch_size if rate and self.batch_size else None,
                 eta_s=remaining / rate if rate and remaining is not None else None,
                 curves={k: c.points() for k, c in self.curves.items()},
@@ -218,10 +236,19 @@ class LiveRun:
                     k: (np.array([s for s, _ in v], np.int64), np.array([x for _, x in v], np.float32))
                     for k, v in self.epoch_curves.items()
                 },
-                epoch_steps=list(self.epoch_steps), final=dict(self.final),
-                grid_png=self.grid_png, grid_step=self.grid_step,
+                epoch_steps=list(self.epoch_steps),
+                final=dict(self.final),
+                grid_png=self.grid_png,
+                grid_step=self.grid_step,
                 grid_steps=sample_evenly(self.grid_steps, MAX_GRID_STEPS),
-                queue_position=self.queue_position, error=self.error, traceback=self.traceback,
-                device=self.device, data_source=self.data_source, created=self.created,
-                started=self.started, ended=self.ended, artifact=self.artifact, version=self.version,
+                queue_position=self.queue_position,
+                error=self.error,
+                traceback=self.traceback,
+                device=self.device,
+                data_source=self.data_source,
+                created=self.created,
+                started=self.started,
+                ended=self.ended,
+                artifact=self.artifact,
+                version=self.version,
             )

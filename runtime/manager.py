@@ -44,8 +44,12 @@ def device_info() -> str:
 
 
 def library_versions() -> dict[str, str]:
-    return {"python": platform.python_version(), "keras": keras.__version__, "torch": torch.__version__,
-            "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
 
 
 class RunManager:
@@ -58,6 +62,7 @@ class RunManager:
         max_concurrent: int = 1,
         max_queue: int = 20,
         grid_every: int = 10,
+        grid_min_seconds: float = 0.0,
         torch_threads: int | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
@@ -65,6 +70,7 @@ class RunManager:
         self.max_concurrent = max(1, int(max_concurrent))
         self.max_queue = max_queue
         self.grid_every = grid_every
+        self.grid_min_seconds = grid_min_seconds
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
         self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.max_concurrent)
@@ -95,8 +101,15 @@ class RunManager:
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.grid_every = grid_every
-            self.store.create_run(run_id, variant, config, device=self.device, versions=library_versions(),
-                                  batch_size=config.get("batch_size"), epochs=config.get("epochs"))
+            self.store.create_run(
+                run_id,
+                variant,
+                config,
+                device=self.device,
+                versions=library_versions(),
+                batch_size=config.get("batch_size"),
+                epochs=config.get("epochs"),
+            )
             self._runs[run_id] = run
             self._queue.append(run_id)
             self._pump()
@@ -179,8 +192,13 @@ class RunManager:
         for row in rows:
             run = self._live(row["id"])
             if run is not None:
-                row.update(status=run.status, steps_done=run.step, epoch=run.epoch, total_steps=run.total_steps,
-                           queue_position=run.queue_position)
+                row.update(
+                    status=run.status,
+                    steps_done=run.step,
+                    epoch=run.epoch,
+                    total_steps=run.total_steps,
+                    queue_position=run.queue_position,
+                )
         return rows
 
     def grid(self, run_id: str, step: int | None = None) -> tuple[int, bytes] | None:
@@ -223,8 +241,15 @@ class RunManager:
 
     def _finish(self, run: LiveRun, status: str, **fields) -> None:
         run.set_status(status, ended=time.time(), **fields)
-        self.store.update_run(run.id, status=status, ended=run.ended, steps_done=run.step, epoch=run.epoch,
-                              **{k: v for k, v in fields.items() if k in ("error", "traceback", "artifact")})
+        self.store.update_run(
+            run.id,
+            status=status,
+            ended=run.ended,
+            steps_done=run.step,
+            epoch=run.epoch,
+            ms_per_step=run.ms_per_step(),
+            **{k: v for k, v in fields.items() if k in ("error", "traceback", "artifact")},
+        )
 
     def _execute(self, run: LiveRun) -> None:
         """The body of a run's thread: build, fit, save, record the outcome."""
@@ -244,7 +269,10 @@ class RunManager:
             writer = run.writer = self.store.writer(run.id)
             writer.set_progress(data_source=experiment.data_source)
             callback = StreamCallback(
-                run, sample_images=experiment.sample_images, grid_every=run.grid_every,
+                run,
+                sample_images=experiment.sample_images,
+                grid_every=run.grid_every,
+                grid_min_seconds=self.grid_min_seconds,
                 epoch_report=experiment.epoch_report,
             )
             with warnings.catch_warnings():
@@ -252,8 +280,10 @@ class RunManager:
                 experiment.model.fit(**experiment.fit_kwargs, callbacks=[callback], verbose=0)
             if run.diverged_at is not None:
                 step, name = run.diverged_at
-                message = (f"{name} became non-finite at step {step}. Try a smaller learning rate "
-                           "or check the data for NaN/inf values.")
+                message = (
+                    f"{name} became non-finite at step {step}. Try a smaller learning rate "
+                    "or check the data for NaN/inf values."
+                )
                 writer.close()
                 self._finish(run, "diverged", error=message)
                 return
@@ -312,14 +342,35 @@ class RunManager:
         last = self.store.grid(run_id)
         total = row["total_steps"]
         return Snapshot(
-            id=run_id, variant=row["variant"], config=row["config"], status=row["status"],
-            step=row["steps_done"], total_steps=total, epoch=row["epoch"], epochs=row["epochs"],
+            id=run_id,
+            variant=row["variant"],
+            config=row["config"],
+            status=row["status"],
+            step=row["steps_done"],
+            total_steps=total,
+            epoch=row["epoch"],
+            epochs=row["epochs"],
             steps_per_epoch=(total // row["epochs"]) if total and row["epochs"] else None,
-            batch_size=row["batch_size"], steps_per_s=None, samples_per_s=None, eta_s=None,
-            curves=curves, epoch_curves=epoch_curves, epoch_steps=sorted(epoch_steps), final=final,
-            grid_png=last[1] if last else None, grid_step=last[0] if last else None,
-            grid_steps=sample_evenly(grid_steps, MAX_GRID_STEPS), queue_position=None,
-            error=row["error"], traceback=row["traceback"], device=row["device"], data_source=row["data_source"],
-            created=row["created"], started=row["started"], ended=row["ended"], artifact=row["artifact"],
+            batch_size=row["batch_size"],
+            steps_per_s=None,
+            ms_per_step=row["ms_per_step"],
+            samples_per_s=None,
+            eta_s=None,
+            curves=curves,
+            epoch_curves=epoch_curves,
+            epoch_steps=sorted(epoch_steps),
+            final=final,
+            grid_png=last[1] if last else None,
+            grid_step=last[0] if last else None,
+            grid_steps=sample_evenly(grid_steps, MAX_GRID_STEPS),
+            queue_position=None,
+            error=row["error"],
+            traceback=row["traceback"],
+            device=row["device"],
+            data_source=row["data_source"],
+            created=row["created"],
+            started=row["started"],
+            ended=row["ended"],
+            artifact=row["artifact"],
             version=0,
         )

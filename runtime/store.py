@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS runs (
     batch_size INTEGER,
     data_source TEXT,
     artifact TEXT,                 -- path of the saved .keras model
+    ms_per_step REAL,              -- mean time inside the train step, after warm-up
     owner TEXT                     -- host:pid of the process that runs it
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -94,8 +95,22 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._connect() as conn:
+        conn = self._connect()
+        try:
             conn.executescript(SCHEMA)
+            self._add_missing_columns(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _add_missing_columns(conn: sqlite3.Connection) -> None:
+        """Bring a store made by an older version up to date (new nullable columns only)."""
+        have = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+        create = SCHEMA.split("CREATE TABLE IF NOT EXISTS runs (")[1].split(");")[0]
+        for line in create.splitlines():
+            parts = line.strip().rstrip(",").split()
+            if len(parts) >= 2 and parts[0] not in have and parts[0].isidentifier() and "NOT NULL" not in line:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {parts[0]} {parts[1].rstrip(',')}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; explicit BEGIN
@@ -115,8 +130,15 @@ class RunStore:
 
     # ---- runs ---------------------------------------------------------------
     def create_run(self, run_id: str, variant: str, config: dict, **fields: Any) -> None:
-        row = {"id": run_id, "variant": variant, "config": json.dumps(config), "status": "queued",
-               "created": time.time(), "owner": _owner(), **fields}
+        row = {
+            "id": run_id,
+            "variant": variant,
+            "config": json.dumps(config),
+            "status": "queued",
+            "created": time.time(),
+            "owner": _owner(),
+            **fields,
+        }
         if "versions" in row and not isinstance(row["versions"], str):
             row["versions"] = json.dumps(row["versions"])
         cols = ", ".join(row)
@@ -143,7 +165,9 @@ class RunStore:
         dead = [r["id"] for r in rows if not _owner_alive(r["owner"])]
         for run_id in dead:
             self.update_run(
-                run_id, status="interrupted", ended=time.time(),
+                run_id,
+                status="interrupted",
+                ended=time.time(),
                 error="The process running this run stopped (crash or restart); what was recorded is kept.",
             )
         return dead
@@ -260,4 +284,3 @@ def _run_dict(row: sqlite3.Row) -> dict:
     out["config"] = json.loads(out["config"]) if out.get("config") else {}
     out["versions"] = json.loads(out["versions"]) if out.get("versions") else {}
     return out
-

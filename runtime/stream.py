@@ -12,6 +12,7 @@ It never touches Streamlit.
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable
 
 import keras
@@ -72,6 +73,7 @@ class StreamCallback(keras.callbacks.Callback):
         run: LiveRun,
         sample_images: Callable[[], np.ndarray] | None = None,
         grid_every: int = 10,
+        grid_min_seconds: float = 0.0,
         epoch_report: Callable[[], dict[str, float]] | None = None,
         watch: Callable[[str], bool] = lambda name: "loss" in name,
     ):
@@ -81,11 +83,14 @@ class StreamCallback(keras.callbacks.Callback):
         self.run = run
         self.sample_images = sample_images
         self.grid_every = grid_every
+        self.grid_min_seconds = grid_min_seconds  # on a fast GPU, every N steps would flood the store
         self.epoch_report = epoch_report
         self.watch = watch  # which metrics stop the run as diverged when not finite
         self.step = 0
         self.epoch = 0
         self.last_grid_step: int | None = None
+        self.last_grid_time = -math.inf
+        self.batch_started = 0.0
 
     # ---- helpers -------------------------------------------------------------
     def _grid(self) -> None:
@@ -93,6 +98,7 @@ class StreamCallback(keras.callbacks.Callback):
             return
         self.run.record_grid(self.step, self.epoch, grid_png(self.sample_images()))
         self.last_grid_step = self.step
+        self.last_grid_time = time.monotonic()
 
     def _obey_controls(self) -> None:
         run = self.run
@@ -116,16 +122,20 @@ class StreamCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batch_started = time.perf_counter()
+
     def on_train_batch_end(self, batch, logs=None):
+        step_seconds = time.perf_counter() - self.batch_started  # the train step alone
         self.step += 1
         values = self.values(logs or {})
-        self.run.record_step(self.step, self.epoch, values)
+        self.run.record_step(self.step, self.epoch, values, step_seconds)
         bad = [k for k, v in values.items() if self.watch(k) and not math.isfinite(v)]
         if bad:
             self.run.diverged_at = (self.step, bad[0])
             self.model.stop_training = True
             return
-        if self.step % self.grid_every == 0:
+        if self.step % self.grid_every == 0 and time.monotonic() - self.last_grid_time >= self.grid_min_seconds:
             self._grid()
         self._obey_controls()
 

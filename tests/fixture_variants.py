@@ -4,7 +4,6 @@
 compute_loss step on data with a NaN row, so its loss becomes NaN at step 2.
 """
 
-import keras
 import numpy as np
 
 from trainers.config import ParamSpec
@@ -30,13 +29,18 @@ class BoomModel(ComputeLossModel):
 def _experiment(model_class, x, y, config):
     model = dense_regressor(model_class)
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
-    return Experiment(model=model, batch_size=config["batch_size"],
-                      fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=False))
+    return Experiment(
+        model=model,
+        batch_size=config["batch_size"],
+        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=False),
+    )
 
 
 def build_boom(config):
     rng = np.random.default_rng(0)
-    return _experiment(BoomModel, rng.random((160, 32), dtype=np.float32), rng.random((160, 1), dtype=np.float32), config)
+    return _experiment(
+        BoomModel, rng.random((160, 32), dtype=np.float32), rng.random((160, 1), dtype=np.float32), config
+    )
 
 
 def build_nan(config):
@@ -47,10 +51,28 @@ def build_nan(config):
 
 
 SPECS = [
-    VariantSpec("boom", "Boom", "fails at step 3", "test", COMMON, ("loss", "mae"), False, build_boom,
-                lambda c: [("train_step", BoomModel.train_step)]),
-    VariantSpec("nan_data", "NaN data", "diverges at step 2", "test", COMMON, ("loss", "mae"), False, build_nan,
-                lambda c: [("train_step", ComputeLossModel.train_step)]),
+    VariantSpec(
+        "boom",
+        "Boom",
+        "fails at step 3",
+        "test",
+        COMMON,
+        ("loss", "mae"),
+        False,
+        build_boom,
+        lambda c: [("train_step", BoomModel.train_step)],
+    ),
+    VariantSpec(
+        "nan_data",
+        "NaN data",
+        "diverges at step 2",
+        "test",
+        COMMON,
+        ("loss", "mae"),
+        False,
+        build_nan,
+        lambda c: [("train_step", ComputeLossModel.train_step)],
+    ),
 ]
 
 

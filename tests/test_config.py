@@ -13,7 +13,12 @@ SPECS = (LR, BS, STEP, FLAG)
 
 
 def test_defaults_fill_missing_values():
-    assert validate_config(SPECS, {"batch_size": 8}) == {"learning_rate": 1e-3, "batch_size": 8, "step": "tuned", "flag": False}
+    assert validate_config(SPECS, {"batch_size": 8}) == {
+        "learning_rate": 1e-3,
+        "batch_size": 8,
+        "step": "tuned",
+        "flag": False,
+    }
 
 
 @pytest.mark.parametrize(
@@ -44,7 +49,9 @@ def test_format_and_parse_round_trip(spec, value):
     assert parse_value(spec, format_value(value)) == value
 
 
-@pytest.mark.parametrize("spec, text", [(LR, "abc"), (LR, "5"), (BS, "1e3x"), (BS, "0"), (STEP, "GUIDE"), (FLAG, "maybe")])
+@pytest.mark.parametrize(
+    "spec, text", [(LR, "abc"), (LR, "5"), (BS, "1e3x"), (BS, "0"), (STEP, "GUIDE"), (FLAG, "maybe")]
+)
 def test_parse_rejects_garbage_and_out_of_range(spec, text):
     with pytest.raises(ValueError, match=spec.name):
         parse_value(spec, text)

@@ -1,8 +1,7 @@
 """Manual step: its own trackers, listed in `metrics`, are reset by fit() every epoch."""
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from trainers.data import regression_data
 from trainers.variants._common import dense_regressor

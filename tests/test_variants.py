@@ -12,11 +12,29 @@ from trainers import get_variant
 TINY = {
     "compute_loss": ({"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02}, "loss"),
     "manual": ({"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02}, "loss"),
-    "weighted": ({"task": "regression", "weighting": "sample_weight", "target": "linear", "samples": 256,
-                  "epochs": 3, "learning_rate": 0.02}, "loss"),
+    "weighted": (
+        {
+            "task": "regression",
+            "weighting": "sample_weight",
+            "target": "linear",
+            "samples": 256,
+            "epochs": 3,
+            "learning_rate": 0.02,
+        },
+        "loss",
+    ),
     "test_step": ({"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02}, "loss"),
-    "gan": ({"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96,
-             "d_learning_rate": 1e-3, "g_learning_rate": 1e-3}, "d_loss"),
+    "gan": (
+        {
+            "epochs": 3,
+            "batch_size": 16,
+            "latent_dim": 16,
+            "num_images": 96,
+            "d_learning_rate": 1e-3,
+            "g_learning_rate": 1e-3,
+        },
+        "d_loss",
+    ),
 }
 
 

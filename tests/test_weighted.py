@@ -55,8 +55,15 @@ def test_class_weight_reaches_the_step_as_sample_weight(seeded):
     b = fresh_model(a.get_weights())
     c = fresh_model(a.get_weights())
     a.fit(x, y.astype(np.float32), class_weight=cw, batch_size=16, epochs=1, shuffle=False, verbose=0)
-    b.fit(x, y.astype(np.float32), sample_weight=np.array([cw[int(v)] for v in y[:, 0]]), batch_size=16,
-          epochs=1, shuffle=False, verbose=0)
+    b.fit(
+        x,
+        y.astype(np.float32),
+        sample_weight=np.array([cw[int(v)] for v in y[:, 0]]),
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
     c.fit(x, y.astype(np.float32), batch_size=16, epochs=1, shuffle=False, verbose=0)
     for wa, wb, wc in zip(a.get_weights(), b.get_weights(), c.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
@@ -74,8 +81,9 @@ def test_upweighting_rare_digits_raises_their_recall(mnist_dir):
     recall = {}
     for weighting in ("none", "class_weight"):
         keras.utils.set_random_seed(5)
-        config = spec.validate({"weighting": weighting, "epochs": 3, "batch_size": 64, "rare_classes": 3,
-                                "rare_fraction": 0.02, "seed": 5})
+        config = spec.validate(
+            {"weighting": weighting, "epochs": 3, "batch_size": 64, "rare_classes": 3, "rare_fraction": 0.02, "seed": 5}
+        )
         exp = spec.build(config)
         exp.model.fit(**exp.fit_kwargs, verbose=0)
         recall[weighting] = exp.final_report()

@@ -27,7 +27,6 @@ def ensure_torch_backend() -> None:
     chosen = os.environ.get("KERAS_BACKEND")
     if chosen and chosen != REQUIRED:
         raise RuntimeError(
-            f"KERAS_BACKEND={chosen!r}, but the trainers need 'torch'. "
-            "Unset it or set KERAS_BACKEND=torch."
+            f"KERAS_BACKEND={chosen!r}, but the trainers need 'torch'. Unset it or set KERAS_BACKEND=torch."
         )
     os.environ["KERAS_BACKEND"] = REQUIRED

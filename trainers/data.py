@@ -179,7 +179,11 @@ def load_mnist(mnist_dir: str | os.PathLike | None = None) -> MnistData:
     folder = mnist_dir if mnist_dir is not None else os.environ.get("MNIST_DIR") or None
     if folder is not None:
         folder = Path(folder).expanduser().resolve()
-        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*") if p.is_file())) if folder.is_dir() else ()
+        stamp = (
+            tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*") if p.is_file()))
+            if folder.is_dir()
+            else ()
+        )
         key = (str(folder), stamp)
         if key not in _CACHE:
             _CACHE[key] = load_mnist_dir(folder)

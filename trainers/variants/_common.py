@@ -19,20 +19,36 @@ def batch_size(default: int, max_size: int = 1024) -> ParamSpec:
     return ParamSpec("batch_size", "int", default, min=1, max=max_size, step=1, help="Samples per training step.")
 
 
-def learning_rate(default: float, name: str = "learning_rate", label: str = "", help: str = "Adam's step size.") -> ParamSpec:
+def learning_rate(
+    default: float, name: str = "learning_rate", label: str = "", help: str = "Adam's step size."
+) -> ParamSpec:
     return ParamSpec(name, "float", default, label=label, min=1e-6, max=1.0, log=True, help=help)
 
 
 SEED = ParamSpec(
-    "seed", "int", 1337, min=0, max=2**31 - 1, step=1, advanced=True,
+    "seed",
+    "int",
+    1337,
+    min=0,
+    max=2**31 - 1,
+    step=1,
+    advanced=True,
     help="Seeds weight initialisation, shuffling and noise: same seed, same run.",
 )
 SAMPLES = ParamSpec(
-    "samples", "int", 1000, min=16, max=100_000, step=16,
+    "samples",
+    "int",
+    1000,
+    min=16,
+    max=100_000,
+    step=16,
     help="Rows of the guide's synthetic data: x has 32 uniform features.",
 )
 TARGET = ParamSpec(
-    "target", "choice", "random", choices=("random", "linear"),
+    "target",
+    "choice",
+    "random",
+    choices=("random", "linear"),
     help="random: the guide's y, independent of x (loss can only fall to 1/12); "
     "linear: y = x·w + noise, which Dense(1) can learn.",
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import torch
 
-from trainers.registry import Experiment, VariantSpec, register
+from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 
@@ -59,16 +59,14 @@ def build(config: dict) -> Experiment:
     )
 
 
-SPEC = register(
-    VariantSpec(
-        key="compute_loss",
-        title="compute_loss step",
-        summary="Override train_step only; loss and metrics still come from compile().",
-        guide_section="A first simple example",
-        params=(_common.epochs(3), *_common.REGRESSION_PARAMS),
-        metrics=("loss", "mae"),
-        produces_images=False,
-        build=build,
-        code=lambda config: [("ComputeLossModel.train_step", ComputeLossModel.train_step)],
-    )
+SPEC = VariantSpec(
+    key="compute_loss",
+    title="compute_loss step",
+    summary="Override train_step only; loss and metrics still come from compile().",
+    guide_section="A first simple example",
+    params=(_common.epochs(3), *_common.REGRESSION_PARAMS),
+    metrics=("loss", "mae"),
+    produces_images=False,
+    build=build,
+    code=lambda config: [("ComputeLossModel.train_step", ComputeLossModel.train_step)],
 )

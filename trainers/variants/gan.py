@@ -16,7 +16,7 @@ from keras import layers
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
 from trainers.images import to_uint8
-from trainers.registry import Experiment, VariantSpec, register
+from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
@@ -246,39 +246,53 @@ def build(config: dict) -> Experiment:
 
 PARAMS = (
     ParamSpec(
-        "step", "choice", "tuned", choices=("guide", "tuned"),
+        "step",
+        "choice",
+        "tuned",
+        choices=("guide", "tuned"),
         help="guide: the guide's train_step as written; tuned: the same algorithm with the overhead removed.",
     ),
     _common.epochs(1, 50),
     _common.batch_size(64, 512),
     ParamSpec("latent_dim", "int", 128, min=2, max=512, step=2, help="Size of the generator's random input."),
-    _common.learning_rate(3e-4, "d_learning_rate", "discriminator learning rate", "Adam's step size for the discriminator."),
+    _common.learning_rate(
+        3e-4, "d_learning_rate", "discriminator learning rate", "Adam's step size for the discriminator."
+    ),
     _common.learning_rate(3e-4, "g_learning_rate", "generator learning rate", "Adam's step size for the generator."),
     ParamSpec(
-        "label_noise", "float", 0.05, min=0.0, max=0.5, step=0.01,
+        "label_noise",
+        "float",
+        0.05,
+        min=0.0,
+        max=0.5,
+        step=0.01,
         help="Uniform noise added to the discriminator's labels (the guide uses 0.05).",
     ),
     ParamSpec(
-        "num_images", "int", 0, min=0, max=70_000, step=64, advanced=True,
+        "num_images",
+        "int",
+        0,
+        min=0,
+        max=70_000,
+        step=64,
+        advanced=True,
         help="Train on the first n MNIST images only (0: all that were found).",
     ),
     _common.SEED,
 )
 
-SPEC = register(
-    VariantSpec(
-        key="gan",
-        title="GAN on MNIST",
-        summary="Two networks, two optimizers, one train_step: watch digits emerge from noise.",
-        guide_section="Wrapping up: an end-to-end GAN example",
-        params=PARAMS,
-        metrics=("d_loss", "g_loss"),
-        produces_images=True,
-        build=build,
-        code=lambda config: [
-            (f"{'TunedGAN' if config.get('step') == 'tuned' else 'GAN'}.train_step", make_step_fn(config)),
-        ],
-    )
+SPEC = VariantSpec(
+    key="gan",
+    title="GAN on MNIST",
+    summary="Two networks, two optimizers, one train_step: watch digits emerge from noise.",
+    guide_section="Wrapping up: an end-to-end GAN example",
+    params=PARAMS,
+    metrics=("d_loss", "g_loss"),
+    produces_images=True,
+    build=build,
+    code=lambda config: [
+        (f"{'TunedGAN' if config.get('step') == 'tuned' else 'GAN'}.train_step", make_step_fn(config)),
+    ],
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import torch
 
-from trainers.registry import Experiment, VariantSpec, register
+from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 
@@ -64,19 +64,17 @@ def build(config: dict) -> Experiment:
     )
 
 
-SPEC = register(
-    VariantSpec(
-        key="manual",
-        title="Manual step with its own trackers",
-        summary="No loss in compile(): the step computes MSE and keeps Mean/MAE trackers itself.",
-        guide_section="Going lower-level",
-        params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
-        metrics=("loss", "mae"),
-        produces_images=False,
-        build=build,
-        code=lambda config: [
-            ("ManualModel.train_step", ManualModel.train_step),
-            ("ManualModel.metrics", ManualModel.metrics.fget),
-        ],
-    )
+SPEC = VariantSpec(
+    key="manual",
+    title="Manual step with its own trackers",
+    summary="No loss in compile(): the step computes MSE and keeps Mean/MAE trackers itself.",
+    guide_section="Going lower-level",
+    params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
+    metrics=("loss", "mae"),
+    produces_images=False,
+    build=build,
+    code=lambda config: [
+        ("ManualModel.train_step", ManualModel.train_step),
+        ("ManualModel.metrics", ManualModel.metrics.fget),
+    ],
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec, register
+from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 
@@ -49,7 +49,11 @@ def build(config: dict) -> Experiment:
     return Experiment(
         model=model,
         fit_kwargs=dict(
-            x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True,
+            x=x,
+            y=y,
+            epochs=config["epochs"],
+            batch_size=config["batch_size"],
+            shuffle=True,
             validation_data=(x_val, y_val),
         ),
         batch_size=config["batch_size"],
@@ -58,25 +62,28 @@ def build(config: dict) -> Experiment:
     )
 
 
-SPEC = register(
-    VariantSpec(
-        key="test_step",
-        title="Custom test_step",
-        summary="Your own evaluation step, used by evaluate() and by fit()'s validation each epoch.",
-        guide_section="Providing your own evaluation step",
-        params=(
-            _common.epochs(5),
-            *_common.REGRESSION_PARAMS[:2],
-            ParamSpec(
-                "validation_fraction", "float", 0.2, min=0.05, max=0.5, step=0.05,
-                help="Share of the rows held out and evaluated by test_step.",
-            ),
-            *_common.REGRESSION_PARAMS[2:],
+SPEC = VariantSpec(
+    key="test_step",
+    title="Custom test_step",
+    summary="Your own evaluation step, used by evaluate() and by fit()'s validation each epoch.",
+    guide_section="Providing your own evaluation step",
+    params=(
+        _common.epochs(5),
+        *_common.REGRESSION_PARAMS[:2],
+        ParamSpec(
+            "validation_fraction",
+            "float",
+            0.2,
+            min=0.05,
+            max=0.5,
+            step=0.05,
+            help="Share of the rows held out and evaluated by test_step.",
         ),
-        metrics=("loss", "mae"),
-        produces_images=False,
-        build=build,
-        code=lambda config: [("TestStepModel.test_step", TestStepModel.test_step)],
-        epoch_metrics=("val_loss", "val_mae"),
-    )
+        *_common.REGRESSION_PARAMS[2:],
+    ),
+    metrics=("loss", "mae"),
+    produces_images=False,
+    build=build,
+    code=lambda config: [("TestStepModel.test_step", TestStepModel.test_step)],
+    epoch_metrics=("val_loss", "val_mae"),
 )

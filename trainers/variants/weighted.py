@@ -19,7 +19,7 @@ import torch
 
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
-from trainers.registry import Experiment, VariantSpec, register
+from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 TEST_SIZE = 2000  # held-out MNIST images, natural class balance, same for every run
@@ -121,7 +121,9 @@ def _build_regression(config: dict) -> Experiment:
         # The guide's weights: one uniform random weight per row.
         fit_kwargs["sample_weight"] = np.random.default_rng(config["seed"] + 1).random((len(x), 1)).astype(np.float32)
     return Experiment(
-        model=model, fit_kwargs=fit_kwargs, batch_size=config["batch_size"],
+        model=model,
+        fit_kwargs=fit_kwargs,
+        batch_size=config["batch_size"],
         data_source=f"synthetic: {len(x)} rows, target {config['target']}",
     )
 
@@ -152,8 +154,11 @@ def _build_mnist(config: dict) -> Experiment:
 
     counts = np.bincount(y, minlength=10)
     return Experiment(
-        model=model, fit_kwargs=fit_kwargs, batch_size=config["batch_size"],
-        epoch_report=report, final_report=report,
+        model=model,
+        fit_kwargs=fit_kwargs,
+        batch_size=config["batch_size"],
+        epoch_report=report,
+        final_report=report,
         data_source=f"{mnist.source}; train per digit {counts.tolist()}, test {len(y_test)}",
     )
 
@@ -174,20 +179,38 @@ def check(config: dict) -> None:
 
 PARAMS = (
     ParamSpec(
-        "task", "choice", "mnist", choices=("mnist", "regression"),
+        "task",
+        "choice",
+        "mnist",
+        choices=("mnist", "regression"),
         help="mnist: digit classification with rare digits; regression: the guide's task with random weights.",
     ),
     ParamSpec(
-        "weighting", "choice", "class_weight", choices=("none", "class_weight", "sample_weight"),
+        "weighting",
+        "choice",
+        "class_weight",
+        choices=("none", "class_weight", "sample_weight"),
         help="How to weight samples: balanced class weights via fit(class_weight=...), the same via "
         "fit(sample_weight=...), or not at all (regression: the guide's random sample weights).",
     ),
     ParamSpec(
-        "rare_classes", "int", 3, min=1, max=9, step=1, visible_if=("task", "mnist"),
+        "rare_classes",
+        "int",
+        3,
+        min=1,
+        max=9,
+        step=1,
+        visible_if=("task", "mnist"),
         help="Digits 0 .. n-1 are made rare in the training set.",
     ),
     ParamSpec(
-        "rare_fraction", "float", 0.03, min=0.005, max=1.0, step=0.005, visible_if=("task", "mnist"),
+        "rare_fraction",
+        "float",
+        0.03,
+        min=0.005,
+        max=1.0,
+        step=0.005,
+        visible_if=("task", "mnist"),
         help="Share of each rare digit's training images that is kept.",
     ),
     _common.epochs(5),
@@ -203,18 +226,16 @@ def _report_names() -> tuple[str, ...]:
     return tuple(f"class_acc_{c}" for c in range(10)) + ("test_acc",)
 
 
-SPEC = register(
-    VariantSpec(
-        key="weighted",
-        title="sample_weight & class_weight",
-        summary="The step passes sample weights to the loss and metrics; see rare digits' recall rise.",
-        guide_section="Supporting sample_weight & class_weight",
-        params=PARAMS,
-        metrics=("loss", "acc", "mae"),  # acc for mnist, mae for regression
-        produces_images=False,
-        build=build,
-        code=lambda config: [("WeightedModel.train_step", WeightedModel.train_step)],
-        epoch_metrics=_report_names(),
-        check=check,
-    )
+SPEC = VariantSpec(
+    key="weighted",
+    title="sample_weight & class_weight",
+    summary="The step passes sample weights to the loss and metrics; see rare digits' recall rise.",
+    guide_section="Supporting sample_weight & class_weight",
+    params=PARAMS,
+    metrics=("loss", "acc", "mae"),  # acc for mnist, mae for regression
+    produces_images=False,
+    build=build,
+    code=lambda config: [("WeightedModel.train_step", WeightedModel.train_step)],
+    epoch_metrics=_report_names(),
+    check=check,
 )

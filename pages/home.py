@@ -1,0 +1,5 @@
+"""Page: home (what the lab is, device, MNIST, variants, recent runs)."""
+
+from ui.home import render
+
+render()

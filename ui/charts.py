@@ -1,0 +1,209 @@
+"""Plotly figures for runs: metric curves, per-digit recall, evaluation per epoch, comparisons.
+
+Pure functions of arrays (no Streamlit), so they are cheap to test. Arrays go in as
+numpy int32/float32, which Plotly serialises as compact base64 typed arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2"]
+RAW_OPACITY = 0.28
+
+
+def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
+    """TensorBoard-style debiased exponential moving average; NaN values are skipped over."""
+    values = np.asarray(values, dtype=np.float64)
+    if smoothing <= 0 or len(values) == 0:
+        return values.astype(np.float32)
+    out = np.empty_like(values)
+    last, weight = 0.0, 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            last = smoothing * last + (1 - smoothing) * v
+            weight = smoothing * weight + (1 - smoothing)
+        out[i] = last / weight if weight else np.nan
+    return out.astype(np.float32)
+
+
+def metric_groups(names: list[str]) -> list[list[str]]:
+    """Metrics that share a panel: all losses together (d_loss with g_loss), others alone."""
+    losses = [n for n in names if "loss" in n]
+    others = [n for n in names if "loss" not in n]
+    return ([losses] if losses else []) + [[n] for n in others]
+
+
+def _axis_name(kind: str, row: int) -> str:
+    return kind if row == 1 else f"{kind}{row}"
+
+
+def curves_figure(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    epoch_steps: list[int] | None = None,
+    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    smoothing: float = 0.6,
+    total_steps: int | None = None,
+    height_per_row: int = 260,
+) -> go.Figure:
+    """Per-batch metric curves against step: faint raw line, bold smoothed line, epoch means as dots.
+
+    One panel per metric group, sharing the step axis; dotted lines mark epoch ends.
+    Built as a plain dict and validated once: Plotly's ``make_subplots``/``add_vline``
+    cost ~80 ms a call, which the live panel would pay every second while training
+    waits for the GIL.
+    """
+    names = [n for n in curves if len(curves[n][0])]
+    groups = metric_groups(names) or [[]]
+    rows = len(groups)
+    epoch_curves = epoch_curves or {}
+    color_of = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+    gap = 0.08 if rows > 1 else 0.0
+    height = (1.0 - gap * (rows - 1)) / rows
+    data: list[dict] = []
+    layout: dict = {
+        "height": max(300, height_per_row * rows),
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
+        "hovermode": "x unified",
+        "uirevision": "keep",
+        "shapes": [],
+        "annotations": [],
+    }
+    for row, group in enumerate(groups, 1):
+        top = 1.0 - (row - 1) * (height + gap)
+        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
+        layout[xa] = {"anchor": ya[0] + ya[5:], "domain": [0, 1], "showticklabels": row == rows}
+        if row > 1:
+            layout[xa]["matches"] = "x"
+        if row == rows:
+            layout[xa]["title"] = {"text": "step"}
+        layout[ya] = {"anchor": xa[0] + xa[5:], "domain": [top - height, top], "title": {"text": " · ".join(group)}}
+        axes = {"xaxis": xa[0] + xa[5:], "yaxis": ya[0] + ya[5:]}
+        for name in group:
+            steps, values = curves[name]
+            steps = np.asarray(steps, dtype=np.int32)
+            color = color_of[name]
+            if smoothing > 0:
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": steps,
+                        "y": np.asarray(values, np.float32),
+                        "mode": "lines",
+                        "name": f"{name} (raw)",
+                        "line": {"color": color, "width": 1},
+                        "opacity": RAW_OPACITY,
+                        "showlegend": False,
+                        "hovertemplate": f"{name} raw: %{{y:.4g}}<extra></extra>",
+                        **axes,
+                    }
+                )
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": steps,
+                    "y": ema(values, smoothing),
+                    "mode": "lines",
+                    "name": name,
+                    "line": {"color": color, "width": 2},
+                    "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
+                    **axes,
+                }
+            )
+            if f"epoch/{name}" in epoch_curves:
+                e_steps, e_values = epoch_curves[f"epoch/{name}"]
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": np.asarray(e_steps, np.int32),
+                        "y": np.asarray(e_values, np.float32),
+                        "mode": "markers",
+                        "name": f"{name}, epoch mean",
+                        "marker": {
+                            "color": color,
+                            "size": 9,
+                            "symbol": "diamond",
+                            "line": {"width": 1, "color": "white"},
+                        },
+                        "hovertemplate": f"{name} epoch mean: %{{y:.4g}}<extra></extra>",
+                        **axes,
+                    }
+                )
+    boundaries = list(epoch_steps or [])
+    for i, step in enumerate(boundaries, 1):
+        if total_steps and step >= total_steps and i == len(boundaries):
+            continue  # the end of training needs no marker
+        layout["shapes"].append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": step,
+                "x1": step,
+                "y0": 0,
+                "y1": 1,
+                "line": {"width": 1, "dash": "dot", "color": "#888"},
+            }
+        )
+        layout["annotations"].append(
+            {
+                "x": step,
+                "xref": "x",
+                "y": 1.0,
+                "yref": "paper",
+                "text": f"epoch {i}",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 10, "color": "#666"},
+            }
+        )
+    return go.Figure({"data": data, "layout": layout})
+
+
+def recall_figure(epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]], rare_classes: int = 0) -> go.Figure | None:
+    """Bar chart of the latest per-digit recall on the held-out set; rare digits highlighted."""
+    keys = [f"epoch/class_acc_{c}" for c in range(10)]
+    if not all(k in epoch_curves and len(epoch_curves[k][1]) for k in keys):
+        return None
+    latest = [float(epoch_curves[k][1][-1]) for k in keys]
+    first = [float(epoch_curves[k][1][0]) for k in keys]
+    epochs = len(epoch_curves[keys[0]][1])
+    colors = ["#D00000" if c < rare_classes else "#1F77B4" for c in range(10)]
+    fig = go.Figure()
+    if epochs > 1:
+        fig.add_trace(go.Bar(x=[str(c) for c in range(10)], y=first, name="after epoch 1", marker_color="#BBBBBB"))
+    fig.add_trace(
+        go.Bar(
+            x=[str(c) for c in range(10)],
+            y=latest,
+            name=f"after epoch {epochs}",
+            marker_color=colors,
+            text=[f"{v:.0%}" for v in latest],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(
+        barmode="group",
+        height=320,
+        yaxis=dict(range=[0, 1.12], tickformat=".0%", title="recall"),
+        xaxis_title="digit (red: made rare in training)",
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.1),
+        uirevision="keep",
+    )
+    return fig
+
+
+def epoch_table(epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]], names: list[str]) -> dict[str, list]:
+    """Columns for a per-epoch table of the given ``epoch/<name>`` figures."""
+    present = [n for n in names if f"epoch/{n}" in epoch_curves]
+    if not present:
+        return {}
+    epochs = len(epoch_curves[f"epoch/{present[0]}"][1])
+    table: dict[str, list] = {"epoch": list(range(1, epochs + 1))}
+    for n in present:
+        table[n] = [float(v) for v in epoch_curves[f"epoch/{n}"][1]]
+    return table

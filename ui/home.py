@@ -1,0 +1,64 @@
+"""The home page: what the lab is, where it runs, where MNIST comes from, the variants, recent runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from trainers import VARIANTS
+from trainers.data import MnistError, MnistNotFoundError, describe_mnist_source, load_mnist
+from ui.lab import get_manager
+from ui.panel import STATUS_ICONS
+
+GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
+
+
+def _mnist_status() -> None:
+    try:
+        data = load_mnist()
+    except (MnistNotFoundError, MnistError) as exc:
+        st.error(
+            f"**MNIST is not available** — the GAN and the class-weight demo need it.\n\n{exc}\n\n"
+            "For example: `MNIST_DIR=/path/to/mnist streamlit run app.py`."
+        )
+        return
+    st.success(f"**MNIST**: {len(data):,} images from {data.source}.")
+
+
+def render() -> None:
+    manager = get_manager()
+    st.title("Keras custom training steps lab")
+    st.markdown(
+        f"Pick one of the training-step variants from the Keras guide *[Customizing what happens in fit() "
+        f"with PyTorch]({GUIDE_URL})*, tune it, press **Start**, and watch it train live: loss curves, "
+        "throughput, and for the GAN the digits forming on screen. Every run is recorded; compare them "
+        "on the **Runs** page."
+    )
+    cols = st.columns(2)
+    cols[0].info(f"**Device**: {manager.device}", icon=":material/memory:")
+    with cols[1]:
+        _mnist_status()
+    st.caption(f"MNIST source setting: {describe_mnist_source()}")
+
+    st.subheader("Training steps")
+    grid = st.columns(3)
+    for i, spec in enumerate(VARIANTS.values()):
+        with grid[i % 3].container(border=True):
+            st.page_link(f"pages/{spec.key}.py", label=f"**{spec.title}**", icon=":material/arrow_forward:")
+            st.caption(f"{spec.summary}  \n*Guide: {spec.guide_section}*")
+
+    st.subheader("Active and recent runs")
+    runs = manager.list(limit=10)
+    if not runs:
+        st.caption("No runs yet. Open a training step above and press Start.")
+    for r in runs:
+        spec = VARIANTS.get(r["variant"])
+        if spec is None:
+            continue
+        progress = f"step {r['steps_done']:,}" + (f" of {r['total_steps']:,}" if r.get("total_steps") else "")
+        st.page_link(
+            f"pages/{spec.key}.py",
+            query_params={"run": r["id"]},
+            label=f"{STATUS_ICONS.get(r['status'], '')} {spec.title} · {r['status']} · {progress} · `{r['id']}`",
+        )
+    if manager.recovered:
+        st.caption(f"{len(manager.recovered)} run(s) were interrupted by the last restart; their records are kept.")

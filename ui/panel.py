@@ -1,0 +1,259 @@
+"""The run panel: status, progress, controls, live curves and sample grids of one run.
+
+While the run is active the panel is an ``st.fragment`` that reruns every second
+and reads a bounded snapshot from the run manager; the training thread never
+touches Streamlit. A person can freeze the updates to zoom into a chart (Streamlit
+redraws a chart, and so resets its zoom, whenever its data changes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from runtime.live import Snapshot
+from trainers import get_variant
+from ui import charts
+from ui.lab import get_manager
+
+REFRESH_SECONDS = 1.0
+STATUS_ICONS = {  # Material icons: Streamlit ships the font, so they render in every browser
+    "queued": ":material/hourglass_top:",
+    "running": ":material/play_circle:",
+    "paused": ":material/pause_circle:",
+    "completed": ":material/check_circle:",
+    "stopped": ":material/stop_circle:",
+    "failed": ":material/error:",
+    "diverged": ":material/trending_up:",
+    "interrupted": ":material/power_off:",
+}
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def fmt_number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return f"{text}{unit}"
+
+
+def status_line(snap: Snapshot) -> str:
+    icon = STATUS_ICONS.get(snap.status, "")
+    text = f"{icon} **{snap.status.capitalize()}**"
+    if snap.status == "queued" and snap.queue_position:
+        text += f" — number {snap.queue_position} in line; it starts when a training slot frees up"
+    if snap.status == "paused":
+        text += " — training is holding at the end of a batch"
+    return text
+
+
+def _controls(run_id: str, snap: Snapshot) -> None:
+    manager = get_manager()
+    cols = st.columns([1, 1, 4])
+    if snap.active:
+        cols[0].button(
+            "Stop",
+            icon=":material/stop:",
+            key=f"stop:{run_id}",
+            on_click=manager.stop,
+            args=(run_id,),
+            help="Stops after the current batch and saves the model.",
+            width="stretch",
+        )
+        if snap.status == "paused":
+            cols[1].button(
+                "Resume",
+                icon=":material/play_arrow:",
+                key=f"resume:{run_id}",
+                on_click=manager.resume,
+                args=(run_id,),
+                width="stretch",
+            )
+        else:
+            cols[1].button(
+                "Pause",
+                icon=":material/pause:",
+                key=f"pause:{run_id}",
+                on_click=manager.pause,
+                args=(run_id,),
+                width="stretch",
+            )
+
+
+def _progress(snap: Snapshot) -> None:
+    current = snap.epoch + (1 if snap.status in ("running", "paused") and snap.epoch < (snap.epochs or 0) else 0)
+    epochs = f"epoch {current}/{snap.epochs}" if snap.epochs else "epoch –"
+    steps = f"step {snap.step:,}/{snap.total_steps:,}" if snap.total_steps else f"step {snap.step:,}"
+    st.progress(snap.progress, text=f"{epochs} · {steps}")
+    cols = st.columns(4)
+    cols[0].metric("Steps/s", fmt_number(snap.steps_per_s), help="Recent pace, everything included.")
+    cols[1].metric("Samples/s", fmt_number(snap.samples_per_s))
+    cols[2].metric(
+        "ms per train step",
+        fmt_number(snap.ms_per_step),
+        help="Mean time inside train_step after warm-up (data loading and callbacks excluded).",
+    )
+    eta = snap.eta_s if snap.active else ((snap.ended or 0) - (snap.started or 0) if snap.started else None)
+    cols[3].metric("ETA" if snap.active else "Took", fmt_duration(eta))
+
+
+def _problem(snap: Snapshot) -> None:
+    if snap.status == "failed":
+        st.error(
+            f"**This run failed.** {snap.error}\n\n"
+            + (
+                "Provide MNIST (see the home page) and start again."
+                if "MNIST" in (snap.error or "")
+                else "Check the settings and start again; the details are below."
+            )
+        )
+        if snap.traceback:
+            with st.expander("Technical details (traceback)"):
+                st.code(snap.traceback, language="text")
+    elif snap.status == "diverged":
+        st.error(f"**Training diverged.** {snap.error}")
+    elif snap.status == "interrupted":
+        st.warning(f"**Interrupted.** {snap.error} Start a new run to continue experimenting.")
+
+
+def _grid(run_id: str, snap: Snapshot) -> None:
+    if snap.grid_png is None:
+        st.info("The first digits appear as soon as training starts.")
+        return
+    st.image(
+        snap.grid_png,
+        caption=f"The same 36 latent vectors through the generator, step {snap.grid_step:,}",
+        output_format="PNG",
+        width="stretch",
+    )
+    if len(snap.grid_steps) < 2:
+        return
+    # A step slider, not a list of grid steps: its range only grows while the run goes
+    # on, so the chosen value stays valid from one refresh to the next.
+    step = st.slider(
+        "Look back: grid at step",
+        0,
+        int(snap.grid_steps[-1]),
+        0,
+        key=f"scrub:{run_id}",
+        help="Shows the last grid drawn at or before this step.",
+    )
+    found = get_manager().grid(run_id, step)
+    if found:
+        st.image(found[1], caption=f"step {found[0]:,}", output_format="PNG", width="stretch")
+
+
+def _extras(snap: Snapshot) -> None:
+    """What each variant shows besides its curves."""
+    if snap.variant == "weighted" and snap.config.get("task") == "mnist":
+        fig = charts.recall_figure(snap.epoch_curves, snap.config.get("rare_classes", 0))
+        st.markdown(
+            "**Recall per digit on 2,000 held-out images** — the effect of the weighting "
+            f"(`{snap.config.get('weighting')}`) on the rare digits"
+        )
+        if fig is None:
+            st.caption("Appears at the end of the first epoch.")
+        else:
+            st.plotly_chart(fig, width="stretch", key=f"recall:{snap.id}", config={"displaylogo": False})
+    if snap.variant == "test_step":
+        st.markdown("**Evaluation through the custom `test_step`**")
+        table = charts.epoch_table(snap.epoch_curves, ["loss", "val_loss", "mae", "val_mae"])
+        if table:
+            st.dataframe(table, hide_index=True, width="stretch")
+        else:
+            st.caption("fit() runs the validation data through test_step at the end of each epoch.")
+        if snap.final:
+            cols = st.columns(2)
+            cols[0].metric("evaluate() loss", f"{snap.final.get('final/eval_loss', float('nan')):.4f}")
+            cols[1].metric("evaluate() mae", f"{snap.final.get('final/eval_mae', float('nan')):.4f}")
+
+
+def draw(run_id: str, snap: Snapshot) -> None:
+    """Everything about one run, from a snapshot."""
+    spec = get_variant(snap.variant) if snap.variant in _variant_keys() else None
+    head = st.columns([3, 2])
+    head[0].markdown(status_line(snap))
+    head[1].caption(f"Run `{run_id}` · {spec.title if spec else snap.variant} · {snap.device or ''}")
+    _controls(run_id, snap)
+    _problem(snap)
+    _progress(snap)
+    smoothing = st.session_state.get(f"smooth:{run_id}", 0.6)
+    if spec is not None and spec.produces_images:
+        left, right = st.columns([3, 2])
+    else:
+        left, right = st.container(), None
+    with left:
+        if any(len(s) for s, _ in snap.curves.values()):
+            fig = charts.curves_figure(snap.curves, snap.epoch_steps, snap.epoch_curves, smoothing, snap.total_steps)
+            st.plotly_chart(fig, width="stretch", key=f"curves:{run_id}", config={"displaylogo": False})
+        else:
+            st.info("Curves appear after the first training step.")
+    if right is not None:
+        with right:
+            _grid(run_id, snap)
+    _extras(snap)
+
+
+def _variant_keys() -> set[str]:
+    from trainers import VARIANTS
+
+    return set(VARIANTS)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _live_fragment(run_id: str) -> None:
+    snap = get_manager().snapshot(run_id)
+    if snap is None:
+        st.rerun()
+    draw(run_id, snap)
+    if not snap.active:
+        time.sleep(0.2)
+        st.rerun()  # the run ended: redraw once as a still page, and stop polling
+
+
+@st.fragment
+def _still_fragment(run_id: str) -> None:
+    snap = get_manager().snapshot(run_id)
+    draw(run_id, snap)
+
+
+def run_panel(run_id: str) -> bool:
+    """Draw the run ``run_id`` (live while active). Return False if there is no such run."""
+    snap = get_manager().snapshot(run_id)
+    if snap is None:
+        return False
+    cols = st.columns([2, 2])
+    cols[0].slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key=f"smooth:{run_id}",
+        help="Exponential moving average of the per-batch values (faint line: raw).",
+    )
+    frozen = False
+    if snap.active:
+        frozen = cols[1].toggle(
+            "Freeze live updates",
+            key=f"freeze:{run_id}",
+            help="Holds the charts still so you can zoom and pan; training goes on.",
+        )
+    if snap.active and not frozen:
+        _live_fragment(run_id)
+    else:
+        if frozen:
+            st.caption("Updates frozen — training continues in the background. Untoggle to catch up.")
+        _still_fragment(run_id)
+    return True

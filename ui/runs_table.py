@@ -1,0 +1,55 @@
+"""Rows describing runs for tables: status, variant, key settings, final figures."""
+
+from __future__ import annotations
+
+import time
+
+from trainers import VARIANTS
+from ui.panel import fmt_duration
+
+KEY_SETTINGS = {
+    "gan": ("step", "batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise"),
+    "weighted": ("task", "weighting", "rare_classes", "rare_fraction", "learning_rate"),
+}
+DEFAULT_KEYS = ("target", "batch_size", "learning_rate", "samples")
+
+
+def settings_text(variant: str, config: dict) -> str:
+    keys = KEY_SETTINGS.get(variant, DEFAULT_KEYS)
+    parts = [
+        f"{k}={config[k]:g}" if isinstance(config.get(k), float) else f"{k}={config[k]}" for k in keys if k in config
+    ]
+    parts.append(f"epochs={config.get('epochs')}")
+    return ", ".join(parts)
+
+
+def final_text(last: dict[str, float], variant: str) -> str:
+    spec = VARIANTS.get(variant)
+    names = [n for n in (spec.metrics if spec else ()) if n in last]
+    names += [n for n in last if n.startswith("final/")]
+    names += [n for n in ("epoch/test_acc",) if n in last]
+    return ", ".join(f"{n.split('/')[-1]}={last[n]:.4g}" for n in names)
+
+
+def run_rows(runs: list[dict], last_values) -> list[dict]:
+    """Table rows for ``runs`` (as ``RunManager.list`` gives them); ``last_values(id)`` gives final figures."""
+    rows = []
+    now = time.time()
+    for r in runs:
+        spec = VARIANTS.get(r["variant"])
+        progress = f"{r['steps_done']:,}/{r['total_steps']:,}" if r.get("total_steps") else f"{r['steps_done']:,}"
+        finished = r["status"] not in ("queued", "running", "paused")
+        rows.append(
+            {
+                "run": r["id"],
+                "status": r["status"],
+                "variant": spec.title if spec else r["variant"],
+                "settings": settings_text(r["variant"], r["config"]),
+                "final metrics": final_text(last_values(r["id"]), r["variant"]) if finished else "",
+                "steps": progress,
+                "ms/step": round(r["ms_per_step"], 1) if r.get("ms_per_step") else None,
+                "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])),
+                "age": fmt_duration(now - r["created"]),
+            }
+        )
+    return rows
