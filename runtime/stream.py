@@ -140,6 +140,9 @@ class StreamCallback(keras.callbacks.Callback):
         self._obey_controls()
 
     def on_epoch_end(self, epoch, logs=None):
+        steps = self.params.get("steps")
+        if self.run.stop_event.is_set() and steps and self.step < (epoch + 1) * steps:
+            return  # stopped mid-epoch: its figures would not be an epoch's
         figures = {k: float(v) for k, v in (logs or {}).items()}
         if self.epoch_report is not None and self.run.diverged_at is None:
             figures.update(self.epoch_report())

@@ -57,6 +57,7 @@ def test_stop_takes_effect_within_one_batch(manager, mnist_dir):
     assert manager.wait(run_id, 30) == "stopped"
     assert manager.snapshot(run_id).step <= at_stop + 1
     assert Path(manager.snapshot(run_id).artifact).is_file()  # a stopped run keeps its model
+    assert manager.snapshot(run_id).epoch_steps == []  # a partial epoch is not reported as an epoch
 
 
 def test_pause_holds_the_step_count_and_resume_finishes(manager, mnist_dir):

@@ -79,7 +79,11 @@ def curves_figure(
             layout[xa]["matches"] = "x"
         if row == rows:
             layout[xa]["title"] = {"text": "step"}
-        layout[ya] = {"anchor": xa[0] + xa[5:], "domain": [top - height, top], "title": {"text": " · ".join(group)}}
+        layout[ya] = {
+            "anchor": xa[0] + xa[5:],
+            "domain": [round(max(0.0, top - height), 6), round(min(1.0, top), 6)],
+            "title": {"text": " · ".join(group)},
+        }
         axes = {"xaxis": xa[0] + xa[5:], "yaxis": ya[0] + ya[5:]}
         for name in group:
             steps, values = curves[name]

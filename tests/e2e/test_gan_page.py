@@ -1,0 +1,121 @@
+"""The GAN page in a real browser: live charts and digits, stop, reload, a second viewer, speed of response."""
+
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SMALL = "num_images=4096&batch_size=16&latent_dim=32"  # ~0.15 s steps on 2 CPU cores: many steps per look
+
+
+def step_count(page) -> int:
+    text = page.get_by_test_id("stProgress").first.inner_text()
+    return int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
+
+
+def chart_points(page) -> int:
+    """Points in the first trace; Plotly keeps base64 arrays as {bdata, _inputArray}."""
+    return page.evaluate(
+        """() => { const x = document.querySelector('.js-plotly-plot').data[0].x;
+                   return x.length !== undefined ? x.length : x._inputArray.length; }"""
+    )
+
+
+def grid_caption(page) -> str:
+    return page.get_by_text(re.compile(r"The same 36 latent vectors .* step [\d,]+")).first.inner_text()
+
+
+def status_text(page) -> str:
+    return page.get_by_text(re.compile(r"^(Queued|Running|Paused|Completed|Stopped|Failed)")).first.inner_text()
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return time.monotonic()
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+def settle(page, timeout=30):
+    """Wait until the page has rendered and no script run is in progress."""
+    page.get_by_role("button", name="Start training").wait_for(timeout=timeout * 1000)
+    wait_until(lambda: page.get_by_test_id("stStatusWidget").count() == 0, timeout, "the page to settle")
+
+
+def start(page, server, query):
+    page.goto(f"{server}/gan?{query}")
+    settle(page)
+    page.get_by_role("button", name="Start training").click()
+    wait_until(lambda: "run=" in page.url, 15, "the run id in the URL")
+    return page.url
+
+
+def test_live_run_grows_and_survives_reload_second_viewer_and_stop(server, browser, shot):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    url = start(page, server, SMALL + "&epochs=20")
+    wait_until(lambda: chart_points(page) >= 2, 20, "first curve points")
+    first_points, first_caption = chart_points(page), grid_caption(page)
+    wait_until(lambda: chart_points(page) > first_points, 15, "the curve to grow between two looks")
+    wait_until(lambda: grid_caption(page) != first_caption, 20, "a new digit grid")
+    shot(page, "gan-live")
+
+    # A second browser (its own session) opening the same link watches the same run live.
+    other = browser.new_context().new_page()
+    other.goto(url)
+    wait_until(lambda: "Running" in status_text(other) and chart_points(other) > 0, 20, "the second viewer")
+    seen = step_count(other)
+    wait_until(lambda: step_count(other) > seen, 15, "the second viewer to see progress")
+    other.context.close()
+
+    # A reload re-attaches to the run.
+    page.reload()
+    wait_until(lambda: "Running" in status_text(page) and chart_points(page) > 0, 20, "re-attaching after reload")
+
+    # Stop freezes the step count within 3 seconds.
+    page.get_by_role("button", name="Stop").click()
+    stopped_at = wait_until(lambda: "Stopped" in status_text(page), 3, "Stop to show")
+    frozen = step_count(page)
+    time.sleep(2.5)
+    page.reload()
+    wait_until(lambda: "Stopped" in status_text(page), 20, "the stopped run after reload")
+    assert step_count(page) == frozen
+    assert stopped_at
+    shot(page, "gan-stopped")
+    context.close()
+
+
+def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, browser, shot):
+    """Default settings (batch 64, all MNIST found): first points and grid within 10 s,
+    grids every few seconds, and a page switch and Stop each within 3 s while it trains."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{server}/gan")
+    settle(page)
+    button = page.get_by_role("button", name="Start training")
+    clicked = time.monotonic()
+    button.click()
+    shown = wait_until(lambda: chart_points(page) >= 1 and grid_caption(page), 10, "first points and grid")
+    assert shown - clicked <= 10
+
+    first_grid = grid_caption(page)
+    wait_until(lambda: grid_caption(page) != first_grid, 15, "a second grid within 15 s")
+
+    url = page.url
+    t0 = time.monotonic()
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for(timeout=3000)
+    assert time.monotonic() - t0 <= 3, "page switch while training took too long"
+
+    page.goto(url)
+    wait_until(lambda: "Running" in status_text(page), 10, "back on the run")
+    t0 = time.monotonic()
+    page.get_by_role("button", name="Stop").click()
+    wait_until(lambda: "Stopped" in status_text(page), 3, "Stop while training")
+    shot(page, "gan-responsive")

@@ -1,0 +1,185 @@
+"""AppTest for every page: renders, Start creates a run, Stop stops it, bad links fall back."""
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from trainers import VARIANTS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A fresh process-wide manager over a store in tmp_path; its runs are stopped afterwards."""
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))
+    monkeypatch.setenv("LAB_GRID_MIN_SECONDS", "0")
+    st.cache_resource.clear()
+    from ui.lab import get_manager
+
+    yield get_manager
+    manager = get_manager()
+    for row in manager.list():
+        manager.stop(row["id"])
+    for thread in manager.live_threads():
+        thread.join(30)
+    st.cache_resource.clear()
+
+
+def page(path: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if path:
+        at.switch_page(path)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_renders_device_mnist_variants_and_runs(lab):
+    at = page()
+    assert not at.exception
+    body = texts(at)
+    assert "Device" in body and ("CPU" in body or "GPU" in body)
+    assert "MNIST" in body and "10,000 images" in body
+    assert "No runs yet" in body
+    links = [e.proto.label for e in at.get("page_link")]
+    for spec in VARIANTS.values():
+        assert any(spec.title in label for label in links), spec.title
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_every_variant_page_renders_with_settings_and_source(lab, key):
+    at = page(f"pages/{key}.py")
+    assert not at.exception, at.exception
+    spec = VARIANTS[key]
+    assert at.title[0].value == spec.title
+    assert at.button(key=f"start:{key}")
+    assert any("def train_step" in e.value or "def test_step" in e.value for e in at.code)  # the source
+
+
+def test_runs_page_renders_empty_and_with_runs(lab):
+    at = page("pages/runs.py")
+    assert not at.exception and "No runs yet" in texts(at)
+    run_id = lab().start("compute_loss", {"samples": 64, "epochs": 1})
+    lab().wait(run_id, 30)
+    at = page("pages/runs.py", run=run_id)
+    assert not at.exception
+    assert at.dataframe and "Completed" in texts(at)
+
+
+def test_start_creates_a_run_and_the_panel_shows_it(lab):
+    at = page("pages/compute_loss.py")
+    at.slider(key="cfg:compute_loss:epochs").set_value(2)
+    at.run()
+    assert at.query_params["epochs"] == "2"  # settings travel in the URL
+    at.button(key="start:compute_loss").click().run()
+    run_id = at.query_params["run"]
+    snap = lab().snapshot(run_id)
+    assert snap is not None and snap.variant == "compute_loss" and snap.config["epochs"] == 2
+    assert lab().wait(run_id, 60) == "completed"
+    at.run()
+    assert not at.exception
+    assert "Completed" in texts(at)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"loss"' in spec and '"mae"' in spec
+
+
+def test_stop_button_stops_a_gan_run(lab):
+    at = page("pages/gan.py", num_images="2048", batch_size="8", latent_dim="8", epochs="5")
+    at.button(key="start:gan").click().run()
+    run_id = at.query_params["run"]
+    manager = lab()
+    deadline = time.monotonic() + 60
+    while manager.snapshot(run_id).step < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert "Running" in texts(at)
+    assert at.get("image"), "a digit grid is shown while the GAN trains"
+    at.button(key=f"stop:{run_id}").click().run()
+    assert manager.wait(run_id, 30) == "stopped"
+    at.run()
+    assert "Stopped" in texts(at) and not at.exception
+
+
+def test_garbage_query_parameters_fall_back_to_defaults_with_a_note(lab):
+    at = page("pages/gan.py", latent_dim="lots", epochs="9999", label_noise="0.2", bogus="1")
+    assert not at.exception
+    notes = "\n".join(w.value for w in at.warning)
+    assert "latent_dim='lots' is invalid" in notes and "using the default 128" in notes
+    assert "epochs=9999 is invalid" in notes and "`bogus` is not a setting" in notes
+    assert at.number_input(key="cfg:gan:latent_dim").value == 128
+    assert at.slider(key="cfg:gan:epochs").value == 1
+    assert at.slider(key="cfg:gan:label_noise").value == pytest.approx(0.2)  # the valid one is kept
+
+
+def test_unknown_run_in_link_is_explained(lab):
+    at = page("pages/gan.py", run="doesnotexist")
+    assert not at.exception and "no run `doesnotexist`" in texts(at)
+
+
+def test_missing_mnist_is_an_actionable_error_not_a_traceback(lab, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("MNIST_DIR", str(empty))
+    at = page("pages/gan.py")
+    assert not at.exception
+    errors = "\n".join(e.value for e in at.error)
+    assert "MNIST is not available" in errors and "MNIST_DIR" in errors
+    assert at.button(key="start:gan").disabled
+
+
+def test_failed_run_shows_reason_and_fix(lab, failing_variants, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("MNIST_DIR", str(empty))
+    run_id = lab().start("gan", {"num_images": 32, "batch_size": 16})
+    assert lab().wait(run_id, 30) == "failed"
+    at = page("pages/gan.py", run=run_id)
+    assert not at.exception
+    errors = "\n".join(e.value for e in at.error)
+    assert "This run failed" in errors and "No MNIST files" in errors and "Provide MNIST" in errors
+
+
+def test_pause_and_resume_buttons(lab):
+    at = page("pages/gan.py", num_images="2048", batch_size="8", latent_dim="8")
+    at.button(key="start:gan").click().run()
+    run_id = at.query_params["run"]
+    manager = lab()
+    deadline = time.monotonic() + 60
+    while manager.snapshot(run_id).step < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()
+    at.button(key=f"pause:{run_id}").click().run()
+    deadline = time.monotonic() + 10
+    while manager.status(run_id) != "paused" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = manager.snapshot(run_id).step
+    at.run()
+    assert "Paused" in texts(at)
+    time.sleep(1)
+    assert manager.snapshot(run_id).step == held
+    at.button(key=f"resume:{run_id}").click().run()
+    deadline = time.monotonic() + 30
+    while manager.snapshot(run_id).step == held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert manager.snapshot(run_id).step > held
+
+
+def test_streamlit_reruns_leave_keras_state_alone(lab):
+    """Streamlit would call keras.backend.clear_session() after every rerun; ui/ turns that off."""
+    from keras.src.backend.common import global_state
+
+    at = page("pages/gan.py")
+    tracker = global_state.GLOBAL_STATE_TRACKER
+    at.run()
+    at.run()
+    assert global_state.GLOBAL_STATE_TRACKER is tracker
