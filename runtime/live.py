@@ -129,6 +129,7 @@ class LiveRun:
         self.diverged_at: tuple[int, str] | None = None
         self.step_time_total = 0.0  # seconds inside train steps, after warm-up
         self.step_time_count = 0
+        self.fit_seconds: float | None = None  # fit() from train begin to train end, pauses included
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------

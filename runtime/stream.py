@@ -114,6 +114,7 @@ class StreamCallback(keras.callbacks.Callback):
 
     # ---- Keras lifecycle -----------------------------------------------------
     def on_train_begin(self, logs=None):
+        self.train_started = time.perf_counter()
         self.values = StepValues(self.model)
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
@@ -153,3 +154,4 @@ class StreamCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.run.diverged_at is None:
             self._grid()
+        self.run.fit_seconds = time.perf_counter() - self.train_started

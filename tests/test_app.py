@@ -183,3 +183,61 @@ def test_streamlit_reruns_leave_keras_state_alone(lab):
     at.run()
     at.run()
     assert global_state.GLOBAL_STATE_TRACKER is tracker
+
+
+def _finished_runs(lab):
+    manager = lab()
+    a = manager.start("compute_loss", {"samples": 64, "epochs": 2, "learning_rate": 0.01})
+    b = manager.start("gan", {"num_images": 32, "batch_size": 16, "latent_dim": 8, "step": "guide"})
+    assert manager.wait(a, 60) == "completed" and manager.wait(b, 60) == "completed"
+    return a, b
+
+
+def test_compare_two_runs_of_different_variants(lab):
+    a, b = _finished_runs(lab)
+    at = page("pages/runs.py", runs=f"{a},{b}")
+    assert not at.exception, at.exception
+    assert at.multiselect(key="runs-selected").value == [a, b]
+    assert any("Comparing 2 runs" in h.value for h in at.subheader)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert f"{a} (compute_loss step)" in spec and f"{b} (GAN on MNIST)" in spec
+    assert '"loss"' in spec and '"d_loss"' in spec  # every metric name gets its panel
+    differing = at.dataframe[1].value  # runs table, differing settings, final metrics
+    assert "variant" in list(differing["setting"]) and "learning_rate" in list(differing["setting"])
+    assert len(at.get("image")) == 1  # only the GAN has a grid
+
+
+def test_open_one_run_offers_exports_and_delete_removes_it_everywhere(lab):
+    a, b = _finished_runs(lab)
+    manager = lab()
+    run_dir = manager.run_dir(b)
+    assert (run_dir / "model.keras").is_file()
+    at = page("pages/runs.py", run=b)
+    assert not at.exception
+    labels = [e.proto.label for e in at.get("download_button")]
+    assert {"Metrics (CSV)", "Config (JSON)", "Last grid (PNG)", "Model (.keras)"} <= set(labels)
+
+    at.button(key=f"delete:{b}").click().run()
+    assert "cannot be undone" in "\n".join(w.value for w in at.warning)
+    at.button(key=f"delete-no:{b}").click().run()  # cancel keeps it
+    assert manager.store.get_run(b) is not None
+
+    at.button(key=f"delete:{b}").click().run()
+    at.button(key=f"delete-yes:{b}").click().run()
+    assert not at.exception
+    assert manager.store.get_run(b) is None and manager.snapshot(b) is None
+    assert manager.store.metric_names(b) == [] and manager.store.grid(b) is None
+    assert not run_dir.exists()
+    assert [r["id"] for r in manager.list()] == [a]
+    assert at.multiselect(key="runs-selected").value == []
+
+
+def test_active_run_cannot_be_deleted(lab):
+    manager = lab()
+    run_id = manager.start("gan", {"num_images": 4096, "batch_size": 8, "latent_dim": 8, "epochs": 5})
+    with pytest.raises(ValueError, match="stop it before deleting"):
+        manager.delete(run_id)
+    manager.stop(run_id)
+    manager.wait(run_id, 30)
+    manager.delete(run_id)
+    assert manager.store.get_run(run_id) is None

@@ -211,3 +211,54 @@ def epoch_table(epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]], names: l
     for n in present:
         table[n] = [float(v) for v in epoch_curves[f"epoch/{n}"][1]]
     return table
+
+
+def compare_figure(
+    runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]], smoothing: float = 0.6, height_per_row: int = 240
+) -> go.Figure:
+    """Curves of several runs overlaid by step: one panel per metric name, one colour per run."""
+    names: list[str] = []
+    for _, curves in runs:
+        names += [n for n in curves if n not in names and len(curves[n][0])]
+    rows = max(1, len(names))
+    gap = 0.06 if rows > 1 else 0.0
+    height = (1.0 - gap * (rows - 1)) / rows
+    data: list[dict] = []
+    layout: dict = {
+        "height": max(300, height_per_row * rows),
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        "hovermode": "x unified",
+    }
+    in_legend: set[str] = set()
+    for row, name in enumerate(names, 1):
+        top = 1.0 - (row - 1) * (height + gap)
+        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
+        layout[xa] = {"anchor": ya[0] + ya[5:], "domain": [0, 1], "showticklabels": row == rows}
+        if row > 1:
+            layout[xa]["matches"] = "x"
+        if row == rows:
+            layout[xa]["title"] = {"text": "step"}
+        domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]
+        layout[ya] = {"anchor": xa[0] + xa[5:], "domain": domain, "title": {"text": name}}
+        for i, (label, curves) in enumerate(runs):
+            if name not in curves or not len(curves[name][0]):
+                continue
+            steps, values = curves[name]
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": np.asarray(steps, np.int32),
+                    "y": ema(values, smoothing),
+                    "mode": "lines",
+                    "name": label,
+                    "legendgroup": label,
+                    "showlegend": label not in in_legend,
+                    "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+                    "hovertemplate": f"{label}: %{{y:.4g}}<extra>{name}</extra>",
+                    "xaxis": xa[0] + xa[5:],
+                    "yaxis": ya[0] + ya[5:],
+                }
+            )
+            in_legend.add(label)
+    return go.Figure({"data": data, "layout": layout})

@@ -1,35 +1,205 @@
-"""The runs page: every run in a table; pick one to see it, several to compare them."""
+"""The runs page: every run in a table; open one (curves, grids, exports, delete) or compare several."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from runtime import exports
+from trainers import VARIANTS
+from ui import charts
 from ui.lab import get_manager
 from ui.panel import run_panel
 from ui.runs_table import run_rows
+
+SELECT_KEY = "runs-selected"
+
+
+def _label(row: dict) -> str:
+    spec = VARIANTS.get(row["variant"])
+    return f"{row['id']} · {spec.title if spec else row['variant']} · {row['status']}"
+
+
+def _selection(runs: list[dict]) -> list[str]:
+    """Runs chosen in the multiselect; seeded once from the URL (?run=a or ?runs=a,b)."""
+    known = {r["id"] for r in runs}
+    if SELECT_KEY not in st.session_state:
+        wanted = (st.query_params.get("runs") or st.query_params.get("run") or "").split(",")
+        st.session_state[SELECT_KEY] = [r for r in wanted if r in known]
+    else:
+        st.session_state[SELECT_KEY] = [r for r in st.session_state[SELECT_KEY] if r in known]
+    labels = {r["id"]: _label(r) for r in runs}
+    chosen = st.multiselect(
+        "Open a run, or pick several to compare",
+        list(labels),
+        key=SELECT_KEY,
+        format_func=labels.get,
+        placeholder="Choose runs",
+    )
+    if chosen:
+        st.query_params["runs"] = ",".join(chosen)
+    elif "runs" in st.query_params:
+        del st.query_params["runs"]
+    if "run" in st.query_params:
+        del st.query_params["run"]
+    return chosen
+
+
+def _exports(run_id: str) -> None:
+    store = get_manager().store
+    run = store.get_run(run_id)
+    cols = st.columns(5)
+    cols[0].download_button(
+        "Metrics (CSV)",
+        exports.metrics_csv(store, run_id),
+        f"{run_id}-metrics.csv",
+        "text/csv",
+        key=f"csv:{run_id}",
+        icon=":material/table_view:",
+        width="stretch",
+    )
+    cols[1].download_button(
+        "Config (JSON)",
+        exports.config_json(store, run_id),
+        f"{run_id}-config.json",
+        "application/json",
+        key=f"json:{run_id}",
+        icon=":material/data_object:",
+        width="stretch",
+    )
+    png = exports.last_grid_png(store, run_id)
+    if png:
+        cols[2].download_button(
+            "Last grid (PNG)",
+            png,
+            f"{run_id}-grid.png",
+            "image/png",
+            key=f"png:{run_id}",
+            icon=":material/image:",
+            width="stretch",
+        )
+        with cols[3]:
+            if st.button(
+                "Make GIF",
+                key=f"mkgif:{run_id}",
+                icon=":material/animation:",
+                width="stretch",
+                help="Animates the fixed-noise grids (at most 100 frames).",
+            ):
+                st.session_state[f"gif:{run_id}"] = exports.grid_gif(store, run_id)
+            gif = st.session_state.get(f"gif:{run_id}")
+            if gif:
+                st.download_button(
+                    "Evolution (GIF)",
+                    gif,
+                    f"{run_id}-evolution.gif",
+                    "image/gif",
+                    key=f"gifdl:{run_id}",
+                    icon=":material/download:",
+                    width="stretch",
+                )
+    artifact = run.get("artifact") if run else None
+    if artifact and Path(artifact).is_file():
+        cols[4].download_button(
+            "Model (.keras)",
+            Path(artifact).read_bytes(),
+            f"{run_id}.keras",
+            "application/octet-stream",
+            key=f"keras:{run_id}",
+            icon=":material/deployed_code:",
+            width="stretch",
+        )
+    elif run and run["status"] in ("queued", "running", "paused"):
+        cols[4].caption("The model is saved when the run ends.")
+
+
+def _confirm_delete(run_id: str) -> None:
+    """Button callback: runs before the rerun, so the selection can still be changed."""
+    st.session_state.pop(f"confirm-delete:{run_id}", None)
+    try:
+        get_manager().delete(run_id)
+    except ValueError as exc:
+        st.session_state["delete-error"] = str(exc)
+        return
+    st.session_state[SELECT_KEY] = [r for r in st.session_state.get(SELECT_KEY, []) if r != run_id]
+    st.session_state["deleted"] = run_id
+
+
+def _delete(run_id: str) -> None:
+    asked = f"confirm-delete:{run_id}"
+    if not st.session_state.get(asked):
+        st.button(
+            "Delete this run…",
+            key=f"delete:{run_id}",
+            icon=":material/delete:",
+            on_click=st.session_state.__setitem__,
+            args=(asked, True),
+        )
+        return
+    st.warning(f"Delete run `{run_id}`: its curves, grids and saved model? This cannot be undone.")
+    cols = st.columns([1, 1, 4])
+    cols[0].button("Yes, delete", key=f"delete-yes:{run_id}", type="primary", on_click=_confirm_delete, args=(run_id,))
+    cols[1].button("Cancel", key=f"delete-no:{run_id}", on_click=st.session_state.pop, args=(asked, None))
+
+
+def _compare(run_ids: list[str]) -> None:
+    manager = get_manager()
+    snaps = [s for s in (manager.snapshot(r) for r in run_ids) if s is not None]
+    rows = [manager.store.get_run(s.id) for s in snaps]
+    labels = [f"{s.id} ({VARIANTS[s.variant].title if s.variant in VARIANTS else s.variant})" for s in snaps]
+    st.subheader(f"Comparing {len(snaps)} runs")
+    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="compare-smoothing")
+    fig = charts.compare_figure([(label, s.curves) for label, s in zip(labels, snaps)], smoothing)
+    st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+
+    st.markdown("**Settings that differ**")
+    differing = exports.differing_settings(rows)
+    if differing:
+        st.dataframe(
+            {
+                "setting": list(differing),
+                **{lab: [str(v[i]) for v in differing.values()] for i, lab in enumerate(labels)},
+            },
+            hide_index=True,
+        )
+    else:
+        st.caption("These runs have identical settings.")
+
+    st.markdown("**Final metrics**")
+    finals = [manager.store.last_values(s.id) for s in snaps]
+    names = sorted({n for f in finals for n in f if not n.startswith("epoch/class_acc")})
+    st.dataframe(
+        {"metric": names, **{lab: [f.get(n) for n in names] for lab, f in zip(labels, finals)}}, hide_index=True
+    )
+
+    grids = [(lab, s) for lab, s in zip(labels, snaps) if s.grid_png]
+    if grids:
+        st.markdown("**Last sample grids**")
+        cols = st.columns(len(grids))
+        for col, (lab, s) in zip(cols, grids):
+            col.image(s.grid_png, caption=f"{lab}, step {s.grid_step:,}", output_format="PNG", width="stretch")
 
 
 def render() -> None:
     manager = get_manager()
     st.title("Runs")
+    if st.session_state.get("deleted"):
+        st.success(f"Run `{st.session_state.pop('deleted')}` was deleted, with its curves, grids and model.")
+    if st.session_state.get("delete-error"):
+        st.error(st.session_state.pop("delete-error"))
     runs = manager.list(limit=500)
     if not runs:
         st.info("No runs yet. Open a training step and press Start.")
         return
-    rows = run_rows(runs, manager.store.last_values)
-    st.caption("Select a row to open a run.")
-    event = st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key="runs-table",
-        column_config={"run": st.column_config.TextColumn(width="small")},
-    )
-    chosen = [rows[i]["run"] for i in event.selection.rows] if event and event.selection else []
-    if not chosen and st.query_params.get("run") in {r["id"] for r in runs}:
-        chosen = [st.query_params["run"]]
+    st.dataframe(run_rows(runs, manager.store.last_values), hide_index=True, width="stretch", key="runs-table")
+    chosen = _selection(runs)
     if len(chosen) == 1:
         st.divider()
         run_panel(chosen[0])
+        st.markdown("**Take it away**")
+        _exports(chosen[0])
+        _delete(chosen[0])
+    elif len(chosen) > 1:
+        st.divider()
+        _compare(chosen)

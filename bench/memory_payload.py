@@ -1,0 +1,68 @@
+"""Benchmark: process memory and snapshot payload over a long run.
+
+Runs ``--steps`` optimizer steps through the run manager (the guide's first
+variant at batch 1 by default: cheap steps, so 10,000 of them take under a minute
+on a CPU) while polling snapshots as a page would, once a second. Reports RSS
+growth from the first step to the end, and the largest payload a page received:
+the Plotly figure JSON of the curves plus the latest sample grid.
+
+    python bench/memory_payload.py [--steps 10000] [--variant compute_loss|gan]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from _common import choose_device, device_name
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--variant", choices=["compute_loss", "gan"], default="compute_loss")
+    args = parser.parse_args()
+    choose_device(args.device)
+
+    from runtime import RunManager
+    from ui.charts import curves_figure
+
+    if args.variant == "gan":
+        config = {"batch_size": 8, "latent_dim": 16, "num_images": 8 * args.steps}
+    else:
+        config = {"samples": args.steps, "batch_size": 1, "epochs": 1}
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), grid_every=5, grid_min_seconds=2.0)
+    run_id = manager.start(args.variant, config)
+    while manager.snapshot(run_id).step < 1:
+        time.sleep(0.05)
+    start_rss, peak_payload, peak_points, polls = rss_mb(), 0, 0, 0
+    while manager.status(run_id) in ("queued", "running"):
+        snap = manager.snapshot(run_id)
+        fig = curves_figure(snap.curves, snap.epoch_steps, snap.epoch_curves, 0.6, snap.total_steps)
+        payload = len(fig.to_json()) + len(snap.grid_png or b"")
+        peak_payload = max(peak_payload, payload)
+        peak_points = max([peak_points] + [len(s) for s, _ in snap.curves.values()])
+        polls += 1
+        time.sleep(1.0)
+    status = manager.wait(run_id)
+    snap = manager.snapshot(run_id)
+    growth = rss_mb() - start_rss
+    print(f"device: {device_name()}  variant: {args.variant}  status: {status}  steps: {snap.step}  polls: {polls}")
+    print(
+        f"SUMMARY memory_payload steps={snap.step} rss_growth_mb={growth:.1f} "
+        f"max_payload_kb={peak_payload / 1024:.1f} max_points_per_metric={peak_points}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Benchmark: what the dashboard costs — the same GAN steps through plain ``fit(verbose=0)``
+and through the run manager (streaming callback, SQLite store, sample grids at the
+default cadence the app uses).
+
+Both train the tuned GAN step from the same seed on the same batches; runs alternate
+(plain, managed, managed, plain, ...) and the reported figure is the median over
+runs of seconds per step inside ``fit`` (train begin to train end, grids included).
+
+    python bench/overhead.py [--steps 60] [--repeats 2] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from _common import choose_device, device_name, median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    choose_device(args.device)
+
+    import keras
+
+    from runtime import RunManager
+    from trainers import get_variant
+
+    config = {"batch_size": args.batch_size, "num_images": args.batch_size * args.steps, "step": "tuned", "seed": 3}
+    spec = get_variant("gan")
+    # The app's cadence (ui/lab.py): a grid every 5 steps, at most one per 2 seconds.
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-overhead-"), grid_every=5, grid_min_seconds=2.0)
+
+    def plain() -> float:
+        keras.utils.set_random_seed(config["seed"])
+        exp = spec.build(spec.validate(config))
+        marks = {}
+
+        class Clock(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                marks["begin"] = time.perf_counter()
+
+            def on_train_end(self, logs=None):
+                marks["end"] = time.perf_counter()
+
+        exp.model.fit(**exp.fit_kwargs, verbose=0, callbacks=[Clock()])
+        return (marks["end"] - marks["begin"]) / args.steps
+
+    def managed() -> float:
+        run_id = manager.start("gan", config)
+        assert manager.wait(run_id) == "completed", manager.snapshot(run_id).error
+        return manager._live(run_id).fit_seconds / args.steps
+
+    results = {"plain": [], "managed": []}
+    for i in range(args.repeats):
+        order = ("plain", "managed") if i % 2 == 0 else ("managed", "plain")
+        for kind in order:
+            results[kind].append(plain() if kind == "plain" else managed())
+            print(f"  {kind:8s} {1000 * results[kind][-1]:8.1f} ms/step", flush=True)
+    p, m = median(results["plain"]), median(results["managed"])
+    print(
+        f"SUMMARY overhead device={device_name()!r} steps={args.steps} batch={args.batch_size} "
+        f"plain_ms={1000 * p:.1f} managed_ms={1000 * m:.1f} overhead={100 * (m / p - 1):+.1f}%"
+    )
+
+
+if __name__ == "__main__":
+    main()

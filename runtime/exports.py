@@ -1,0 +1,108 @@
+"""Take a run away: metrics as CSV, config as JSON, grids as PNG and animated GIF.
+
+Pure functions over the run store (no Streamlit), so a script can export too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+from PIL import Image, ImageDraw
+
+from runtime.live import sample_evenly
+from runtime.store import RunStore
+
+MAX_GIF_FRAMES = 100
+
+
+def metrics_csv(store: RunStore, run_id: str) -> bytes:
+    """One row per step, a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded)."""
+    rows: dict[int, dict[str, object]] = {}
+    names = store.metric_names(run_id)
+    for name in names:
+        steps, epochs, values = store.curve(run_id, name)
+        for step, epoch, value in zip(steps.tolist(), epochs.tolist(), values.tolist()):
+            row = rows.setdefault(step, {"step": step, "epoch": epoch + 1})
+            row[name] = "" if not math.isfinite(value) else repr(float(value))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["step", "epoch", *names], restval="", lineterminator="\n")
+    writer.writeheader()
+    for step in sorted(rows):
+        writer.writerow(rows[step])
+    return out.getvalue().encode()
+
+
+def config_json(store: RunStore, run_id: str) -> bytes:
+    """The run's settings and provenance: variant, config, status, device, library versions."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise KeyError(run_id)
+    keep = (
+        "id",
+        "variant",
+        "config",
+        "status",
+        "device",
+        "versions",
+        "data_source",
+        "created",
+        "started",
+        "ended",
+        "steps_done",
+        "total_steps",
+        "epochs",
+        "batch_size",
+        "ms_per_step",
+        "error",
+    )
+    return json.dumps({k: run.get(k) for k in keep}, indent=2, sort_keys=False).encode()
+
+
+def _label(png: bytes, text: str) -> Image.Image:
+    """A grid with a caption band on top, as a palette image for GIF."""
+    grid = Image.open(io.BytesIO(png)).convert("L")
+    band = max(14, grid.height // 20)
+    frame = Image.new("L", (grid.width, grid.height + band), 255)
+    frame.paste(grid, (0, band))
+    draw = ImageDraw.Draw(frame)
+    draw.text((4, 1), text, fill=0)
+    return frame
+
+
+def grid_gif(store: RunStore, run_id: str, max_frames: int = MAX_GIF_FRAMES, frame_ms: int = 120) -> bytes | None:
+    """The fixed-noise grids as an animated GIF, at most ``max_frames`` evenly sampled (last one included)."""
+    steps = sample_evenly(store.grid_steps(run_id), max_frames)
+    if not steps:
+        return None
+    frames = []
+    for step in steps:
+        found = store.grid(run_id, step)
+        frames.append(_label(found[1], f"step {step:,}"))
+    durations = [frame_ms] * len(frames)
+    durations[-1] = max(frame_ms, 1500)  # linger on the final digits
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True
+    )
+    return buf.getvalue()
+
+
+def last_grid_png(store: RunStore, run_id: str) -> bytes | None:
+    found = store.grid(run_id)
+    return found[1] if found else None
+
+
+def differing_settings(runs: list[dict]) -> dict[str, list]:
+    """Settings (and the variant) whose values are not the same across ``runs``, one list per key."""
+    keys: list[str] = ["variant"]
+    for run in runs:
+        keys += [k for k in run["config"] if k not in keys]
+    table = {}
+    for key in keys:
+        values = [run["variant"] if key == "variant" else run["config"].get(key, "—") for run in runs]
+        if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
+            table[key] = values
+    return table

@@ -1,0 +1,82 @@
+"""Exports of real runs: CSV parses back to the stored values, GIF frames, config JSON, the model."""
+
+import csv
+import io
+import json
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime import exports
+from runtime.store import RunStore
+
+GAN = {"num_images": 48, "batch_size": 8, "latent_dim": 8, "epochs": 2}
+
+
+@pytest.fixture
+def gan_run(manager, mnist_dir):
+    run_id = manager.start("gan", GAN, grid_every=1)
+    assert manager.wait(run_id, 120) == "completed"
+    return manager, run_id
+
+
+def test_csv_parses_back_to_the_stored_values(gan_run):
+    manager, run_id = gan_run
+    rows = list(csv.DictReader(io.StringIO(exports.metrics_csv(manager.store, run_id).decode())))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+    for name in ("d_loss", "g_loss"):
+        steps, _, values = manager.store.curve(run_id, name)
+        parsed = [float(r[name]) for r in rows]
+        np.testing.assert_array_equal(parsed, values)  # exact: written with repr()
+    assert rows[5]["epoch/d_loss"] and not rows[4]["epoch/d_loss"]  # epoch figures on the epoch's last step
+    assert rows[0]["epoch"] == "1" and rows[-1]["epoch"] == "2"
+
+
+def test_config_json_has_settings_and_provenance(gan_run):
+    manager, run_id = gan_run
+    data = json.loads(exports.config_json(manager.store, run_id))
+    assert data["variant"] == "gan" and data["config"]["latent_dim"] == 8 and data["status"] == "completed"
+    assert data["versions"]["keras"] == keras.__version__
+
+
+def test_gif_has_a_frame_per_grid_and_the_grid_size(gan_run):
+    manager, run_id = gan_run
+    steps = manager.store.grid_steps(run_id)
+    assert steps == list(range(0, 13))
+    gif = Image.open(io.BytesIO(exports.grid_gif(manager.store, run_id)))
+    assert gif.format == "GIF" and gif.n_frames == len(steps)
+    grid = Image.open(io.BytesIO(exports.last_grid_png(manager.store, run_id)))
+    assert gif.size[0] == grid.size[0] and gif.size[1] > grid.size[1]  # a caption band on top
+
+
+def test_gif_of_a_long_run_samples_at_most_100_frames(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.create_run("long", "gan", {})
+    writer = store.writer("long", flush_every_s=3600)
+    for step in range(0, 2500, 5):
+        png = io.BytesIO()
+        Image.new("L", (60, 60), step % 251).save(png, format="PNG")  # every grid differs
+        writer.grid(step, 0, png.getvalue())
+    writer.close()
+    gif = Image.open(io.BytesIO(exports.grid_gif(store, "long")))
+    assert gif.n_frames == 100
+
+
+def test_saved_model_loads_and_generates(gan_run):
+    manager, run_id = gan_run
+    model = keras.saving.load_model(manager.snapshot(run_id).artifact)
+    images = model.generate(np.random.default_rng(0).normal(size=(4, 8)).astype("float32"))
+    assert images.shape == (4, 28, 28, 1) and 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_differing_settings():
+    runs = [
+        {"variant": "gan", "config": {"epochs": 1, "step": "guide", "seed": 1}},
+        {"variant": "gan", "config": {"epochs": 1, "step": "tuned", "seed": 1}},
+        {"variant": "manual", "config": {"epochs": 1, "target": "linear"}},
+    ]
+    table = exports.differing_settings(runs)
+    assert table["variant"] == ["gan", "gan", "manual"]
+    assert table["step"] == ["guide", "tuned", "—"] and "epochs" not in table
