@@ -35,13 +35,14 @@ def main() -> None:
     choose_device(args.device)
 
     from runtime import RunManager
+    from runtime.manager import APP_CADENCE
     from ui.charts import curves_figure
 
     if args.variant == "gan":
         config = {"batch_size": 8, "latent_dim": 16, "num_images": 8 * args.steps}
     else:
         config = {"samples": args.steps, "batch_size": 1, "epochs": 1}
-    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), grid_every=5, grid_min_seconds=2.0)
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), **APP_CADENCE)
     run_id = manager.start(args.variant, config)
     while manager.snapshot(run_id).step < 1:
         time.sleep(0.05)

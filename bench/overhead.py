@@ -5,6 +5,9 @@ default cadence the app uses).
 Both train the tuned GAN step from the same seed on the same batches; runs alternate
 (plain, managed, managed, plain, ...) and the reported figure is the median over
 runs of seconds per step inside ``fit`` (train begin to train end, grids included).
+``callback_time`` is the time the streaming callback itself measured it spent, as a
+share of the rest of ``fit``: the same overhead, counted instead of timed, so it does
+not drown in the run-to-run noise of a shared machine (``spread_plain``).
 
     python bench/overhead.py [--steps 60] [--repeats 2] [--device cpu|cuda]
 """
@@ -30,12 +33,12 @@ def main() -> None:
     import keras
 
     from runtime import RunManager
+    from runtime.manager import APP_CADENCE
     from trainers import get_variant
 
     config = {"batch_size": args.batch_size, "num_images": args.batch_size * args.steps, "step": "tuned", "seed": 3}
     spec = get_variant("gan")
-    # The app's cadence (ui/lab.py): a grid every 5 steps, at most one per 2 seconds.
-    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-overhead-"), grid_every=5, grid_min_seconds=2.0)
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-overhead-"), **APP_CADENCE)  # as the app runs it
 
     def plain() -> float:
         keras.utils.set_random_seed(config["seed"])
@@ -52,10 +55,14 @@ def main() -> None:
         exp.model.fit(**exp.fit_kwargs, verbose=0, callbacks=[Clock()])
         return (marks["end"] - marks["begin"]) / args.steps
 
+    accounted = []
+
     def managed() -> float:
         run_id = manager.start("gan", config)
         assert manager.wait(run_id) == "completed", manager.snapshot(run_id).error
-        return manager._live(run_id).fit_seconds / args.steps
+        run = manager._live(run_id)
+        accounted.append(run.overhead_seconds / (run.fit_seconds - run.overhead_seconds))
+        return run.fit_seconds / args.steps
 
     results = {"plain": [], "managed": []}
     for i in range(args.repeats):
@@ -66,7 +73,9 @@ def main() -> None:
     p, m = median(results["plain"]), median(results["managed"])
     print(
         f"SUMMARY overhead device={device_name()!r} steps={args.steps} batch={args.batch_size} "
-        f"plain_ms={1000 * p:.1f} managed_ms={1000 * m:.1f} overhead={100 * (m / p - 1):+.1f}%"
+        f"plain_ms={1000 * p:.1f} managed_ms={1000 * m:.1f} overhead={100 * (m / p - 1):+.1f}% "
+        f"callback_time={100 * median(accounted):.1f}% "
+        f"spread_plain={1000 * (max(results['plain']) - min(results['plain'])):.0f}ms"
     )
 
 

@@ -130,6 +130,7 @@ class LiveRun:
         self.step_time_total = 0.0  # seconds inside train steps, after warm-up
         self.step_time_count = 0
         self.fit_seconds: float | None = None  # fit() from train begin to train end, pauses included
+        self.overhead_seconds = 0.0  # spent in the streaming callback (metrics, grids, reports)
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------

@@ -27,13 +27,21 @@ import numpy as np
 import torch
 
 import trainers
+from runtime.allocator import keep_tensor_memory
 from runtime.curves import decimate
 from runtime.live import MAX_GRID_STEPS, LiveRun, Snapshot, sample_evenly
 from runtime.store import RunStore
 from runtime.stream import StreamCallback
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
-KEEP_FINISHED = 50  # finished runs kept in memory; older ones are served from the store
+KEEP_FINISHED = 50
+# How often the app draws sample grids: as soon as 2 s have passed, but never spending
+# more than 2% of training time on them (a 0.1 s grid on a 2-core CPU: one every 5 s).
+APP_CADENCE = {
+    "grid_every": 1,
+    "grid_min_seconds": 2.0,
+    "grid_budget": 0.02,
+}  # finished runs kept in memory; older ones are served from the store
 
 
 def device_info() -> str:
@@ -63,6 +71,7 @@ class RunManager:
         max_queue: int = 20,
         grid_every: int = 10,
         grid_min_seconds: float = 0.0,
+        grid_budget: float | None = None,
         torch_threads: int | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
@@ -71,10 +80,12 @@ class RunManager:
         self.max_queue = max_queue
         self.grid_every = grid_every
         self.grid_min_seconds = grid_min_seconds
+        self.grid_budget = grid_budget
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
         self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.max_concurrent)
         torch.set_num_threads(self.torch_threads)
+        keep_tensor_memory()  # see runtime/allocator.py: page faults cost ~8% of CPU time otherwise
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         self.device = device_info()
@@ -273,6 +284,7 @@ class RunManager:
                 sample_images=experiment.sample_images,
                 grid_every=run.grid_every,
                 grid_min_seconds=self.grid_min_seconds,
+                grid_budget=self.grid_budget,
                 epoch_report=experiment.epoch_report,
             )
             with warnings.catch_warnings():

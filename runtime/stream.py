@@ -74,6 +74,7 @@ class StreamCallback(keras.callbacks.Callback):
         sample_images: Callable[[], np.ndarray] | None = None,
         grid_every: int = 10,
         grid_min_seconds: float = 0.0,
+        grid_budget: float | None = None,
         epoch_report: Callable[[], dict[str, float]] | None = None,
         watch: Callable[[str], bool] = lambda name: "loss" in name,
     ):
@@ -84,6 +85,8 @@ class StreamCallback(keras.callbacks.Callback):
         self.sample_images = sample_images
         self.grid_every = grid_every
         self.grid_min_seconds = grid_min_seconds  # on a fast GPU, every N steps would flood the store
+        self.grid_budget = grid_budget  # at most this share of training time spent drawing grids
+        self.last_grid_cost = 0.0
         self.epoch_report = epoch_report
         self.watch = watch  # which metrics stop the run as diverged when not finite
         self.step = 0
@@ -96,9 +99,19 @@ class StreamCallback(keras.callbacks.Callback):
     def _grid(self) -> None:
         if self.sample_images is None or self.last_grid_step == self.step:
             return
+        started = time.monotonic()
         self.run.record_grid(self.step, self.epoch, grid_png(self.sample_images()))
         self.last_grid_step = self.step
         self.last_grid_time = time.monotonic()
+        self.last_grid_cost = self.last_grid_time - started
+
+    def _grid_due(self) -> bool:
+        if self.step % self.grid_every:
+            return False
+        wait = self.grid_min_seconds
+        if self.grid_budget:
+            wait = max(wait, self.last_grid_cost / self.grid_budget)  # e.g. 0.1 s to draw -> every 4 s
+        return time.monotonic() - self.last_grid_time >= wait
 
     def _obey_controls(self) -> None:
         run = self.run
@@ -113,11 +126,16 @@ class StreamCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     # ---- Keras lifecycle -----------------------------------------------------
+    def _spent(self, since: float) -> None:
+        """Account time this callback took (what the dashboard costs training), pauses excluded."""
+        self.run.overhead_seconds += time.perf_counter() - since
+
     def on_train_begin(self, logs=None):
-        self.train_started = time.perf_counter()
+        self.train_started = started = time.perf_counter()
         self.values = StepValues(self.model)
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
+        self._spent(started)
         self._obey_controls()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -127,7 +145,8 @@ class StreamCallback(keras.callbacks.Callback):
         self.batch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        step_seconds = time.perf_counter() - self.batch_started  # the train step alone
+        started = time.perf_counter()
+        step_seconds = started - self.batch_started  # the train step alone
         self.step += 1
         values = self.values(logs or {})
         self.run.record_step(self.step, self.epoch, values, step_seconds)
@@ -136,22 +155,27 @@ class StreamCallback(keras.callbacks.Callback):
             self.run.diverged_at = (self.step, bad[0])
             self.model.stop_training = True
             return
-        if self.step % self.grid_every == 0 and time.monotonic() - self.last_grid_time >= self.grid_min_seconds:
+        if self._grid_due():
             self._grid()
+        self._spent(started)
         self._obey_controls()
 
     def on_epoch_end(self, epoch, logs=None):
         steps = self.params.get("steps")
         if self.run.stop_event.is_set() and steps and self.step < (epoch + 1) * steps:
             return  # stopped mid-epoch: its figures would not be an epoch's
+        started = time.perf_counter()
         figures = {k: float(v) for k, v in (logs or {}).items()}
         if self.epoch_report is not None and self.run.diverged_at is None:
             figures.update(self.epoch_report())
         self.run.record_epoch(self.step, epoch, figures)
         if self.run.diverged_at is None:
             self._grid()
+        self._spent(started)
 
     def on_train_end(self, logs=None):
+        started = time.perf_counter()
         if self.run.diverged_at is None:
             self._grid()
+        self._spent(started)
         self.run.fit_seconds = time.perf_counter() - self.train_started

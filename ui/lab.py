@@ -7,20 +7,27 @@ import os
 import streamlit as st
 
 from runtime import RunManager
+from runtime.manager import APP_CADENCE
 
 
 @st.cache_resource(show_spinner=False)
 def get_manager() -> RunManager:
     """One manager per server process (not per session): a reload re-attaches to its runs.
 
-    ``LAB_MAX_CONCURRENT`` caps simultaneous trainings across all visitors (default 1
-    on a CPU: two runs on two cores each get far less than half the speed);
-    ``LAB_HOME`` moves the run store and saved models.
+    Environment knobs for a hosted demo: ``LAB_MAX_CONCURRENT`` caps simultaneous
+    trainings across all visitors (default 1: two runs on two CPU cores each get far
+    less than half the speed), ``LAB_MAX_QUEUE`` the waiting line, ``LAB_HOME`` moves
+    the run store and saved models, ``LAB_TORCH_THREADS`` overrides torch's threads,
+    ``LAB_GRID_MIN_SECONDS`` the least time between two sample grids.
     """
+    cadence = dict(APP_CADENCE)
+    if os.environ.get("LAB_GRID_MIN_SECONDS"):
+        cadence["grid_min_seconds"] = float(os.environ["LAB_GRID_MIN_SECONDS"])
+        cadence["grid_budget"] = None if cadence["grid_min_seconds"] == 0 else cadence["grid_budget"]
+    threads = os.environ.get("LAB_TORCH_THREADS")
     return RunManager(
         max_concurrent=int(os.environ.get("LAB_MAX_CONCURRENT", "1")),
         max_queue=int(os.environ.get("LAB_MAX_QUEUE", "20")),
-        grid_every=int(os.environ.get("LAB_GRID_EVERY", "5")),
-        grid_min_seconds=float(os.environ.get("LAB_GRID_MIN_SECONDS", "2")),
-        torch_threads=int(os.environ["LAB_TORCH_THREADS"]) if os.environ.get("LAB_TORCH_THREADS") else None,
+        torch_threads=int(threads) if threads else None,
+        **cadence,
     )

@@ -18,6 +18,7 @@ from trainers.data import load_mnist
 from trainers.images import to_uint8
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
+from trainers.variants._torch_layers import TorchConv2DTranspose
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
 
@@ -49,10 +50,12 @@ def build_generator(latent_dim: int, data_format: str = "channels_last") -> kera
     """Latent vector -> 28x28x1 image in [0, 1], exactly as in the guide.
 
     With ``data_format="channels_first"`` the 7x7x128 map is permuted once to NCHW
-    and the convolutions run in PyTorch's native layout; the output is (28, 28, 1)
+    and the convolutions run in PyTorch's native layout, the transposed ones through
+    ``TorchConv2DTranspose`` (no oversized output to crop); the output is (28, 28, 1)
     either way, and the weights are interchangeable with the guide's network.
     """
     cf = data_format == "channels_first"
+    conv_transpose = TorchConv2DTranspose if cf else layers.Conv2DTranspose
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,)),
@@ -61,9 +64,9 @@ def build_generator(latent_dim: int, data_format: str = "channels_last") -> kera
             layers.LeakyReLU(negative_slope=0.2),
             layers.Reshape((7, 7, 128)),
             *([layers.Permute((3, 1, 2))] if cf else []),
-            layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
+            conv_transpose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
             layers.LeakyReLU(negative_slope=0.2),
-            layers.Conv2DTranspose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
+            conv_transpose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
             layers.LeakyReLU(negative_slope=0.2),
             layers.Conv2D(1, (7, 7), padding="same", activation="sigmoid", data_format=data_format),
             *([layers.Reshape((28, 28, 1))] if cf else []),
