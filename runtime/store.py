@@ -158,6 +158,13 @@ class RunStore:
         rows = self.conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [_run_dict(r) for r in rows]
 
+    def step_times(self, variant: str) -> list[dict]:
+        """(config, device, ms_per_step) of every run of ``variant`` that measured its step time."""
+        rows = self.conn.execute(
+            "SELECT config, device, ms_per_step FROM runs WHERE variant = ? AND ms_per_step IS NOT NULL", (variant,)
+        ).fetchall()
+        return [{"config": json.loads(r[0]), "device": r[1], "ms_per_step": r[2]} for r in rows]
+
     def mark_interrupted(self) -> list[str]:
         """Mark active runs whose owning process is gone as interrupted; return their ids."""
         marks = ", ".join("?" * len(ACTIVE))

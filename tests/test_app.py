@@ -241,3 +241,15 @@ def test_active_run_cannot_be_deleted(lab):
     manager.wait(run_id, 30)
     manager.delete(run_id)
     assert manager.store.get_run(run_id) is None
+
+
+def test_gan_page_shows_guide_and_tuned_speeds_side_by_side(lab):
+    manager = lab()
+    for step in ("guide", "tuned"):
+        run_id = manager.start("gan", {"num_images": 64, "batch_size": 16, "latent_dim": 8, "step": step})
+        assert manager.wait(run_id, 60) == "completed"
+    at = page("pages/gan.py", batch_size="16")
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["guide step"].endswith(" ms") and labels["tuned step"].endswith(" ms")
+    assert labels["speed-up"].endswith("x")

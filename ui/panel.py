@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from runtime.live import Snapshot
-from trainers import get_variant
+from trainers import VARIANTS
 from ui import charts
 from ui.lab import get_manager
 
@@ -181,7 +181,7 @@ def _extras(snap: Snapshot) -> None:
 
 def draw(run_id: str, snap: Snapshot) -> None:
     """Everything about one run, from a snapshot."""
-    spec = get_variant(snap.variant) if snap.variant in _variant_keys() else None
+    spec = VARIANTS.get(snap.variant)
     head = st.columns([3, 2])
     head[0].markdown(status_line(snap))
     head[1].caption(f"Run `{run_id}` · {spec.title if spec else snap.variant} · {snap.device or ''}")
@@ -203,12 +203,6 @@ def draw(run_id: str, snap: Snapshot) -> None:
         with right:
             _grid(run_id, snap)
     _extras(snap)
-
-
-def _variant_keys() -> set[str]:
-    from trainers import VARIANTS
-
-    return set(VARIANTS)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

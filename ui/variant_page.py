@@ -12,6 +12,7 @@ from trainers.data import MnistError, MnistNotFoundError, load_mnist
 from ui.lab import get_manager
 from ui.panel import run_panel
 from ui.settings import current_config, settings_ui
+from ui.speed import speed_comparison_ui
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
 NEEDS_MNIST = {"gan"}
@@ -88,6 +89,9 @@ def render(key: str) -> None:
             run_panel(run_id)
     else:
         st.info("Choose settings in the sidebar and press **Start training** to watch this step train live.")
+
+    if key == "gan":
+        speed_comparison_ui(config["batch_size"])
 
     with st.expander("The code that runs: " + ", ".join(title for title, _ in spec.code(config))):
         for title, fn in spec.code(config):
