@@ -76,3 +76,20 @@ def test_delete_cascades(store):
     w.close()
     assert store.delete_run("r1")
     assert store.get_run("r1") is None and store.metric_names("r1") == [] and store.grid("r1") is None
+
+
+def test_store_from_an_older_version_gains_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, variant TEXT NOT NULL, config TEXT NOT NULL, "
+                "status TEXT NOT NULL, created REAL NOT NULL, steps_done INTEGER NOT NULL DEFAULT 0, "
+                "epoch INTEGER NOT NULL DEFAULT 0)")
+    old.execute("INSERT INTO runs VALUES ('r0', 'gan', '{}', 'completed', 0, 5, 1)")
+    old.commit()
+    old.close()
+    store = RunStore(path)
+    assert store.get_run("r0")["ms_per_step"] is None and store.get_run("r0")["steps_done"] == 5
+    store.update_run("r0", ms_per_step=12.5, artifact="x.keras")
+    assert store.get_run("r0")["ms_per_step"] == 12.5
