@@ -83,9 +83,11 @@ def test_store_from_an_older_version_gains_new_columns(tmp_path):
 
     path = tmp_path / "old.sqlite"
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, variant TEXT NOT NULL, config TEXT NOT NULL, "
-                "status TEXT NOT NULL, created REAL NOT NULL, steps_done INTEGER NOT NULL DEFAULT 0, "
-                "epoch INTEGER NOT NULL DEFAULT 0)")
+    old.execute(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, variant TEXT NOT NULL, config TEXT NOT NULL, "
+        "status TEXT NOT NULL, created REAL NOT NULL, steps_done INTEGER NOT NULL DEFAULT 0, "
+        "epoch INTEGER NOT NULL DEFAULT 0)"
+    )
     old.execute("INSERT INTO runs VALUES ('r0', 'gan', '{}', 'completed', 0, 5, 1)")
     old.commit()
     old.close()

@@ -62,6 +62,7 @@ def server(tmp_path_factory):
             raise RuntimeError(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
         time.sleep(0.3)
     yield url
+    print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
     proc.terminate()
     try:
         proc.wait(15)

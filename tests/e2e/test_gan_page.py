@@ -43,17 +43,29 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
-def settle(page, timeout=30):
-    """Wait until the page has rendered and no script run is in progress."""
-    page.get_by_role("button", name="Start training").wait_for(timeout=timeout * 1000)
-    wait_until(lambda: page.get_by_test_id("stStatusWidget").count() == 0, timeout, "the page to settle")
+def settle(page, timeout=60):
+    """Wait until the page script has run to its end and the app has been idle for a second.
+
+    On a fresh server the first visit imports Keras and torch and, the first time,
+    reruns once to switch on st.navigation: a click before that is lost.
+    """
+    page.get_by_text("The code that runs").wait_for(timeout=timeout * 1000)
+    quiet_since = [time.monotonic()]
+
+    def idle_for_a_second():
+        if page.get_by_test_id("stStatusWidget").count():
+            quiet_since[0] = time.monotonic()
+        return time.monotonic() - quiet_since[0] >= 1.0
+
+    wait_until(idle_for_a_second, timeout, "the page to settle")
 
 
 def start(page, server, query):
     page.goto(f"{server}/gan?{query}")
     settle(page)
     page.get_by_role("button", name="Start training").click()
-    wait_until(lambda: "run=" in page.url, 15, "the run id in the URL")
+    # page.url is only refreshed when Playwright processes events: wait_for_url does.
+    page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=15_000)
     return page.url
 
 
@@ -107,6 +119,7 @@ def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, b
     first_grid = grid_caption(page)
     wait_until(lambda: grid_caption(page) != first_grid, 15, "a second grid within 15 s")
 
+    page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=5_000)
     url = page.url
     t0 = time.monotonic()
     page.get_by_role("link", name="Runs").click()
