@@ -39,6 +39,13 @@ def page(path: str | None = None, **query) -> AppTest:
     return at.run()
 
 
+def wait_for_first_step(manager, run_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while manager.snapshot(run_id).step < 1:
+        assert time.monotonic() < deadline, "the run did not take its first step"
+        time.sleep(0.1)
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
@@ -98,9 +105,7 @@ def test_stop_button_stops_a_gan_run(lab):
     at.button(key="start:gan").click().run()
     run_id = at.query_params["run"]
     manager = lab()
-    deadline = time.monotonic() + 60
-    while manager.snapshot(run_id).step < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_first_step(manager, run_id)
     at.run()
     assert "Running" in texts(at)
     assert at.get("image"), "a digit grid is shown while the GAN trains"
@@ -154,9 +159,7 @@ def test_pause_and_resume_buttons(lab):
     at.button(key="start:gan").click().run()
     run_id = at.query_params["run"]
     manager = lab()
-    deadline = time.monotonic() + 60
-    while manager.snapshot(run_id).step < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_first_step(manager, run_id)
     at.run()
     at.button(key=f"pause:{run_id}").click().run()
     deadline = time.monotonic() + 10

@@ -39,6 +39,33 @@ def _axis_name(kind: str, row: int) -> str:
     return kind if row == 1 else f"{kind}{row}"
 
 
+def _stacked_layout(titles: list[str], height_per_row: int, gap: float) -> tuple[dict, list[dict]]:
+    """A layout of panels stacked on one shared step axis, and each panel's trace axes."""
+    rows = max(1, len(titles))
+    gap = gap if rows > 1 else 0.0
+    height = (1.0 - gap * (rows - 1)) / rows
+    layout: dict = {
+        "height": max(300, height_per_row * rows),
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.03, "x": 0},
+        "hovermode": "x unified",
+    }
+    axes = []
+    for row, title in enumerate(titles or [""], 1):
+        top = 1.0 - (row - 1) * (height + gap)
+        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
+        x_ref, y_ref = xa[0] + xa[5:], ya[0] + ya[5:]
+        layout[xa] = {"anchor": y_ref, "domain": [0, 1], "showticklabels": row == rows}
+        if row > 1:
+            layout[xa]["matches"] = "x"
+        if row == rows:
+            layout[xa]["title"] = {"text": "step"}
+        domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]  # float error must not leave [0, 1]
+        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": title}}
+        axes.append({"xaxis": x_ref, "yaxis": y_ref})
+    return layout, axes
+
+
 def curves_figure(
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
     epoch_steps: list[int] | None = None,
@@ -56,35 +83,12 @@ def curves_figure(
     """
     names = [n for n in curves if len(curves[n][0])]
     groups = metric_groups(names) or [[]]
-    rows = len(groups)
     epoch_curves = epoch_curves or {}
     color_of = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    gap = 0.08 if rows > 1 else 0.0
-    height = (1.0 - gap * (rows - 1)) / rows
     data: list[dict] = []
-    layout: dict = {
-        "height": max(300, height_per_row * rows),
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
-        "hovermode": "x unified",
-        "uirevision": "keep",
-        "shapes": [],
-        "annotations": [],
-    }
-    for row, group in enumerate(groups, 1):
-        top = 1.0 - (row - 1) * (height + gap)
-        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
-        layout[xa] = {"anchor": ya[0] + ya[5:], "domain": [0, 1], "showticklabels": row == rows}
-        if row > 1:
-            layout[xa]["matches"] = "x"
-        if row == rows:
-            layout[xa]["title"] = {"text": "step"}
-        layout[ya] = {
-            "anchor": xa[0] + xa[5:],
-            "domain": [round(max(0.0, top - height), 6), round(min(1.0, top), 6)],
-            "title": {"text": " · ".join(group)},
-        }
-        axes = {"xaxis": xa[0] + xa[5:], "yaxis": ya[0] + ya[5:]}
+    layout, panel_axes = _stacked_layout([" · ".join(g) for g in groups], height_per_row, gap=0.08)
+    layout.update({"uirevision": "keep", "shapes": [], "annotations": []})
+    for group, axes in zip(groups, panel_axes):
         for name in group:
             steps, values = curves[name]
             steps = np.asarray(steps, dtype=np.int32)
@@ -220,27 +224,10 @@ def compare_figure(
     names: list[str] = []
     for _, curves in runs:
         names += [n for n in curves if n not in names and len(curves[n][0])]
-    rows = max(1, len(names))
-    gap = 0.06 if rows > 1 else 0.0
-    height = (1.0 - gap * (rows - 1)) / rows
     data: list[dict] = []
-    layout: dict = {
-        "height": max(300, height_per_row * rows),
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        "hovermode": "x unified",
-    }
+    layout, panel_axes = _stacked_layout(names, height_per_row, gap=0.06)
     in_legend: set[str] = set()
-    for row, name in enumerate(names, 1):
-        top = 1.0 - (row - 1) * (height + gap)
-        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
-        layout[xa] = {"anchor": ya[0] + ya[5:], "domain": [0, 1], "showticklabels": row == rows}
-        if row > 1:
-            layout[xa]["matches"] = "x"
-        if row == rows:
-            layout[xa]["title"] = {"text": "step"}
-        domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]
-        layout[ya] = {"anchor": xa[0] + xa[5:], "domain": domain, "title": {"text": name}}
+    for name, axes in zip(names, panel_axes):
         for i, (label, curves) in enumerate(runs):
             if name not in curves or not len(curves[name][0]):
                 continue
@@ -256,8 +243,7 @@ def compare_figure(
                     "showlegend": label not in in_legend,
                     "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
                     "hovertemplate": f"{label}: %{{y:.4g}}<extra>{name}</extra>",
-                    "xaxis": xa[0] + xa[5:],
-                    "yaxis": ya[0] + ya[5:],
+                    **axes,
                 }
             )
             in_legend.add(label)
