@@ -47,71 +47,37 @@ def _selection(runs: list[dict]) -> list[str]:
 
 
 def _exports(run_id: str) -> None:
+    """Download buttons; each file is made only when its button is clicked (Streamlit runs the callable)."""
     store = get_manager().store
     run = store.get_run(run_id)
-    cols = st.columns(5)
-    cols[0].download_button(
-        "Metrics (CSV)",
-        exports.metrics_csv(store, run_id),
-        f"{run_id}-metrics.csv",
-        "text/csv",
-        key=f"csv:{run_id}",
-        icon=":material/table_view:",
-        width="stretch",
-    )
-    cols[1].download_button(
-        "Config (JSON)",
-        exports.config_json(store, run_id),
-        f"{run_id}-config.json",
-        "application/json",
-        key=f"json:{run_id}",
-        icon=":material/data_object:",
-        width="stretch",
-    )
-    png = exports.last_grid_png(store, run_id)
-    if png:
-        cols[2].download_button(
-            "Last grid (PNG)",
-            png,
-            f"{run_id}-grid.png",
-            "image/png",
-            key=f"png:{run_id}",
-            icon=":material/image:",
+    has_grids = store.grid(run_id) is not None
+    artifact = Path(run["artifact"]) if run and run.get("artifact") else None
+    files = [
+        ("Metrics (CSV)", lambda: exports.metrics_csv(store, run_id), "metrics.csv", "text/csv", "table_view"),
+        ("Config (JSON)", lambda: exports.config_json(store, run_id), "config.json", "application/json", "data_object"),
+    ]
+    if has_grids:
+        files += [
+            ("Last grid (PNG)", lambda: exports.last_grid_png(store, run_id), "grid.png", "image/png", "image"),
+            ("Evolution (GIF)", lambda: exports.grid_gif(store, run_id), "evolution.gif", "image/gif", "animation"),
+        ]
+    if artifact is not None and artifact.is_file():
+        files.append(
+            ("Model (.keras)", artifact.read_bytes, "model.keras", "application/octet-stream", "deployed_code")
+        )
+    cols = st.columns(len(files) + (1 if run and run["status"] in ("queued", "running", "paused") else 0))
+    for col, (label, make, suffix, mime, icon) in zip(cols, files):
+        col.download_button(
+            label,
+            make,
+            f"{run_id}-{suffix}",
+            mime,
+            key=f"dl:{suffix}:{run_id}",
+            icon=f":material/{icon}:",
             width="stretch",
         )
-        with cols[3]:
-            if st.button(
-                "Make GIF",
-                key=f"mkgif:{run_id}",
-                icon=":material/animation:",
-                width="stretch",
-                help="Animates the fixed-noise grids (at most 100 frames).",
-            ):
-                st.session_state[f"gif:{run_id}"] = exports.grid_gif(store, run_id)
-            gif = st.session_state.get(f"gif:{run_id}")
-            if gif:
-                st.download_button(
-                    "Evolution (GIF)",
-                    gif,
-                    f"{run_id}-evolution.gif",
-                    "image/gif",
-                    key=f"gifdl:{run_id}",
-                    icon=":material/download:",
-                    width="stretch",
-                )
-    artifact = run.get("artifact") if run else None
-    if artifact and Path(artifact).is_file():
-        cols[4].download_button(
-            "Model (.keras)",
-            Path(artifact).read_bytes(),
-            f"{run_id}.keras",
-            "application/octet-stream",
-            key=f"keras:{run_id}",
-            icon=":material/deployed_code:",
-            width="stretch",
-        )
-    elif run and run["status"] in ("queued", "running", "paused"):
-        cols[4].caption("The model is saved when the run ends.")
+    if len(cols) > len(files):
+        cols[-1].caption("The model is saved when the run ends.")
 
 
 def _confirm_delete(run_id: str) -> None:

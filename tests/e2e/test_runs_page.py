@@ -1,0 +1,34 @@
+"""The runs page in a real browser: downloads are made on click and arrive intact."""
+
+import json
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_downloads_of_a_finished_gan_run(server, browser, tmp_path):
+    page = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{server}/gan?num_images=32&batch_size=16&latent_dim=8&epochs=2")
+    page.get_by_text("The code that runs").wait_for(timeout=60_000)
+    time.sleep(1.5)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=15_000)
+    run_id = re.search(r"run=(\w+)", page.url).group(1)
+    page.get_by_text(re.compile("^Completed")).wait_for(timeout=60_000)
+
+    page.goto(f"{server}/runs?run={run_id}")
+    got = {}
+    for label in ("Metrics (CSV)", "Config (JSON)", "Last grid (PNG)", "Evolution (GIF)", "Model (.keras)"):
+        with page.expect_download(timeout=30_000) as info:
+            page.get_by_role("button", name=label).click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        got[label] = path.read_bytes()
+    assert got["Metrics (CSV)"].startswith(b"step,epoch,")
+    assert json.loads(got["Config (JSON)"])["id"] == run_id
+    assert got["Last grid (PNG)"].startswith(b"\x89PNG")
+    assert got["Evolution (GIF)"].startswith(b"GIF89a")
+    assert got["Model (.keras)"].startswith(b"PK")  # a .keras file is a zip archive
