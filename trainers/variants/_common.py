@@ -7,6 +7,7 @@ import numpy as np
 
 from trainers.config import ParamSpec
 from trainers.data import regression_data
+from trainers.registry import Experiment
 
 MAX_EPOCHS = 50  # cap for the hosted demo: a run that cannot end is not a lab run
 
@@ -69,6 +70,19 @@ def regression_split(config: dict, validation_fraction: float = 0.0):
         return (x, y), None
     cut = max(1, int(round(len(x) * (1 - validation_fraction))))
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+def regression_experiment(model_class: type[keras.Model], config: dict, **compile_kwargs) -> Experiment:
+    """The guide's regression task for ``model_class``: Dense(1) on the config's data, Adam, ready to fit."""
+    (x, y), _ = regression_split(config)
+    model = dense_regressor(model_class)
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), **compile_kwargs)
+    return Experiment(
+        model=model,
+        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True),
+        batch_size=config["batch_size"],
+        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
+    )
 
 
 def numpy_mse_mae(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:

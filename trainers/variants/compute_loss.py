@@ -48,15 +48,7 @@ class ComputeLossModel(keras.Model):
 
 
 def build(config: dict) -> Experiment:
-    (x, y), _ = _common.regression_split(config)
-    model = _common.dense_regressor(ComputeLossModel)
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse", metrics=["mae"])
-    return Experiment(
-        model=model,
-        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True),
-        batch_size=config["batch_size"],
-        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
-    )
+    return _common.regression_experiment(ComputeLossModel, config, loss="mse", metrics=["mae"])
 
 
 SPEC = VariantSpec(

@@ -53,15 +53,7 @@ class ManualModel(keras.Model):
 
 
 def build(config: dict) -> Experiment:
-    (x, y), _ = _common.regression_split(config)
-    model = _common.dense_regressor(ManualModel)
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))  # no loss, no metrics
-    return Experiment(
-        model=model,
-        fit_kwargs=dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True),
-        batch_size=config["batch_size"],
-        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
-    )
+    return _common.regression_experiment(ManualModel, config)  # compile(): optimizer only, no loss or metrics
 
 
 SPEC = VariantSpec(

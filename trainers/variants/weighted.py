@@ -113,19 +113,13 @@ def mnist_classifier() -> keras.Model:
 
 
 def _build_regression(config: dict) -> Experiment:
-    (x, y), _ = _common.regression_split(config)
-    model = _common.dense_regressor(WeightedModel)
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), **REGRESSION_COMPILE)
-    fit_kwargs = dict(x=x, y=y, epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True)
+    experiment = _common.regression_experiment(WeightedModel, config, **REGRESSION_COMPILE)
     if config["weighting"] == "sample_weight":
         # The guide's weights: one uniform random weight per row.
-        fit_kwargs["sample_weight"] = np.random.default_rng(config["seed"] + 1).random((len(x), 1)).astype(np.float32)
-    return Experiment(
-        model=model,
-        fit_kwargs=fit_kwargs,
-        batch_size=config["batch_size"],
-        data_source=f"synthetic: {len(x)} rows, target {config['target']}",
-    )
+        rows = len(experiment.fit_kwargs["x"])
+        weights = np.random.default_rng(config["seed"] + 1).random((rows, 1)).astype(np.float32)
+        experiment.fit_kwargs["sample_weight"] = weights
+    return experiment
 
 
 def _build_mnist(config: dict) -> Experiment:
