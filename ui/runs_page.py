@@ -73,6 +73,9 @@ def _exports(run_id: str) -> None:
             f"{run_id}-{suffix}",
             mime,
             key=f"dl:{suffix}:{run_id}",
+            # No rerun on click: a rerun re-registers every deferred file under a new id, so a
+            # click on a second button while that rerun is under way would fetch a revoked id.
+            on_click="ignore",
             icon=f":material/{icon}:",
             width="stretch",
         )

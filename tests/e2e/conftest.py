@@ -35,9 +35,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory):
-    """Start the app as a person would, on a free port, with its own run store."""
+    """Start the app as a person would, on a free port, with its own run store.
+
+    One server per test: a test that fails mid-run must not leave a run training that
+    holds the concurrency slot (and the CPU) of the next test.
+    """
     port = _free_port()
     home = tmp_path_factory.mktemp("lab")
     env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch"}

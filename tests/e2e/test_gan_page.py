@@ -16,9 +16,14 @@ def step_count(page) -> int:
 
 
 def chart_points(page) -> int:
-    """Points in the first trace; Plotly keeps base64 arrays as {bdata, _inputArray}."""
+    """Points in the first trace (0 while no chart is drawn, e.g. as a rerun replaces it).
+
+    Plotly keeps base64 arrays as {bdata, _inputArray}.
+    """
     return page.evaluate(
-        """() => { const x = document.querySelector('.js-plotly-plot').data[0].x;
+        """() => { const plot = document.querySelector('.js-plotly-plot');
+                   if (!plot || !plot.data || !plot.data.length) return 0;
+                   const x = plot.data[0].x;
                    return x.length !== undefined ? x.length : x._inputArray.length; }"""
     )
 
