@@ -28,4 +28,13 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+from ui.lab import environment_problem, private_runs  # noqa: E402  (after the backend is chosen)
+from ui.visitor import remember_visitor  # noqa: E402
+
+if problem := environment_problem():
+    st.error(f"The lab cannot start: {problem}", icon=":material/settings_alert:")
+    st.stop()
+if private_runs():
+    remember_visitor()
+page.run()

@@ -109,6 +109,7 @@ class LiveRun:
     data_source: str | None = None
     artifact: str | None = None
     queue_position: int | None = None
+    visitor: str | None = None  # hash of the starting browser's token, see RunManager.may_control
     writer: RunWriter | None = None
     max_points: int = MAX_POINTS
 

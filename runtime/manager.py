@@ -11,6 +11,7 @@ stops and crashes each leave a clear status and what was recorded until then.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -30,7 +31,7 @@ import trainers
 from runtime.allocator import keep_tensor_memory
 from runtime.curves import decimate
 from runtime.live import MAX_GRID_STEPS, LiveRun, Snapshot, sample_evenly
-from runtime.store import RunStore
+from runtime.store import ACTIVE, RunStore
 from runtime.stream import StreamCallback
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
@@ -42,6 +43,21 @@ APP_CADENCE = {
     "grid_min_seconds": 2.0,
     "grid_budget": 0.02,
 }  # finished runs kept in memory; older ones are served from the store
+
+
+class NotYourRun(PermissionError):
+    """Raised when a visitor tries to control a run another browser started (private runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This run was started in another browser: you can watch it, but only the person "
+            "who started it can stop, pause or delete it. Start your own run to experiment."
+        )
+
+
+def visitor_hash(token: str | None) -> str | None:
+    """What the store keeps of a visitor's token: a hash, so the file alone grants nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32] if token else None
 
 
 def device_info() -> str:
@@ -73,6 +89,8 @@ class RunManager:
         grid_min_seconds: float = 0.0,
         grid_budget: float | None = None,
         torch_threads: int | None = None,
+        private_runs: bool = False,
+        max_per_visitor: int | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
@@ -81,6 +99,10 @@ class RunManager:
         self.grid_every = grid_every
         self.grid_min_seconds = grid_min_seconds
         self.grid_budget = grid_budget
+        # A hosted demo: a run can be stopped, paused or deleted only by the visitor
+        # (browser) that started it, and each visitor holds at most this many active runs.
+        self.private_runs = private_runs
+        self.max_per_visitor = max_per_visitor
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
         self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.max_concurrent)
@@ -97,14 +119,28 @@ class RunManager:
         self.recovered = self.store.mark_interrupted()
 
     # ---- control ---------------------------------------------------------------
-    def start(self, variant: str, config: dict | None = None, grid_every: int | None = None) -> str:
-        """Validate, record and queue a run; return its id. ``ValueError`` if the config is refused."""
+    def start(
+        self, variant: str, config: dict | None = None, grid_every: int | None = None, visitor: str | None = None
+    ) -> str:
+        """Validate, record and queue a run; return its id. ``ValueError`` if the config is refused.
+
+        ``visitor`` is the starting browser's token (kept hashed); with ``private_runs``
+        only the same token may control the run later.
+        """
         spec = trainers.get_variant(variant)
         config = spec.validate(config or {})
         grid_every = self.grid_every if grid_every is None else grid_every
         if not isinstance(grid_every, int) or grid_every < 1:
             raise ValueError(f"grid_every={grid_every!r} is invalid: expected an integer of at least 1")
+        owner = visitor_hash(visitor)
         with self._lock:
+            if owner is not None and self.max_per_visitor:
+                mine = sum(1 for r in self._runs.values() if r.visitor == owner and r.status in ACTIVE)
+                if mine >= self.max_per_visitor:
+                    raise ValueError(
+                        f"You already have {mine} run{'s' * (mine > 1)} training or waiting, the most one visitor "
+                        "may have at once here. Stop one, or wait until it finishes, then start again."
+                    )
             if len(self._queue) >= self.max_queue:
                 raise ValueError(
                     f"The lab is busy: {len(self._queue)} runs are already waiting. Try again in a few minutes."
@@ -112,6 +148,7 @@ class RunManager:
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.grid_every = grid_every
+            run.visitor = owner
             self.store.create_run(
                 run_id,
                 variant,
@@ -120,14 +157,36 @@ class RunManager:
                 versions=library_versions(),
                 batch_size=config.get("batch_size"),
                 epochs=config.get("epochs"),
+                visitor=owner,
             )
             self._runs[run_id] = run
             self._queue.append(run_id)
             self._pump()
         return run_id
 
-    def stop(self, run_id: str) -> None:
+    def may_control(self, run_id: str, visitor: str | None = None) -> bool:
+        """Whether ``visitor`` may stop, pause, resume or delete the run.
+
+        Always, unless ``private_runs``; then only the visitor that started it (a run
+        started without a visitor, from a script, is nobody's to control from a browser).
+        """
+        if not self.private_runs:
+            return True
+        run = self._live(run_id)
+        if run is not None:
+            owner = run.visitor
+        else:
+            row = self.store.get_run(run_id)
+            owner = row.get("visitor") if row else None
+        return owner is not None and owner == visitor_hash(visitor)
+
+    def _check_control(self, run_id: str, visitor: str | None) -> None:
+        if not self.may_control(run_id, visitor):
+            raise NotYourRun()
+
+    def stop(self, run_id: str, visitor: str | None = None) -> None:
         """Stop a run: a queued run never starts; a running one stops after its current batch."""
+        self._check_control(run_id, visitor)
         run = self._live(run_id)
         if run is None:
             return
@@ -140,12 +199,14 @@ class RunManager:
         run.stop_event.set()
         run.resume_event.set()
 
-    def pause(self, run_id: str) -> None:
+    def pause(self, run_id: str, visitor: str | None = None) -> None:
+        self._check_control(run_id, visitor)
         run = self._live(run_id)
         if run is not None and run.status in ("running", "queued"):
             run.resume_event.clear()
 
-    def resume(self, run_id: str) -> None:
+    def resume(self, run_id: str, visitor: str | None = None) -> None:
+        self._check_control(run_id, visitor)
         run = self._live(run_id)
         if run is not None:
             run.resume_event.set()
@@ -163,8 +224,9 @@ class RunManager:
             time.sleep(0.05) if thread is None else thread.join(0.05)
         return self.status(run_id)
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, visitor: str | None = None) -> None:
         """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
+        self._check_control(run_id, visitor)
         run = self._live(run_id)
         if run is not None and run.status in ("queued", "running", "paused"):
             raise ValueError("This run is still active: stop it before deleting it.")

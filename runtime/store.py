@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     data_source TEXT,
     artifact TEXT,                 -- path of the saved .keras model
     ms_per_step REAL,              -- mean time inside the train step, after warm-up
-    owner TEXT                     -- host:pid of the process that runs it
+    owner TEXT,                    -- host:pid of the process that runs it
+    visitor TEXT                   -- hash of the browser that started it (private runs)
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -23,6 +23,7 @@ def lab(tmp_path, monkeypatch):
 
     yield get_manager
     manager = get_manager()
+    manager.private_runs = False  # the test's clean-up may stop anyone's run
     for row in manager.list():
         manager.stop(row["id"])
     for thread in manager.live_threads():
@@ -256,3 +257,35 @@ def test_gan_page_shows_guide_and_tuned_speeds_side_by_side(lab):
     labels = {m.label: m.value for m in at.metric}
     assert labels["guide step"].endswith(" ms") and labels["tuned step"].endswith(" ms")
     assert labels["speed-up"].endswith("x")
+
+
+def test_private_runs_a_second_browser_watches_but_cannot_stop_or_delete(lab, monkeypatch):
+    monkeypatch.setenv("LAB_PRIVATE_RUNS", "1")
+    owner = page("pages/gan.py", num_images="2048", batch_size="8", latent_dim="8", epochs="5")
+    owner.button(key="start:gan").click().run()
+    run_id = owner.query_params["run"]
+    manager = lab()
+    assert manager.private_runs and manager.max_per_visitor == 2
+    wait_for_first_step(manager, run_id)
+
+    stranger = page("pages/gan.py", run=run_id)  # another session: the shared link
+    assert not stranger.exception
+    assert "Running" in texts(stranger) and "started in another browser" in texts(stranger)
+    assert not [b for b in stranger.button if b.key == f"stop:{run_id}"]
+    runs = page("pages/runs.py", run=run_id)
+    assert not [b for b in runs.button if b.key and b.key.startswith("delete")]
+
+    owner.run()
+    owner.button(key=f"stop:{run_id}").click().run()  # the starting session still controls it
+    assert manager.wait(run_id, 30) == "stopped"
+    stranger_runs = page("pages/runs.py", run=run_id)
+    assert "only that browser can delete" in texts(stranger_runs)
+    assert not [b for b in stranger_runs.button if b.key and b.key.startswith("delete")]
+
+
+def test_a_wrong_lab_setting_is_explained_not_a_traceback(lab, monkeypatch):
+    monkeypatch.setenv("LAB_MAX_CONCURRENT", "two")
+    at = page()
+    assert not at.exception
+    assert "LAB_MAX_CONCURRENT='two' is not valid" in at.error[0].value
+    monkeypatch.delenv("LAB_MAX_CONCURRENT")  # before the fixture's clean-up builds a manager

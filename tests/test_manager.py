@@ -192,3 +192,41 @@ def test_long_run_snapshot_stays_bounded(manager):
     stored = fresh.snapshot(run_id)
     assert stored.status == "completed" and len(stored.curves["loss"][0]) <= 2000
     assert stored.curves["loss"][0][-1] == 5000 and len(fresh.store.curve(run_id, "loss")[0]) == 5000
+
+
+def test_private_runs_only_their_visitor_controls_them_and_each_visitor_is_capped(tmp_path):
+    from runtime import NotYourRun
+
+    manager = RunManager(home=tmp_path, max_concurrent=1, private_runs=True, max_per_visitor=2)
+    slow = {"samples": 4096, "batch_size": 1, "epochs": 10}
+    alice = manager.start("compute_loss", slow, visitor="alice-token")
+    queued = manager.start("compute_loss", slow, visitor="alice-token")
+    with pytest.raises(ValueError, match="already have 2 runs training or waiting"):
+        manager.start("compute_loss", slow, visitor="alice-token")
+    bob = manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="bob-token")
+
+    assert manager.may_control(alice, "alice-token") and not manager.may_control(alice, "bob-token")
+    assert not manager.may_control(alice, None)
+    for action in (manager.stop, manager.pause, manager.resume):
+        with pytest.raises(NotYourRun, match="started in another browser"):
+            action(alice, visitor="bob-token")
+    assert manager.status(alice) in ("queued", "running")  # untouched by bob
+
+    manager.stop(queued, visitor="alice-token")
+    manager.stop(alice, visitor="alice-token")
+    assert manager.wait(alice, 30) == "stopped" and manager.wait(bob, 60) == "completed"
+    # Once finished, alice may start again; deleting still needs her token, also from the store.
+    manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="alice-token")
+    other = RunManager(home=tmp_path, private_runs=True)
+    with pytest.raises(NotYourRun):
+        other.delete(alice, visitor="bob-token")
+    other.delete(alice, visitor="alice-token")
+    assert other.store.get_run(alice) is None
+    assert "alice-token" not in (tmp_path / "runs.sqlite").read_bytes().decode("latin-1")  # kept hashed
+
+
+def test_open_runs_are_anyones_to_control(manager):
+    run_id = manager.start("compute_loss", {"samples": 4096, "batch_size": 1, "epochs": 10}, visitor="alice-token")
+    assert manager.may_control(run_id, "bob-token") and manager.may_control(run_id, None)
+    manager.stop(run_id, visitor="bob-token")
+    assert manager.wait(run_id, 30) == "stopped"

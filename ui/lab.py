@@ -10,6 +10,65 @@ from runtime import RunManager
 from runtime.manager import APP_CADENCE
 
 
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValueError(f"{name}={raw!r} is not valid: set it to a whole number of at least {minimum}, or unset it.")
+    return value
+
+
+def _env_flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={raw!r} is not valid: set it to 1 (on) or 0 (off), or unset it.")
+
+
+def settings_from_env() -> dict:
+    """The manager's settings from the environment; ``ValueError`` naming the variable if one is wrong."""
+    settings = dict(APP_CADENCE)
+    grid_seconds = os.environ.get("LAB_GRID_MIN_SECONDS", "").strip()
+    if grid_seconds:
+        try:
+            settings["grid_min_seconds"] = float(grid_seconds)
+        except ValueError:
+            settings["grid_min_seconds"] = -1.0
+        if not settings["grid_min_seconds"] >= 0:
+            raise ValueError(f"LAB_GRID_MIN_SECONDS={grid_seconds!r} is not valid: set it to seconds (0 or more).")
+        settings["grid_budget"] = None if settings["grid_min_seconds"] == 0 else settings["grid_budget"]
+    private = _env_flag("LAB_PRIVATE_RUNS")
+    settings.update(
+        max_concurrent=_env_int("LAB_MAX_CONCURRENT", 1, 1),
+        max_queue=_env_int("LAB_MAX_QUEUE", 20, 1),
+        torch_threads=_env_int("LAB_TORCH_THREADS", 0, 0) or None,
+        private_runs=private,
+        max_per_visitor=_env_int("LAB_MAX_PER_VISITOR", 2 if private else 0, 0) or None,
+    )
+    return settings
+
+
+def private_runs() -> bool:
+    """Whether runs are private to the browser that started them (``LAB_PRIVATE_RUNS``)."""
+    return get_manager().private_runs
+
+
+def environment_problem() -> str | None:
+    """A message for the page if the server was started with a wrong ``LAB_*`` variable."""
+    try:
+        settings_from_env()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 @st.cache_resource(show_spinner=False)
 def get_manager() -> RunManager:
     """One manager per server process (not per session): a reload re-attaches to its runs.
@@ -18,16 +77,8 @@ def get_manager() -> RunManager:
     trainings across all visitors (default 1: two runs on two CPU cores each get far
     less than half the speed), ``LAB_MAX_QUEUE`` the waiting line, ``LAB_HOME`` moves
     the run store and saved models, ``LAB_TORCH_THREADS`` overrides torch's threads,
-    ``LAB_GRID_MIN_SECONDS`` the least time between two sample grids.
+    ``LAB_GRID_MIN_SECONDS`` the least time between two sample grids, ``LAB_PRIVATE_RUNS=1``
+    lets only the browser that started a run control it (``ui/visitor.py``) and
+    ``LAB_MAX_PER_VISITOR`` (default 2 then) caps each visitor's active runs.
     """
-    cadence = dict(APP_CADENCE)
-    if os.environ.get("LAB_GRID_MIN_SECONDS"):
-        cadence["grid_min_seconds"] = float(os.environ["LAB_GRID_MIN_SECONDS"])
-        cadence["grid_budget"] = None if cadence["grid_min_seconds"] == 0 else cadence["grid_budget"]
-    threads = os.environ.get("LAB_TORCH_THREADS")
-    return RunManager(
-        max_concurrent=int(os.environ.get("LAB_MAX_CONCURRENT", "1")),
-        max_queue=int(os.environ.get("LAB_MAX_QUEUE", "20")),
-        torch_threads=int(threads) if threads else None,
-        **cadence,
-    )
+    return RunManager(**settings_from_env())

@@ -16,6 +16,7 @@ from runtime.live import Snapshot
 from trainers import VARIANTS
 from ui import charts
 from ui.lab import get_manager
+from ui.visitor import visitor
 
 REFRESH_SECONDS = 1.0
 STATUS_ICONS = {  # Material icons: Streamlit ships the font, so they render in every browser
@@ -58,37 +59,44 @@ def status_line(snap: Snapshot) -> str:
     return text
 
 
+def _act(action: str, run_id: str) -> None:
+    """Button callback: stop, pause or resume on behalf of this browser."""
+    try:
+        getattr(get_manager(), action)(run_id, visitor=visitor())
+    except PermissionError as exc:
+        st.session_state[f"control-error:{run_id}"] = str(exc)
+
+
 def _controls(run_id: str, snap: Snapshot) -> None:
-    manager = get_manager()
-    cols = st.columns([1, 1, 4])
-    if snap.active:
-        cols[0].button(
-            "Stop",
-            icon=":material/stop:",
-            key=f"stop:{run_id}",
-            on_click=manager.stop,
-            args=(run_id,),
-            help="Stops after the current batch and saves the model.",
-            width="stretch",
+    if not snap.active:
+        return
+    if problem := st.session_state.pop(f"control-error:{run_id}", None):
+        st.warning(problem, icon=":material/visibility:")
+    if not get_manager().may_control(run_id, visitor()):
+        st.caption(
+            ":material/visibility: You are watching a run started in another browser: only that browser can "
+            "stop or pause it."
         )
-        if snap.status == "paused":
-            cols[1].button(
-                "Resume",
-                icon=":material/play_arrow:",
-                key=f"resume:{run_id}",
-                on_click=manager.resume,
-                args=(run_id,),
-                width="stretch",
-            )
-        else:
-            cols[1].button(
-                "Pause",
-                icon=":material/pause:",
-                key=f"pause:{run_id}",
-                on_click=manager.pause,
-                args=(run_id,),
-                width="stretch",
-            )
+        return
+    cols = st.columns([1, 1, 4])
+    cols[0].button(
+        "Stop",
+        icon=":material/stop:",
+        key=f"stop:{run_id}",
+        on_click=_act,
+        args=("stop", run_id),
+        help="Stops after the current batch and saves the model.",
+        width="stretch",
+    )
+    paused = snap.status == "paused"
+    cols[1].button(
+        "Resume" if paused else "Pause",
+        icon=":material/play_arrow:" if paused else ":material/pause:",
+        key=f"{'resume' if paused else 'pause'}:{run_id}",
+        on_click=_act,
+        args=("resume" if paused else "pause", run_id),
+        width="stretch",
+    )
 
 
 def _progress(snap: Snapshot) -> None:

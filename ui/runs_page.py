@@ -12,6 +12,7 @@ from ui import charts
 from ui.lab import get_manager
 from ui.panel import run_panel
 from ui.runs_table import run_rows
+from ui.visitor import visitor
 
 SELECT_KEY = "runs-selected"
 
@@ -87,8 +88,8 @@ def _confirm_delete(run_id: str) -> None:
     """Button callback: runs before the rerun, so the selection can still be changed."""
     st.session_state.pop(f"confirm-delete:{run_id}", None)
     try:
-        get_manager().delete(run_id)
-    except ValueError as exc:
+        get_manager().delete(run_id, visitor=visitor())
+    except (ValueError, PermissionError) as exc:
         st.session_state["delete-error"] = str(exc)
         return
     st.session_state[SELECT_KEY] = [r for r in st.session_state.get(SELECT_KEY, []) if r != run_id]
@@ -96,6 +97,9 @@ def _confirm_delete(run_id: str) -> None:
 
 
 def _delete(run_id: str) -> None:
+    if not get_manager().may_control(run_id, visitor()):
+        st.caption(":material/lock: Started in another browser: only that browser can delete this run.")
+        return
     asked = f"confirm-delete:{run_id}"
     if not st.session_state.get(asked):
         st.button(

@@ -13,6 +13,7 @@ from ui.lab import get_manager
 from ui.panel import run_panel
 from ui.settings import current_config, settings_ui
 from ui.speed import speed_comparison_ui
+from ui.visitor import visitor
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
 NEEDS_MNIST = {"gan"}
@@ -37,7 +38,7 @@ def _start(key: str) -> None:
     spec = get_variant(key)
     try:
         config = spec.validate(current_config(spec))
-        run_id = get_manager().start(key, config)
+        run_id = get_manager().start(key, config, visitor=visitor())
     except ValueError as exc:
         st.session_state[f"start-error:{key}"] = str(exc)
         return

@@ -44,7 +44,8 @@ def server(tmp_path_factory):
     """
     port = _free_port()
     home = tmp_path_factory.mktemp("lab")
-    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch"}
+    # Private runs, as on the hosted demo: only the starting browser controls a run.
+    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_PRIVATE_RUNS": "1"}
     log = open(home / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],

@@ -84,15 +84,18 @@ def test_live_run_grows_and_survives_reload_second_viewer_and_stop(server, brows
     wait_until(lambda: grid_caption(page) != first_caption, 20, "a new digit grid")
     shot(page, "gan-live")
 
-    # A second browser (its own session) opening the same link watches the same run live.
+    # A second browser (its own session) opening the same link watches the same run live,
+    # without the controls: the run is private to the browser that started it.
     other = browser.new_context().new_page()
     other.goto(url)
     wait_until(lambda: "Running" in status_text(other) and chart_points(other) > 0, 20, "the second viewer")
     seen = step_count(other)
     wait_until(lambda: step_count(other) > seen, 15, "the second viewer to see progress")
+    assert other.get_by_text("started in another browser").count() == 1
+    assert other.get_by_role("button", name="Stop").count() == 0
     other.context.close()
 
-    # A reload re-attaches to the run.
+    # A reload re-attaches to the run, and the browser's cookie still makes it the owner.
     page.reload()
     wait_until(lambda: "Running" in status_text(page) and chart_points(page) > 0, 20, "re-attaching after reload")
 
