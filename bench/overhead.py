@@ -2,14 +2,17 @@
 and through the run manager (streaming callback, SQLite store, sample grids at the
 default cadence the app uses).
 
-Both train the tuned GAN step from the same seed on the same batches; runs alternate
-(plain, managed, managed, plain, ...) and the reported figure is the median over
-runs of seconds per step inside ``fit`` (train begin to train end, grids included).
+Both train the tuned GAN step from the same seed on the same batches. Runs come in
+rounds of one plain and one managed run, alternating which goes first (plain, managed,
+managed, plain, ...); the reported overhead is the median over rounds of the managed
+run's seconds per step inside ``fit`` (train begin to train end, grids included) over
+its partner's. Pairing neighbours cancels most of the slow drift of a shared machine;
+the medians of each kind are printed too.
 ``callback_time`` is the time the streaming callback itself measured it spent, as a
 share of the rest of ``fit``: the same overhead, counted instead of timed, so it does
 not drown in the run-to-run noise of a shared machine (``spread_plain``).
 
-    python bench/overhead.py [--steps 60] [--repeats 2] [--device cpu|cuda]
+    python bench/overhead.py [--steps 30] [--repeats 6] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from _common import choose_device, device_name, median
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=6)
     args = parser.parse_args()
     choose_device(args.device)
 
@@ -71,9 +74,10 @@ def main() -> None:
             results[kind].append(plain() if kind == "plain" else managed())
             print(f"  {kind:8s} {1000 * results[kind][-1]:8.1f} ms/step", flush=True)
     p, m = median(results["plain"]), median(results["managed"])
+    paired = median([mm / pp for pp, mm in zip(results["plain"], results["managed"])])
     print(
-        f"SUMMARY overhead device={device_name()!r} steps={args.steps} batch={args.batch_size} "
-        f"plain_ms={1000 * p:.1f} managed_ms={1000 * m:.1f} overhead={100 * (m / p - 1):+.1f}% "
+        f"SUMMARY overhead device={device_name()!r} steps={args.steps} batch={args.batch_size} rounds={args.repeats} "
+        f"plain_ms={1000 * p:.1f} managed_ms={1000 * m:.1f} overhead={100 * (paired - 1):+.1f}% (paired) "
         f"callback_time={100 * median(accounted):.1f}% "
         f"spread_plain={1000 * (max(results['plain']) - min(results['plain'])):.0f}ms"
     )

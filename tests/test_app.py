@@ -289,3 +289,20 @@ def test_a_wrong_lab_setting_is_explained_not_a_traceback(lab, monkeypatch):
     assert not at.exception
     assert "LAB_MAX_CONCURRENT='two' is not valid" in at.error[0].value
     monkeypatch.delenv("LAB_MAX_CONCURRENT")  # before the fixture's clean-up builds a manager
+
+
+def test_test_step_page_shows_validation_per_epoch_and_the_final_evaluation(lab):
+    at = page("pages/test_step.py", epochs="3")
+    at.button(key="start:test_step").click().run()
+    run_id = at.query_params["run"]
+    assert lab().wait(run_id, 60) == "completed"
+    at.run()
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "val_loss (held out)" in spec and "val_mae (held out)" in spec
+    table = at.dataframe[0].value
+    assert list(table["epoch"]) == [1, 2, 3] and table["val_loss"].notna().all()
+    shown = {m.label: m.value for m in at.metric}
+    final = lab().snapshot(run_id).final
+    assert shown["evaluate() loss"] == f"{final['final/eval_loss']:.4f}"
+    assert shown["evaluate() mae"] == f"{final['final/eval_mae']:.4f}"

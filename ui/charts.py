@@ -139,6 +139,23 @@ def curves_figure(
                         **axes,
                     }
                 )
+            if f"epoch/val_{name}" in epoch_curves:
+                # Validation (a custom test_step behind fit(validation_data=...)) is measured once
+                # an epoch: drawn on the training metric's panel, so the two can be compared.
+                v_steps, v_values = epoch_curves[f"epoch/val_{name}"]
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": np.asarray(v_steps, np.int32),
+                        "y": np.asarray(v_values, np.float32),
+                        "mode": "lines+markers",
+                        "name": f"val_{name} (held out)",
+                        "line": {"color": color, "width": 2, "dash": "dash"},
+                        "marker": {"color": "white", "size": 8, "line": {"width": 2, "color": color}},
+                        "hovertemplate": f"val_{name}: %{{y:.4g}}<extra></extra>",
+                        **axes,
+                    }
+                )
     boundaries = list(epoch_steps or [])
     for i, step in enumerate(boundaries, 1):
         if total_steps and step >= total_steps and i == len(boundaries):
