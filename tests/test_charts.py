@@ -29,3 +29,17 @@ def test_without_validation_there_is_no_validation_trace():
     steps = np.arange(1, 6, dtype=np.int32)
     fig = charts.curves_figure({"loss": (steps, np.ones(5, np.float32))})
     assert not [t for t in fig.data if t.name and t.name.startswith("val_")]
+
+
+def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_drawn():
+    steps = np.arange(1, 301, dtype=np.int32)
+    boundaries = list(range(10, 301, 10))  # 30 epochs
+    fig = charts.curves_figure({"loss": (steps, np.ones(300, np.float32))}, epoch_steps=boundaries, total_steps=300)
+    assert len(fig.layout.shapes) == 29  # the end of training needs no line
+    labels = [a.text for a in fig.layout.annotations if a.text.startswith("epoch")]
+    assert 1 <= len(labels) <= charts.MAX_EPOCH_LABELS
+    assert labels[0] == "epoch 4" and labels[-1] == "epoch 28"
+    few = charts.curves_figure(
+        {"loss": (steps, np.ones(300, np.float32))}, epoch_steps=[100, 200, 300], total_steps=300
+    )
+    assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]

@@ -6,11 +6,14 @@ numpy int32/float32, which Plotly serialises as compact base64 typed arrays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
 PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2"]
 RAW_OPACITY = 0.28
+MAX_EPOCH_LABELS = 8  # more "epoch N" labels than this overlap on a chart half a page wide
 
 
 def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
@@ -157,6 +160,7 @@ def curves_figure(
                     }
                 )
     boundaries = list(epoch_steps or [])
+    label_every = max(1, math.ceil(len(boundaries) / MAX_EPOCH_LABELS))  # labels must not run into each other
     for i, step in enumerate(boundaries, 1):
         if total_steps and step >= total_steps and i == len(boundaries):
             continue  # the end of training needs no marker
@@ -172,6 +176,8 @@ def curves_figure(
                 "line": {"width": 1, "dash": "dot", "color": "#888"},
             }
         )
+        if i % label_every:
+            continue
         layout["annotations"].append(
             {
                 "x": step,

