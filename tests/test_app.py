@@ -99,6 +99,9 @@ def test_start_creates_a_run_and_the_panel_shows_it(lab):
     assert "Completed" in texts(at)
     spec = at.get("plotly_chart")[0].proto.spec
     assert '"loss"' in spec and '"mae"' in spec
+    shown = {m.label: m.value for m in at.metric}  # a finished run shows its average pace
+    assert float(shown["Steps/s"].replace(",", "")) > 0 and float(shown["Samples/s"].replace(",", "")) > 0
+    assert shown["Took"] != "–"
 
 
 def test_stop_button_stops_a_gan_run(lab):

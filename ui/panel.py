@@ -104,16 +104,22 @@ def _progress(snap: Snapshot) -> None:
     epochs = f"epoch {current}/{snap.epochs}" if snap.epochs else "epoch –"
     steps = f"step {snap.step:,}/{snap.total_steps:,}" if snap.total_steps else f"step {snap.step:,}"
     st.progress(snap.progress, text=f"{epochs} · {steps}")
+    took = (snap.ended or 0) - (snap.started or 0) if snap.started and not snap.active else None
+    if snap.active:
+        steps_per_s, samples_per_s, pace = snap.steps_per_s, snap.samples_per_s, "Recent pace, everything included."
+    else:  # a finished run: its average, from start to end (building the model and saving it included)
+        steps_per_s = snap.step / took if took and snap.step else None
+        samples_per_s = steps_per_s * snap.batch_size if steps_per_s and snap.batch_size else None
+        pace = "Average over the whole run, from start to end (building and saving the model included)."
     cols = st.columns(4)
-    cols[0].metric("Steps/s", fmt_number(snap.steps_per_s), help="Recent pace, everything included.")
-    cols[1].metric("Samples/s", fmt_number(snap.samples_per_s))
+    cols[0].metric("Steps/s", fmt_number(steps_per_s), help=pace)
+    cols[1].metric("Samples/s", fmt_number(samples_per_s), help=pace)
     cols[2].metric(
         "ms per train step",
         fmt_number(snap.ms_per_step),
         help="Mean time inside train_step after warm-up (data loading and callbacks excluded).",
     )
-    eta = snap.eta_s if snap.active else ((snap.ended or 0) - (snap.started or 0) if snap.started else None)
-    cols[3].metric("ETA" if snap.active else "Took", fmt_duration(eta))
+    cols[3].metric("ETA" if snap.active else "Took", fmt_duration(snap.eta_s if snap.active else took))
 
 
 def _problem(snap: Snapshot) -> None:
