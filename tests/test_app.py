@@ -277,6 +277,7 @@ def test_private_runs_a_second_browser_watches_but_cannot_stop_or_delete(lab, mo
     assert not [b for b in stranger.button if b.key == f"stop:{run_id}"]
     runs = page("pages/runs.py", run=run_id)
     assert not [b for b in runs.button if b.key and b.key.startswith("delete")]
+    assert list(runs.dataframe[0].value["yours"]) == [False]
 
     owner.run()
     owner.button(key=f"stop:{run_id}").click().run()  # the starting session still controls it
@@ -284,6 +285,9 @@ def test_private_runs_a_second_browser_watches_but_cannot_stop_or_delete(lab, mo
     stranger_runs = page("pages/runs.py", run=run_id)
     assert "only that browser can delete" in texts(stranger_runs)
     assert not [b for b in stranger_runs.button if b.key and b.key.startswith("delete")]
+    owner.switch_page("pages/runs.py").run()  # the same session, so the same visitor
+    assert list(owner.dataframe[0].value["yours"]) == [True]
+    assert owner.button(key=f"delete:{run_id}")
 
 
 def test_a_wrong_lab_setting_is_explained_not_a_traceback(lab, monkeypatch):

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from runtime import exports
+from runtime.manager import visitor_hash
 from trainers import VARIANTS
 from ui import charts
 from ui.lab import get_manager
@@ -165,7 +166,8 @@ def render() -> None:
     if not runs:
         st.info("No runs yet. Open a training step and press Start.")
         return
-    st.dataframe(run_rows(runs, manager.store.last_values), hide_index=True, width="stretch", key="runs-table")
+    owner = visitor_hash(visitor()) if manager.private_runs else None
+    st.dataframe(run_rows(runs, manager.store.last_values, owner), hide_index=True, width="stretch", key="runs-table")
     chosen = _selection(runs)
     if len(chosen) == 1:
         st.divider()

@@ -31,8 +31,11 @@ def final_text(last: dict[str, float], variant: str) -> str:
     return ", ".join(f"{n.split('/')[-1]}={last[n]:.4g}" for n in names)
 
 
-def run_rows(runs: list[dict], last_values) -> list[dict]:
-    """Table rows for ``runs`` (as ``RunManager.list`` gives them); ``last_values(id)`` gives final figures."""
+def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[dict]:
+    """Table rows for ``runs`` (as ``RunManager.list`` gives them); ``last_values(id)`` gives final figures.
+
+    With ``owner`` (this browser's visitor hash, private runs only) a column says which runs are its own.
+    """
     rows = []
     now = time.time()
     for r in runs:
@@ -41,6 +44,7 @@ def run_rows(runs: list[dict], last_values) -> list[dict]:
         finished = r["status"] not in ("queued", "running", "paused")
         rows.append(
             {
+                **({"yours": r.get("visitor") == owner} if owner else {}),
                 "run": r["id"],
                 "status": r["status"],
                 "variant": spec.title if spec else r["variant"],
