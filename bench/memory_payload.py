@@ -2,7 +2,7 @@
 
 Runs ``--steps`` optimizer steps through the run manager (the guide's first
 variant at batch 1 by default: cheap steps, so 10,000 of them take under a minute
-on a CPU) while polling snapshots as a page would, once a second. Reports RSS
+on a CPU; ``--variant gan``: a small GAN, sample grids included, some minutes) while polling snapshots as a page would, once a second. Reports RSS
 growth from the first step to the end, and the largest payload a page received:
 the Plotly figure JSON of the curves plus the latest sample grid.
 
@@ -39,7 +39,12 @@ def main() -> None:
     from ui.charts import curves_figure
 
     if args.variant == "gan":
-        config = {"batch_size": 8, "latent_dim": 16, "num_images": 8 * args.steps}
+        # A small GAN (batch 8, latent 16) over every MNIST image found, for as many epochs as
+        # the steps need: grids, epoch marks and curves all accumulate as in a long real run.
+        from trainers.data import load_mnist
+
+        images = len(load_mnist())
+        config = {"batch_size": 8, "latent_dim": 16, "num_images": 0, "epochs": -(-args.steps * 8 // images)}
     else:
         config = {"samples": args.steps, "batch_size": 1, "epochs": 1}
     manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), **APP_CADENCE)
