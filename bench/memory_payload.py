@@ -1,9 +1,10 @@
 """Benchmark: process memory and snapshot payload over a long run.
 
-Runs ``--steps`` optimizer steps through the run manager (the guide's first
-variant at batch 1 by default: cheap steps, so 10,000 of them take under a minute
-on a CPU; ``--variant gan``: a small GAN, sample grids included, some minutes) while polling snapshots as a page would, once a second. Reports RSS
-growth from the first step to the end, and the largest payload a page received:
+Runs ``--steps`` optimizer steps through the run manager while polling snapshots
+as a page would, once a second: by default the guide's first variant at batch 1
+(cheap steps: 10,000 take under a minute on a CPU); with ``--variant gan`` a small
+GAN, sample grids included (about 16 minutes on 2 CPU cores). Reports RSS growth
+from the first step to the end, and the largest payload a page received:
 the Plotly figure JSON of the curves plus the latest sample grid.
 
     python bench/memory_payload.py [--steps 10000] [--variant compute_loss|gan]
