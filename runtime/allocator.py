@@ -6,7 +6,9 @@ with glibc's defaults every step mmap()s and munmap()s its large buffers, about
 training *thread* (as the app uses) is worse, since glibc gives it a secondary
 arena. Raising the mmap threshold, keeping freed memory up to a trim threshold and
 using one arena brings it to a few hundred faults per step and ~0 system time.
-Memory is reused, not grown: the same buffers serve every step.
+Memory is reused, not grown: the same buffers serve every step. When a run ends,
+``release_memory`` hands what it kept back to the kernel, so a long-lived server
+does not hold a finished run's working set.
 """
 
 from __future__ import annotations
@@ -21,15 +23,24 @@ M_ARENA_MAX = -8
 _done = False
 
 
+def _libc():
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def keep_tensor_memory(mmap_threshold_mb: int = 64, trim_threshold_mb: int = 256) -> bool:
     """Apply the settings once per process (Linux with glibc only). Return whether they took."""
     global _done
     if _done:
         return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _libc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = all(
             libc.mallopt(option, value) == 1
             for option, value in (
@@ -38,7 +49,19 @@ def keep_tensor_memory(mmap_threshold_mb: int = 64, trim_threshold_mb: int = 256
                 (M_ARENA_MAX, 1),
             )
         )
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     _done = ok
     return ok
+
+
+def release_memory() -> bool:
+    """Return free heap memory to the kernel (``malloc_trim``); glibc only. Return whether it ran."""
+    libc = _libc()
+    if libc is None:
+        return False
+    try:
+        libc.malloc_trim(0)
+    except AttributeError:
+        return False
+    return True

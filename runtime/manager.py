@@ -11,6 +11,7 @@ stops and crashes each leave a clear status and what was recorded until then.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import platform
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 import trainers
-from runtime.allocator import keep_tensor_memory
+from runtime.allocator import keep_tensor_memory, release_memory
 from runtime.curves import decimate
 from runtime.live import MAX_GRID_STEPS, LiveRun, Snapshot, sample_evenly
 from runtime.store import ACTIVE, RunStore
@@ -325,7 +326,18 @@ class RunManager:
         )
 
     def _execute(self, run: LiveRun) -> None:
-        """The body of a run's thread: build, fit, save, record the outcome."""
+        """The body of a run's thread: train, then give memory back if the lab is now idle."""
+        self._train(run)
+        # The run's model, optimizer state and data were locals of _train: gone now, but
+        # Keras layers hold reference cycles, so collect them before trimming the heap.
+        with self._lock:
+            idle = not self._active
+        if idle:
+            gc.collect()
+            release_memory()
+
+    def _train(self, run: LiveRun) -> None:
+        """Build, fit, save, record the outcome."""
         writer = None
         try:
             if run.stop_event.is_set():

@@ -230,3 +230,20 @@ def test_open_runs_are_anyones_to_control(manager):
     assert manager.may_control(run_id, "bob-token") and manager.may_control(run_id, None)
     manager.stop(run_id, visitor="bob-token")
     assert manager.wait(run_id, 30) == "stopped"
+
+
+def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
+    import runtime.manager as manager_module
+    from runtime.allocator import release_memory
+
+    assert release_memory()  # glibc's malloc_trim is there on this Linux
+    calls = []
+
+    def spy():
+        calls.append(threading.current_thread().name)
+        return release_memory()
+
+    monkeypatch.setattr(manager_module, "release_memory", spy)
+    run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(run_id, 30) == "completed"
+    assert calls == [f"run-{run_id}"]  # once, from the run's own thread, after it finished
