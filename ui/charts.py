@@ -69,6 +69,20 @@ def _stacked_layout(titles: list[str], height_per_row: int, gap: float) -> tuple
     return layout, axes
 
 
+def _epoch_trace(curve: tuple[np.ndarray, np.ndarray], name: str, axes: dict, **style) -> dict:
+    """One figure per epoch (an epoch mean, a validation result) as a scatter trace at the epoch's last step."""
+    steps, values = curve
+    return {
+        "type": "scatter",
+        "x": np.asarray(steps, np.int32),
+        "y": np.asarray(values, np.float32),
+        "name": name,
+        "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
+        **style,
+        **axes,
+    }
+
+
 def curves_figure(
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
     epoch_steps: list[int] | None = None,
@@ -124,40 +138,27 @@ def curves_figure(
                 }
             )
             if f"epoch/{name}" in epoch_curves:
-                e_steps, e_values = epoch_curves[f"epoch/{name}"]
                 data.append(
-                    {
-                        "type": "scatter",
-                        "x": np.asarray(e_steps, np.int32),
-                        "y": np.asarray(e_values, np.float32),
-                        "mode": "markers",
-                        "name": f"{name}, epoch mean",
-                        "marker": {
-                            "color": color,
-                            "size": 9,
-                            "symbol": "diamond",
-                            "line": {"width": 1, "color": "white"},
-                        },
-                        "hovertemplate": f"{name} epoch mean: %{{y:.4g}}<extra></extra>",
-                        **axes,
-                    }
+                    _epoch_trace(
+                        epoch_curves[f"epoch/{name}"],
+                        f"{name}, epoch mean",
+                        axes,
+                        mode="markers",
+                        marker={"color": color, "size": 9, "symbol": "diamond", "line": {"width": 1, "color": "white"}},
+                    )
                 )
             if f"epoch/val_{name}" in epoch_curves:
                 # Validation (a custom test_step behind fit(validation_data=...)) is measured once
                 # an epoch: drawn on the training metric's panel, so the two can be compared.
-                v_steps, v_values = epoch_curves[f"epoch/val_{name}"]
                 data.append(
-                    {
-                        "type": "scatter",
-                        "x": np.asarray(v_steps, np.int32),
-                        "y": np.asarray(v_values, np.float32),
-                        "mode": "lines+markers",
-                        "name": f"val_{name} (held out)",
-                        "line": {"color": color, "width": 2, "dash": "dash"},
-                        "marker": {"color": "white", "size": 8, "line": {"width": 2, "color": color}},
-                        "hovertemplate": f"val_{name}: %{{y:.4g}}<extra></extra>",
-                        **axes,
-                    }
+                    _epoch_trace(
+                        epoch_curves[f"epoch/val_{name}"],
+                        f"val_{name} (held out)",
+                        axes,
+                        mode="lines+markers",
+                        line={"color": color, "width": 2, "dash": "dash"},
+                        marker={"color": "white", "size": 8, "line": {"width": 2, "color": color}},
+                    )
                 )
     boundaries = list(epoch_steps or [])
     label_every = max(1, math.ceil(len(boundaries) / MAX_EPOCH_LABELS))  # labels must not run into each other
