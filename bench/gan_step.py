@@ -33,7 +33,8 @@ def main() -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is visible")
     from trainers import get_variant
-    from trainers.variants.gan import digit_loader, make_gan, mnist_images
+    from trainers.variants.gan import make_gan
+    from trainers.variants.gan_model import digit_loader, mnist_images
     from trainers.variants.gan_tuned import TunedGAN
 
     spec = get_variant("gan")

@@ -13,43 +13,58 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from runtime.curves import MAX_POINTS, Curve
+from runtime.status import ACTIVE
 from runtime.store import RunWriter
 
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
 MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
 
 
+RECORD_FIELDS = (  # a run's record: the same names in the store's runs table and on a LiveRun
+    "id",
+    "variant",
+    "config",
+    "status",
+    "total_steps",
+    "epoch",
+    "epochs",
+    "batch_size",
+    "ms_per_step",
+    "error",
+    "traceback",
+    "device",
+    "data_source",
+    "created",
+    "started",
+    "ended",
+    "artifact",
+)
+
+
 @dataclass
 class Snapshot:
-    """What a page needs to draw a run, bounded whatever the run's length."""
+    """What a page needs to draw a run, bounded whatever the run's length.
+
+    Made only by ``Snapshot.assemble``, from a run record (a store row or a live run's)
+    and its series, so a live run and the same run read back from the store agree.
+    """
 
     id: str
     variant: str
     config: dict
-    status: str  # queued, running, paused, completed, stopped, failed, diverged, interrupted
+    status: str  # see runtime.status
     step: int  # optimizer steps done
     total_steps: int | None
     epoch: int  # epochs completed
     epochs: int | None
     steps_per_epoch: int | None
     batch_size: int | None
-    steps_per_s: float | None  # recent overall pace, callback and data included
     ms_per_step: float | None  # mean time inside the train step itself, after warm-up
-    samples_per_s: float | None
-    eta_s: float | None
-    curves: dict[str, tuple[np.ndarray, np.ndarray]]  # per-step metric -> (steps, values float32)
-    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]]  # "epoch/<name>" -> (step at epoch end, values)
-    epoch_steps: list[int]  # step at which each epoch ended (for boundary markers)
-    final: dict[str, float]  # "final/<name>" figures once training ended
-    grid_png: bytes | None
-    grid_step: int | None
-    grid_steps: list[int]  # steps that have a stored grid (sampled if many)
-    queue_position: int | None  # 1-based place in the waiting line, when queued
     error: str | None
     traceback: str | None
     device: str | None
@@ -58,11 +73,36 @@ class Snapshot:
     started: float | None
     ended: float | None
     artifact: str | None
-    version: int  # bumps on every change; equal versions mean equal snapshots
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]  # per-step metric -> (steps, values float32)
+    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]]  # "epoch/<name>" -> (step at epoch end, values)
+    epoch_steps: list[int]  # step at which each epoch ended (for boundary markers)
+    final: dict[str, float]  # "final/<name>" figures once training ended
+    grid_png: bytes | None
+    grid_step: int | None
+    grid_steps: list[int]  # steps that have a stored grid (sampled if many)
+    steps_per_s: float | None = None  # recent overall pace, callback and data included (live runs)
+    samples_per_s: float | None = None
+    eta_s: float | None = None
+    queue_position: int | None = None  # 1-based place in the waiting line, when queued
+    version: int = 0  # bumps on every change of a live run; equal versions mean equal snapshots
+
+    @classmethod
+    def assemble(cls, record: Mapping[str, Any], series: Mapping[str, Any], **live: Any) -> "Snapshot":
+        """The one constructor: ``record`` has ``RECORD_FIELDS`` and ``steps_done``; ``series``
+        has curves, epoch_curves, epoch_steps, final, grid_png, grid_step and every grid step."""
+        fields = {name: record.get(name) for name in RECORD_FIELDS}
+        total, epochs = record.get("total_steps"), record.get("epochs")
+        fields["steps_per_epoch"] = record.get("steps_per_epoch") or (total // epochs if total and epochs else None)
+        fields["step"] = record.get("steps_done") or 0
+        fields["epoch"] = fields["epoch"] or 0
+        fields["config"] = dict(fields["config"] or {})
+        rest = dict(series)
+        rest["grid_steps"] = sample_evenly(rest.get("grid_steps", []), MAX_GRID_STEPS)
+        return cls(**fields, **rest, **live)
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running", "paused")
+        return self.status in ACTIVE
 
     @property
     def progress(self) -> float:
@@ -71,7 +111,7 @@ class Snapshot:
         return min(1.0, self.step / self.total_steps)
 
     def payload_bytes(self) -> int:
-        """Approximate size of what a page receives: arrays, image, lists."""
+        """Approximate size of what a page receives: arrays, image, lists (bench/memory_payload.py)."""
         size = sum(s.nbytes + v.nbytes for s, v in self.curves.values())
         size += sum(s.nbytes + v.nbytes for s, v in self.epoch_curves.values())
         size += len(self.grid_png or b"") + 8 * (len(self.grid_steps) + len(self.epoch_steps))
@@ -203,6 +243,10 @@ class LiveRun:
             self.version += 1
 
     # ---- read by pages -------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
     def rate(self) -> float | None:
         """Steps per second over the last ~50 steps."""
         if len(self.rate_window) < 2:
@@ -212,28 +256,20 @@ class LiveRun:
             return None
         return (s1 - s0) / (t1 - t0)
 
-    def ms_per_step(self) -> float | None:
+    def mean_step_ms(self) -> float | None:
         return 1000 * self.step_time_total / self.step_time_count if self.step_time_count else None
+
+    def record(self) -> dict[str, Any]:
+        """This run's record, named as the store's runs table names it."""
+        out = {name: getattr(self, name) for name in RECORD_FIELDS if name != "ms_per_step"}
+        out.update(steps_done=self.step, steps_per_epoch=self.steps_per_epoch, ms_per_step=self.mean_step_ms())
+        return out
 
     def snapshot(self) -> Snapshot:
         with self.lock:
             rate = self.rate() if self.status == "running" else None
             remaining = (self.total_steps - self.step) if self.total_steps else None
-            return Snapshot(
-                id=self.id,
-                variant=self.variant,
-                config=dict(self.config),
-                status=self.status,
-                step=self.step,
-                total_steps=self.total_steps,
-                epoch=self.epoch,
-                epochs=self.epochs,
-                steps_per_epoch=self.steps_per_epoch,
-                batch_size=self.batch_size,
-                steps_per_s=rate,
-                ms_per_step=self.ms_per_step(),
-                samples_per_s=rate * self.batch_size if rate and self.batch_size else None,
-                eta_s=remaining / rate if rate and remaining is not None else None,
+            series = dict(
                 curves={k: c.points() for k, c in self.curves.items()},
                 epoch_curves={
                     k: (np.array([s for s, _ in v], np.int64), np.array([x for _, x in v], np.float32))
@@ -243,15 +279,14 @@ class LiveRun:
                 final=dict(self.final),
                 grid_png=self.grid_png,
                 grid_step=self.grid_step,
-                grid_steps=sample_evenly(self.grid_steps, MAX_GRID_STEPS),
+                grid_steps=self.grid_steps,
+            )
+            return Snapshot.assemble(
+                self.record(),
+                series,
+                steps_per_s=rate,
+                samples_per_s=rate * self.batch_size if rate and self.batch_size else None,
+                eta_s=remaining / rate if rate and remaining is not None else None,
                 queue_position=self.queue_position,
-                error=self.error,
-                traceback=self.traceback,
-                device=self.device,
-                data_source=self.data_source,
-                created=self.created,
-                started=self.started,
-                ended=self.ended,
-                artifact=self.artifact,
                 version=self.version,
             )

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-ACTIVE = ("queued", "running", "paused")
-FINISHED = ("completed", "stopped", "failed", "diverged", "interrupted")
+from runtime.status import ACTIVE
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

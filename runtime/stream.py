@@ -3,7 +3,7 @@
 Lifecycle, in the manner of Keras's ``CSVLogger``: on train begin it learns the
 run's size and draws the first sample grid (step 0: noise, so a person sees
 something at once); after every batch it records per-batch metric values, checks
-for divergence, draws a grid every ``grid_every`` steps, and honours stop and pause;
+for divergence, draws a grid when its ``GridCadence`` says so, and honours stop and pause;
 at each epoch end it records the epoch's figures (``fit``'s epoch means, validation
 results, the variant's own report) and a grid; on train end a last grid.
 It never touches Streamlit.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -20,6 +21,38 @@ import numpy as np
 
 from runtime.live import LiveRun
 from trainers.images import grid_png
+
+
+@dataclass(frozen=True)
+class GridCadence:
+    """How often sample grids are drawn: the one definition, with the app's defaults.
+
+    A grid is due every ``every`` steps, but no sooner than ``min_seconds`` after the
+    last one (on a fast GPU every N steps would flood the store), and never more often
+    than keeps drawing under ``budget`` of training time (a 0.1 s grid on a 2-core
+    CPU at 2%: one every 5 s). Tests use ``GridCadence.every_step(n)``: exactly every n steps.
+    """
+
+    every: int = 1
+    min_seconds: float = 2.0
+    budget: float | None = 0.02
+
+    def __post_init__(self):
+        if not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"grid every={self.every!r} is invalid: expected an integer of at least 1")
+        if not self.min_seconds >= 0:
+            raise ValueError(f"grid min_seconds={self.min_seconds!r} is invalid: expected 0 or more seconds")
+        if self.budget is not None and not 0 < self.budget <= 1:
+            raise ValueError(f"grid budget={self.budget!r} is invalid: expected a share of time in (0, 1]")
+
+    @classmethod
+    def every_step(cls, every: int = 1) -> "GridCadence":
+        """A grid exactly every ``every`` steps, whatever the time (deterministic, for tests)."""
+        return cls(every=every, min_seconds=0.0, budget=None)
+
+    def wait_after(self, last_cost: float) -> float:
+        """Seconds to wait after a grid that took ``last_cost`` seconds to draw."""
+        return max(self.min_seconds, last_cost / self.budget) if self.budget else self.min_seconds
 
 
 class StepValues:
@@ -72,20 +105,14 @@ class StreamCallback(keras.callbacks.Callback):
         self,
         run: LiveRun,
         sample_images: Callable[[], np.ndarray] | None = None,
-        grid_every: int = 10,
-        grid_min_seconds: float = 0.0,
-        grid_budget: float | None = None,
+        cadence: GridCadence = GridCadence(),
         epoch_report: Callable[[], dict[str, float]] | None = None,
         watch: Callable[[str], bool] = lambda name: "loss" in name,
     ):
         super().__init__()
-        if grid_every < 1:
-            raise ValueError(f"grid_every must be at least 1, not {grid_every}")
         self.run = run
         self.sample_images = sample_images
-        self.grid_every = grid_every
-        self.grid_min_seconds = grid_min_seconds  # on a fast GPU, every N steps would flood the store
-        self.grid_budget = grid_budget  # at most this share of training time spent drawing grids
+        self.cadence = cadence
         self.last_grid_cost = 0.0
         self.epoch_report = epoch_report
         self.watch = watch  # which metrics stop the run as diverged when not finite
@@ -106,12 +133,9 @@ class StreamCallback(keras.callbacks.Callback):
         self.last_grid_cost = self.last_grid_time - started
 
     def _grid_due(self) -> bool:
-        if self.step % self.grid_every:
+        if self.step % self.cadence.every:
             return False
-        wait = self.grid_min_seconds
-        if self.grid_budget:
-            wait = max(wait, self.last_grid_cost / self.grid_budget)  # e.g. 0.1 s to draw -> every 4 s
-        return time.monotonic() - self.last_grid_time >= wait
+        return time.monotonic() - self.last_grid_time >= self.cadence.wait_after(self.last_grid_cost)
 
     def _obey_controls(self) -> None:
         run = self.run

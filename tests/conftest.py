@@ -42,9 +42,9 @@ def failing_variants():
 @pytest.fixture
 def manager(tmp_path):
     """A run manager over a fresh store; waits for its runs to end afterwards."""
-    from runtime import RunManager
+    from runtime import GridCadence, RunManager
 
-    m = RunManager(home=tmp_path / "lab", grid_every=2)
+    m = RunManager(home=tmp_path / "lab", cadence=GridCadence.every_step(2))
     yield m
     for row in m.list():
         m.stop(row["id"])

@@ -7,6 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from runtime.access import AccessPolicy
 from trainers import VARIANTS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -23,7 +24,7 @@ def lab(tmp_path, monkeypatch):
 
     yield get_manager
     manager = get_manager()
-    manager.private_runs = False  # the test's clean-up may stop anyone's run
+    manager.access = AccessPolicy()  # the test's clean-up may stop anyone's run
     for row in manager.list():
         manager.stop(row["id"])
     for thread in manager.live_threads():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from trainers import get_variant
-from trainers.variants.gan import GAN, build_discriminator, build_generator, digit_loader, fixed_latents
+from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader, fixed_latents
 
 LATENT = 8
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from trainers import get_variant
-from trainers.variants.gan import digit_loader, make_gan
+from trainers.variants.gan import make_gan
+from trainers.variants.gan_model import digit_loader
 from trainers.variants.gan_tuned import TunedGAN
 
 
@@ -19,16 +20,52 @@ def pair():
     return guide, tuned
 
 
+def adam_drift_bound(optimizer, steps: int) -> float:
+    """The most one weight can move in ``steps`` Adam updates, whatever the gradients.
+
+    Keras's Adam moves a weight by lr_t * m_t / (sqrt(v_t) + eps), lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t).
+    By Cauchy-Schwarz on m_t = (1-b1) sum b1^(t-i) g_i and v_t = (1-b2) sum b2^(t-i) g_i^2,
+    |m_t| / sqrt(v_t) <= (1-b1) / sqrt(1-b2) * sqrt(sum_{k<t} (b1^2/b2)^k). With Keras's
+    defaults that is about lr per step.
+    """
+    lr, b1, b2 = float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2
+    total = 0.0
+    for t in range(1, steps + 1):
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        total += lr_t * (1 - b1) / np.sqrt(1 - b2) * np.sqrt(sum((b1 * b1 / b2) ** k for k in range(t)))
+    return total
+
+
 def test_same_losses_and_weights_from_identical_start(pair):
+    """Same losses, and the same weights up to what float rounding can do to Adam.
+
+    The two steps compute the same functions in different layouts (NCHW vs NHWC), so
+    gradients agree to float32 rounding. Adam normalises each gradient by its own
+    running root-mean-square: where a gradient is near zero, a rounding difference can
+    flip the update's sign, so that weight may differ by up to twice the Adam drift
+    bound (each network moves at most that far from the shared start). That bound is
+    the tolerance for every weight. Such weights are rare and, their gradient being
+    near zero, barely touch the loss: nearly all weights must agree to float32
+    precision, and the losses to 1e-4. A step that skips or doubles an update moves
+    most weights by ~lr, which both checks catch.
+    """
     guide, tuned = pair
+    steps = 3  # a few steps, so optimizer state and the order of random draws are exercised too
     rng = np.random.default_rng(1)
-    for _ in range(3):  # a few steps, so optimizer state and noise order are exercised too
+    for _ in range(steps):
         batch = rng.random((64, 28, 28, 1), dtype=np.float32)
         a, b = guide.train_step(batch), tuned.train_step(batch)
         for name in ("d_loss", "g_loss"):
             np.testing.assert_allclose(float(b[name]), float(a[name]), rtol=1e-4)
-    for wa, wb in zip(guide.get_weights(), tuned.get_weights()):
-        np.testing.assert_allclose(wb, wa, rtol=1e-3, atol=1e-5)
+    for net in ("discriminator", "generator"):
+        optimizer = guide.d_optimizer if net == "discriminator" else guide.g_optimizer
+        bound = 2 * adam_drift_bound(optimizer, steps)
+        wa = np.concatenate([w.ravel() for w in getattr(guide, net).get_weights()])
+        wb = np.concatenate([w.ravel() for w in getattr(tuned, net).get_weights()])
+        diff = np.abs(wa - wb)
+        assert diff.max() <= bound, (net, diff.max(), bound)
+        tight = diff <= 1e-5 + 1e-3 * np.abs(wa)
+        assert tight.mean() >= 0.999, (net, int((~tight).sum()), wa.size)
 
 
 def test_tuned_dataset_yields_the_guides_batches():

@@ -150,8 +150,8 @@ def test_new_manager_marks_an_abandoned_run_interrupted_and_serves_it(tmp_path, 
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from runtime import RunManager
-        m = RunManager(home={str(tmp_path)!r}, grid_every=1)
+        from runtime import GridCadence, RunManager
+        m = RunManager(home={str(tmp_path)!r}, cadence=GridCadence.every_step(1))
         run_id = m.start("gan", {LONG_GAN!r})
         while len(m.store.curve(run_id, "d_loss")[0]) < 3:  # until three steps are committed
             time.sleep(0.05)

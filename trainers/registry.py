@@ -1,10 +1,15 @@
-"""The catalogue of training-step variants a user can pick from.
+"""The catalogue of training-step variants a user can pick from: the lab's one extension point.
 
-Each ``VariantSpec`` carries what a UI needs to offer the variant (title, summary,
-knobs, metrics) and a ``build`` function that turns a validated config into an
-``Experiment``: a compiled model plus the arguments for ``fit``. Nothing here knows
-about Streamlit or threads; a notebook can do ``exp = get_variant("gan").build(cfg)``
-and ``exp.model.fit(**exp.fit_kwargs)``.
+A ``VariantSpec`` declares everything the rest of the lab needs to offer a variant:
+title and navigation icon, knobs, metrics, which data it needs for a given config,
+the settings that tell its runs apart, what a person should watch for, its extra
+views, and a tiny config the test suite trains it with. ``build`` turns a validated
+config into an ``Experiment``: a compiled model plus the arguments for ``fit``.
+Nothing here knows about Streamlit or threads; a notebook can do
+``exp = get_variant("gan").build(cfg)`` and ``exp.model.fit(**exp.fit_kwargs)``.
+
+Adding a variant: one module under ``trainers/variants/`` defining ``SPEC``, one line
+in ``trainers/__init__.py``, one three-line page stub ``pages/<key>.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from trainers.config import ParamSpec, validate_config
+from trainers.views import View
 
 
 @dataclass
@@ -30,21 +36,38 @@ class Experiment:
     data_source: str = ""  # where the data came from, for the run record
 
 
+def never(config: dict) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class VariantSpec:
-    """A training-step variant of the guide, as the UI and the runtime see it."""
+    """A training-step variant, as the UI, the runtime and the tests see it."""
 
-    key: str  # stable id, used in URLs and the run store
-    title: str
+    key: str  # stable id, used in URLs, the run store and the page stub's file name
+    title: str  # page title and navigation label
     summary: str  # one line
-    guide_section: str  # the section of "Customizing what happens in fit() with PyTorch"
+    guide_section: str  # the section of "Customizing what happens in fit() with PyTorch", or "" if none
     params: tuple[ParamSpec, ...]
     metrics: tuple[str, ...]  # per-step metric names the step may report
-    produces_images: bool
     build: Callable[[dict], Experiment]  # takes a validated config
     code: Callable[[dict], list[tuple[str, Callable]]]  # (title, function) whose source the UI shows
+    tiny: Mapping[str, Any]  # a config that trains in about a second: every registered variant is tested with it
+    icon: str = ":material/model_training:"  # navigation icon (a Material symbol)
+    section: str = "From the guide"  # navigation group
+    grid_caption: str = ""  # caption of the sample grid; a variant with a grid sets it
+    uses_mnist: Callable[[dict], bool] = never  # whether a config needs MNIST (the page checks it first)
+    key_settings: tuple[str, ...] = ()  # settings that tell runs apart (run names, the runs table)
+    watch_for: str = ""  # Markdown: what a person should look for while it trains
+    run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
+    page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
+    tiny_falls: str | None = None  # a metric that must fall over the tiny config's epochs, if any
     epoch_metrics: tuple[str, ...] = field(default_factory=tuple)  # extra names reported per epoch
     check: Callable[[dict], None] | None = None  # cross-knob rules; raises ValueError
+
+    @property
+    def produces_images(self) -> bool:
+        return bool(self.grid_caption)
 
     def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A complete, checked config for this variant (``ValueError`` if anything is off)."""
@@ -56,6 +79,11 @@ class VariantSpec:
     def param(self, name: str) -> ParamSpec:
         return next(p for p in self.params if p.name == name)
 
+    def distinguishing(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The key settings of ``config`` (all settings if none are declared), in declared order."""
+        names = self.key_settings or tuple(p.name for p in self.params)
+        return {n: config[n] for n in names if n in config}
+
 
 VARIANTS: dict[str, VariantSpec] = {}
 
@@ -63,8 +91,15 @@ VARIANTS: dict[str, VariantSpec] = {}
 def register(spec: VariantSpec) -> VariantSpec:
     if spec.key in VARIANTS:
         raise ValueError(f"variant {spec.key!r} registered twice")
+    if not spec.key.isidentifier():
+        raise ValueError(f"variant key {spec.key!r} must be a Python identifier (it names the page stub)")
     VARIANTS[spec.key] = spec
     return spec
+
+
+def unregister(key: str) -> None:
+    """Remove a variant (tests register throwaway ones)."""
+    VARIANTS.pop(key, None)
 
 
 def get_variant(key: str) -> VariantSpec:

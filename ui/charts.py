@@ -83,6 +83,98 @@ def _epoch_trace(curve: tuple[np.ndarray, np.ndarray], name: str, axes: dict, **
     }
 
 
+def _line_trace(steps, values, name: str, axes: dict, color: str, **style) -> dict:
+    """A per-step line; ``style`` overrides width, opacity, legend and hover."""
+    trace = {
+        "type": "scatter",
+        "x": np.asarray(steps, np.int32),
+        "y": np.asarray(values, np.float32),
+        "mode": "lines",
+        "name": name,
+        "line": {"color": color, "width": 2},
+        "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
+        **axes,
+    }
+    trace.update(style)
+    return trace
+
+
+def _metric_traces(name: str, curve, epoch_curves: dict, smoothing: float, axes: dict, color: str) -> list[dict]:
+    """One metric's traces: the raw line (faint), the smoothed one, its epoch means and validation."""
+    steps, values = curve
+    traces = []
+    if smoothing > 0:
+        traces.append(
+            _line_trace(
+                steps,
+                values,
+                f"{name} (raw)",
+                axes,
+                color,
+                line={"color": color, "width": 1},
+                opacity=RAW_OPACITY,
+                showlegend=False,
+                hovertemplate=f"{name} raw: %{{y:.4g}}<extra></extra>",
+            )
+        )
+    traces.append(_line_trace(steps, ema(values, smoothing), name, axes, color))
+    if f"epoch/{name}" in epoch_curves:
+        marker = {"color": color, "size": 9, "symbol": "diamond", "line": {"width": 1, "color": "white"}}
+        traces.append(
+            _epoch_trace(epoch_curves[f"epoch/{name}"], f"{name}, epoch mean", axes, mode="markers", marker=marker)
+        )
+    if f"epoch/val_{name}" in epoch_curves:
+        # Validation (a custom test_step behind fit(validation_data=...)) is measured once
+        # an epoch: drawn on the training metric's panel, so the two can be compared.
+        traces.append(
+            _epoch_trace(
+                epoch_curves[f"epoch/val_{name}"],
+                f"val_{name} (held out)",
+                axes,
+                mode="lines+markers",
+                line={"color": color, "width": 2, "dash": "dash"},
+                marker={"color": "white", "size": 8, "line": {"width": 2, "color": color}},
+            )
+        )
+    return traces
+
+
+def _epoch_marks(epoch_steps: list[int], total_steps: int | None) -> tuple[list[dict], list[dict]]:
+    """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap."""
+    shapes, annotations = [], []
+    label_every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
+    for i, step in enumerate(epoch_steps, 1):
+        if total_steps and step >= total_steps and i == len(epoch_steps):
+            continue  # the end of training needs no marker
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": step,
+                "x1": step,
+                "y0": 0,
+                "y1": 1,
+                "line": {"width": 1, "dash": "dot", "color": "#888"},
+            }
+        )
+        if i % label_every == 0:
+            annotations.append(
+                {
+                    "x": step,
+                    "xref": "x",
+                    "y": 1.0,
+                    "yref": "paper",
+                    "text": f"epoch {i}",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "yanchor": "bottom",
+                    "font": {"size": 10, "color": "#666"},
+                }
+            )
+    return shapes, annotations
+
+
 def curves_figure(
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
     epoch_steps: list[int] | None = None,
@@ -100,110 +192,31 @@ def curves_figure(
     """
     names = [n for n in curves if len(curves[n][0])]
     groups = metric_groups(names) or [[]]
-    epoch_curves = epoch_curves or {}
     color_of = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    data: list[dict] = []
     layout, panel_axes = _stacked_layout([" · ".join(g) for g in groups], height_per_row, gap=0.08)
-    layout.update({"uirevision": "keep", "shapes": [], "annotations": []})
+    data: list[dict] = []
     for group, axes in zip(groups, panel_axes):
         for name in group:
-            steps, values = curves[name]
-            steps = np.asarray(steps, dtype=np.int32)
-            color = color_of[name]
-            if smoothing > 0:
-                data.append(
-                    {
-                        "type": "scatter",
-                        "x": steps,
-                        "y": np.asarray(values, np.float32),
-                        "mode": "lines",
-                        "name": f"{name} (raw)",
-                        "line": {"color": color, "width": 1},
-                        "opacity": RAW_OPACITY,
-                        "showlegend": False,
-                        "hovertemplate": f"{name} raw: %{{y:.4g}}<extra></extra>",
-                        **axes,
-                    }
-                )
-            data.append(
-                {
-                    "type": "scatter",
-                    "x": steps,
-                    "y": ema(values, smoothing),
-                    "mode": "lines",
-                    "name": name,
-                    "line": {"color": color, "width": 2},
-                    "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
-                    **axes,
-                }
-            )
-            if f"epoch/{name}" in epoch_curves:
-                data.append(
-                    _epoch_trace(
-                        epoch_curves[f"epoch/{name}"],
-                        f"{name}, epoch mean",
-                        axes,
-                        mode="markers",
-                        marker={"color": color, "size": 9, "symbol": "diamond", "line": {"width": 1, "color": "white"}},
-                    )
-                )
-            if f"epoch/val_{name}" in epoch_curves:
-                # Validation (a custom test_step behind fit(validation_data=...)) is measured once
-                # an epoch: drawn on the training metric's panel, so the two can be compared.
-                data.append(
-                    _epoch_trace(
-                        epoch_curves[f"epoch/val_{name}"],
-                        f"val_{name} (held out)",
-                        axes,
-                        mode="lines+markers",
-                        line={"color": color, "width": 2, "dash": "dash"},
-                        marker={"color": "white", "size": 8, "line": {"width": 2, "color": color}},
-                    )
-                )
-    boundaries = list(epoch_steps or [])
-    label_every = max(1, math.ceil(len(boundaries) / MAX_EPOCH_LABELS))  # labels must not run into each other
-    for i, step in enumerate(boundaries, 1):
-        if total_steps and step >= total_steps and i == len(boundaries):
-            continue  # the end of training needs no marker
-        layout["shapes"].append(
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "paper",
-                "x0": step,
-                "x1": step,
-                "y0": 0,
-                "y1": 1,
-                "line": {"width": 1, "dash": "dot", "color": "#888"},
-            }
-        )
-        if i % label_every:
-            continue
-        layout["annotations"].append(
-            {
-                "x": step,
-                "xref": "x",
-                "y": 1.0,
-                "yref": "paper",
-                "text": f"epoch {i}",
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "font": {"size": 10, "color": "#666"},
-            }
-        )
+            data += _metric_traces(name, curves[name], epoch_curves or {}, smoothing, axes, color_of[name])
+    shapes, annotations = _epoch_marks(list(epoch_steps or []), total_steps)
+    layout.update({"uirevision": "keep", "shapes": shapes, "annotations": annotations})
     return go.Figure({"data": data, "layout": layout})
 
 
-def recall_figure(epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]], rare_classes: int = 0) -> go.Figure | None:
-    """Bar chart of the latest per-digit recall on the held-out set; rare digits highlighted."""
-    keys = [f"epoch/class_acc_{c}" for c in range(10)]
+def recall_figure(
+    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    prefix: str = "class_acc_",
+    highlight_below: int = 0,
+    highlight_label: str = "highlighted",
+) -> go.Figure | None:
+    """Bar chart of the latest per-digit recall (``epoch/<prefix><digit>``); digits below ``highlight_below`` in red."""
+    keys = [f"epoch/{prefix}{c}" for c in range(10)]
     if not all(k in epoch_curves and len(epoch_curves[k][1]) for k in keys):
         return None
     latest = [float(epoch_curves[k][1][-1]) for k in keys]
     first = [float(epoch_curves[k][1][0]) for k in keys]
     epochs = len(epoch_curves[keys[0]][1])
-    colors = ["#D00000" if c < rare_classes else "#1F77B4" for c in range(10)]
+    colors = ["#D00000" if c < highlight_below else "#1F77B4" for c in range(10)]
     fig = go.Figure()
     if epochs > 1:
         fig.add_trace(go.Bar(x=[str(c) for c in range(10)], y=first, name="after epoch 1", marker_color="#BBBBBB"))
@@ -221,7 +234,7 @@ def recall_figure(epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]], rare_c
         barmode="group",
         height=320,
         yaxis=dict(range=[0, 1.12], tickformat=".0%", title="recall"),
-        xaxis_title="digit (red: made rare in training)",
+        xaxis_title=f"digit (red: {highlight_label})" if highlight_below else "digit",
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.1),
         uirevision="keep",

@@ -6,8 +6,9 @@ import streamlit as st
 
 from trainers import VARIANTS
 from trainers.data import MnistError, MnistNotFoundError, describe_mnist_source, load_mnist
+from ui.fmt import STATUS_ICONS
 from ui.lab import get_manager
-from ui.panel import STATUS_ICONS
+from ui.navigation import page_of, require_app
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
 
@@ -25,6 +26,7 @@ def _mnist_status() -> None:
 
 
 def render() -> None:
+    require_app()
     manager = get_manager()
     st.title("Keras custom training steps lab")
     st.markdown(
@@ -43,8 +45,8 @@ def render() -> None:
     grid = st.columns(3)
     for i, spec in enumerate(VARIANTS.values()):
         with grid[i % 3].container(border=True):
-            st.page_link(f"pages/{spec.key}.py", label=f"**{spec.title}**", icon=":material/arrow_forward:")
-            st.caption(f"{spec.summary}  \n*Guide: {spec.guide_section}*")
+            st.page_link(page_of(spec.key), label=f"**{spec.title}**", icon=":material/arrow_forward:")
+            st.caption(spec.summary + (f"  \n*Guide: {spec.guide_section}*" if spec.guide_section else ""))
 
     st.subheader("Active and recent runs")
     runs = manager.list(limit=10)
@@ -56,7 +58,7 @@ def render() -> None:
             continue
         progress = f"step {r['steps_done']:,}" + (f" of {r['total_steps']:,}" if r.get("total_steps") else "")
         st.page_link(
-            f"pages/{spec.key}.py",
+            page_of(spec.key),
             query_params={"run": r["id"]},
             label=f"{STATUS_ICONS.get(r['status'], '')} {spec.title} · {r['status']} · {progress} · `{r['id']}`",
         )

@@ -6,8 +6,7 @@ import os
 
 import streamlit as st
 
-from runtime import RunManager
-from runtime.manager import APP_CADENCE
+from runtime import GridCadence, RunManager
 
 
 def _env_int(name: str, default: int, minimum: int) -> int:
@@ -34,25 +33,26 @@ def _env_flag(name: str) -> bool:
 
 def settings_from_env() -> dict:
     """The manager's settings from the environment; ``ValueError`` naming the variable if one is wrong."""
-    settings = dict(APP_CADENCE)
+    cadence = GridCadence()
     grid_seconds = os.environ.get("LAB_GRID_MIN_SECONDS", "").strip()
     if grid_seconds:
         try:
-            settings["grid_min_seconds"] = float(grid_seconds)
+            seconds = float(grid_seconds)
         except ValueError:
-            settings["grid_min_seconds"] = -1.0
-        if not settings["grid_min_seconds"] >= 0:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):
             raise ValueError(f"LAB_GRID_MIN_SECONDS={grid_seconds!r} is not valid: set it to seconds (0 or more).")
-        settings["grid_budget"] = None if settings["grid_min_seconds"] == 0 else settings["grid_budget"]
+        # 0 means "as often as every step": no time budget either (tests and fast machines).
+        cadence = GridCadence.every_step() if seconds == 0 else GridCadence(min_seconds=seconds)
     private = _env_flag("LAB_PRIVATE_RUNS")
-    settings.update(
+    return dict(
+        cadence=cadence,
         max_concurrent=_env_int("LAB_MAX_CONCURRENT", 1, 1),
         max_queue=_env_int("LAB_MAX_QUEUE", 20, 1),
         torch_threads=_env_int("LAB_TORCH_THREADS", 0, 0) or None,
         private_runs=private,
         max_per_visitor=_env_int("LAB_MAX_PER_VISITOR", 2 if private else 0, 0) or None,
     )
-    return settings
 
 
 def private_runs() -> bool:

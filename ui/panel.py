@@ -15,38 +15,12 @@ import streamlit as st
 from runtime.live import Snapshot
 from trainers import VARIANTS
 from ui import charts
+from ui.fmt import STATUS_ICONS, fmt_duration, fmt_number
 from ui.lab import get_manager
+from ui.views import run_views
 from ui.visitor import visitor
 
 REFRESH_SECONDS = 1.0
-STATUS_ICONS = {  # Material icons: Streamlit ships the font, so they render in every browser
-    "queued": ":material/hourglass_top:",
-    "running": ":material/play_circle:",
-    "paused": ":material/pause_circle:",
-    "completed": ":material/check_circle:",
-    "stopped": ":material/stop_circle:",
-    "failed": ":material/error:",
-    "diverged": ":material/trending_up:",
-    "interrupted": ":material/power_off:",
-}
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-
-
-def fmt_number(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-    return f"{text}{unit}"
 
 
 def status_line(snap: Snapshot) -> str:
@@ -100,7 +74,7 @@ def _controls(run_id: str, snap: Snapshot) -> None:
 
 
 def _progress(snap: Snapshot) -> None:
-    current = snap.epoch + (1 if snap.status in ("running", "paused") and snap.epoch < (snap.epochs or 0) else 0)
+    current = snap.epoch + (1 if snap.active and snap.status != "queued" and snap.epoch < (snap.epochs or 0) else 0)
     epochs = f"epoch {current}/{snap.epochs}" if snap.epochs else "epoch –"
     steps = f"step {snap.step:,}/{snap.total_steps:,}" if snap.total_steps else f"step {snap.step:,}"
     st.progress(snap.progress, text=f"{epochs} · {steps}")
@@ -141,13 +115,13 @@ def _problem(snap: Snapshot) -> None:
         st.warning(f"**Interrupted.** {snap.error} Start a new run to continue experimenting.")
 
 
-def _grid(run_id: str, snap: Snapshot) -> None:
+def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
     if snap.grid_png is None:
-        st.info("The first digits appear as soon as training starts.")
+        st.info("The first samples appear as soon as training starts.")
         return
     st.image(
         snap.grid_png,
-        caption=f"The same 36 latent vectors through the generator, step {snap.grid_step:,}",
+        caption=f"{caption}, step {snap.grid_step:,}",
         output_format="PNG",
         width="stretch",
     )
@@ -166,43 +140,6 @@ def _grid(run_id: str, snap: Snapshot) -> None:
     found = get_manager().grid(run_id, step)
     if found:
         st.image(found[1], caption=f"step {found[0]:,}", output_format="PNG", width="stretch")
-
-
-GAN_WATCH = (
-    "**What to watch.** Noise turns into strokes within a few hundred steps and into digit shapes "
-    "after about 1,000 (some 10 minutes at batch 64 on a 2-core CPU). If `g_loss` climbs steadily "
-    "while `d_loss` sinks towards 0 and the grid goes dark, the discriminator has won and the "
-    "generator no longer learns: with the guide's settings on the 10,000-image MNIST test split "
-    "this happened here after about 1,500 steps. Remedies worth trying: a lower discriminator "
-    "learning rate, or more label noise. The look-back slider brings back the best grids."
-)
-
-
-def _extras(snap: Snapshot) -> None:
-    """What each variant shows besides its curves."""
-    if snap.variant == "gan":
-        st.caption(GAN_WATCH)
-    if snap.variant == "weighted" and snap.config.get("task") == "mnist":
-        fig = charts.recall_figure(snap.epoch_curves, snap.config.get("rare_classes", 0))
-        st.markdown(
-            "**Recall per digit on 2,000 held-out images** — the effect of the weighting "
-            f"(`{snap.config.get('weighting')}`) on the rare digits"
-        )
-        if fig is None:
-            st.caption("Appears at the end of the first epoch.")
-        else:
-            st.plotly_chart(fig, width="stretch", key=f"recall:{snap.id}", config={"displaylogo": False})
-    if snap.variant == "test_step":
-        st.markdown("**Evaluation through the custom `test_step`**")
-        table = charts.epoch_table(snap.epoch_curves, ["loss", "val_loss", "mae", "val_mae"])
-        if table:
-            st.dataframe(table, hide_index=True, width="stretch")
-        else:
-            st.caption("fit() runs the validation data through test_step at the end of each epoch.")
-        if snap.final:
-            cols = st.columns(2)
-            cols[0].metric("evaluate() loss", f"{snap.final.get('final/eval_loss', float('nan')):.4f}")
-            cols[1].metric("evaluate() mae", f"{snap.final.get('final/eval_mae', float('nan')):.4f}")
 
 
 def draw(run_id: str, snap: Snapshot) -> None:
@@ -227,8 +164,9 @@ def draw(run_id: str, snap: Snapshot) -> None:
             st.info("Curves appear after the first training step.")
     if right is not None:
         with right:
-            _grid(run_id, snap)
-    _extras(snap)
+            _grid(run_id, snap, spec.grid_caption)
+    if spec is not None:
+        run_views(spec, snap)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

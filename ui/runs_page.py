@@ -7,10 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from runtime import exports
-from runtime.manager import visitor_hash
+from runtime.access import visitor_hash
+from runtime.status import ACTIVE
 from trainers import VARIANTS
 from ui import charts
 from ui.lab import get_manager
+from ui.navigation import require_app
 from ui.panel import run_panel
 from ui.runs_table import run_rows
 from ui.visitor import visitor
@@ -67,7 +69,7 @@ def _exports(run_id: str) -> None:
         files.append(
             ("Model (.keras)", artifact.read_bytes, "model.keras", "application/octet-stream", "deployed_code")
         )
-    cols = st.columns(len(files) + (1 if run and run["status"] in ("queued", "running", "paused") else 0))
+    cols = st.columns(len(files) + (1 if run and run["status"] in ACTIVE else 0))
     for col, (label, make, suffix, mime, icon) in zip(cols, files):
         col.download_button(
             label,
@@ -156,6 +158,7 @@ def _compare(run_ids: list[str]) -> None:
 
 
 def render() -> None:
+    require_app()
     manager = get_manager()
     st.title("Runs")
     if st.session_state.get("deleted"):

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import time
 
+from runtime.status import ACTIVE
 from trainers import VARIANTS
-from ui.panel import fmt_duration
-
-KEY_SETTINGS = {
-    "gan": ("step", "batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise"),
-    "weighted": ("task", "weighting", "rare_classes", "rare_fraction", "learning_rate"),
-}
-DEFAULT_KEYS = ("target", "batch_size", "learning_rate", "samples")
+from ui.fmt import fmt_duration, fmt_setting
 
 
 def settings_text(variant: str, config: dict) -> str:
-    keys = KEY_SETTINGS.get(variant, DEFAULT_KEYS)
-    parts = [
-        f"{k}={config[k]:g}" if isinstance(config.get(k), float) else f"{k}={config[k]}" for k in keys if k in config
-    ]
-    parts.append(f"epochs={config.get('epochs')}")
-    return ", ".join(parts)
+    """The settings that tell this run apart (its variant's key settings; every setting if it is unknown)."""
+    spec = VARIANTS.get(variant)
+    shown = spec.distinguishing(config) if spec else config
+    return ", ".join(fmt_setting(k, v) for k, v in shown.items())
 
 
 def final_text(last: dict[str, float], variant: str) -> str:
@@ -41,7 +34,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
     for r in runs:
         spec = VARIANTS.get(r["variant"])
         progress = f"{r['steps_done']:,}/{r['total_steps']:,}" if r.get("total_steps") else f"{r['steps_done']:,}"
-        finished = r["status"] not in ("queued", "running", "paused")
+        finished = r["status"] not in ACTIVE
         rows.append(
             {
                 **({"yours": r.get("visitor") == owner} if owner else {}),

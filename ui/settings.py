@@ -133,13 +133,3 @@ def sync_url(spec: VariantSpec, values: dict[str, Any]) -> None:
     st.session_state[f"cfg-loaded:{spec.key}"] = tuple(sorted(wanted.items()))
     if values != st.session_state.get(f"cfg-seeded:{spec.key}"):
         st.session_state[f"cfg-notes:{spec.key}"] = []  # the person has changed settings since
-
-
-def query_for(spec: VariantSpec, config: dict[str, Any], run_id: str | None = None) -> dict[str, str]:
-    """Query parameters that reproduce ``config`` (and attach ``run_id``), for links."""
-    out = {
-        p.name: format_value(config[p.name]) for p in spec.params if p.name in config and config[p.name] != p.default
-    }
-    if run_id:
-        out["run"] = run_id
-    return out

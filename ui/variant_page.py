@@ -1,4 +1,7 @@
-"""One page per training-step variant: settings, Start, the live run, and the step's source."""
+"""One page per training-step variant: Start, settings, the live run, and the step's source.
+
+Everything variant-specific comes from its ``VariantSpec``; this module never names a variant.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,24 @@ import streamlit as st
 
 from trainers import get_variant
 from trainers.data import MnistError, MnistNotFoundError, load_mnist
+from trainers.registry import VariantSpec
 from ui.lab import get_manager
+from ui.navigation import page_of, require_app
 from ui.panel import run_panel
 from ui.settings import current_config, settings_ui
-from ui.speed import speed_comparison_ui
+from ui.views import page_views
 from ui.visitor import visitor
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
-NEEDS_MNIST = {"gan"}
 
 
 def _source(fn) -> str:
     return textwrap.dedent(inspect.getsource(fn))
 
 
-def _mnist_problem(variant: str, config: dict) -> str | None:
-    """Why MNIST cannot be used right now (and how to fix it), or None if it can."""
-    if variant not in NEEDS_MNIST and not (variant == "weighted" and config.get("task") == "mnist"):
+def _mnist_problem(spec: VariantSpec, config: dict) -> str | None:
+    """Why MNIST cannot be used right now (and how to fix it), or None if it can (or is not needed)."""
+    if not spec.uses_mnist(config):
         return None
     try:
         load_mnist()
@@ -46,28 +50,38 @@ def _start(key: str) -> None:
     st.query_params["run"] = run_id
 
 
+def _start_ui(spec: VariantSpec, problem: str | None) -> None:
+    """The primary action, first in the sidebar: visible without scrolling past the settings."""
+    st.button(
+        "Start training",
+        icon=":material/play_arrow:",
+        type="primary",
+        width="stretch",
+        key=f"start:{spec.key}",
+        on_click=_start,
+        args=(spec.key,),
+        disabled=problem is not None,
+        help="Starts a run with the settings below; it trains in the background.",
+    )
+    running, queued = get_manager().active_count()
+    st.caption(f"Training now: {running} run(s), {queued} waiting · {get_manager().device}")
+
+
 def render(key: str) -> None:
     """Draw the page of variant ``key``."""
+    require_app()
     spec = get_variant(key)
     st.title(spec.title)
-    st.markdown(f"{spec.summary}  \nFrom the Keras guide, section *[{spec.guide_section}]({GUIDE_URL})*.")
+    source = f"From the Keras guide, section *[{spec.guide_section}]({GUIDE_URL})*." if spec.guide_section else ""
+    st.markdown(f"{spec.summary}  \n{source}")
 
     with st.sidebar:
+        start_slot = st.container()  # filled once the settings (and so the data needed) are known
         st.subheader("Settings")
         config, notes = settings_ui(spec)
-        problem = _mnist_problem(key, config)
-        st.button(
-            "Start training",
-            icon=":material/play_arrow:",
-            type="primary",
-            width="stretch",
-            key=f"start:{key}",
-            on_click=_start,
-            args=(key,),
-            disabled=problem is not None,
-        )
-        running, queued = get_manager().active_count()
-        st.caption(f"Training now: {running} run(s), {queued} waiting · {get_manager().device}")
+        problem = _mnist_problem(spec, config)
+        with start_slot:
+            _start_ui(spec, problem)
 
     for note in notes:
         st.warning(f"Link setting ignored: {note}", icon=":material/warning:")
@@ -84,17 +98,17 @@ def render(key: str) -> None:
             st.warning(f"There is no run `{run_id}` here (it may have been deleted). Start a new one.")
         elif snap.variant != key:
             st.info(f"Run `{run_id}` is a run of another variant.")
-            st.page_link(f"pages/{snap.variant}.py", label="Open it on its page", query_params={"run": run_id})
+            st.page_link(page_of(snap.variant), label="Open it on its page", query_params={"run": run_id})
         else:
             st.caption("This page's address links to this run: share it and others watch it live.")
             run_panel(run_id)
     else:
         st.info("Choose settings in the sidebar and press **Start training** to watch this step train live.")
 
-    if key == "gan":
-        speed_comparison_ui(config["batch_size"])
+    page_views(spec, config)
 
-    with st.expander("The code that runs: " + ", ".join(title for title, _ in spec.code(config))):
-        for title, fn in spec.code(config):
+    code = spec.code(config)
+    with st.expander("The code that runs: " + ", ".join(title for title, _ in code)):
+        for title, fn in code:
             st.markdown(f"`{title}` — from `{fn.__module__}`")
             st.code(_source(fn), language="python")

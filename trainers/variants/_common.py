@@ -54,6 +54,7 @@ TARGET = ParamSpec(
     "linear: y = x·w + noise, which Dense(1) can learn.",
 )
 REGRESSION_PARAMS = (SAMPLES, TARGET, batch_size(32), learning_rate(1e-3), SEED)
+REGRESSION_KEYS = ("target", "samples", "batch_size", "learning_rate", "epochs")  # what tells runs apart
 
 
 def dense_regressor(model_class: type[keras.Model], features: int = 32) -> keras.Model:

@@ -58,7 +58,10 @@ SPEC = VariantSpec(
     guide_section="A first simple example",
     params=(_common.epochs(3), *_common.REGRESSION_PARAMS),
     metrics=("loss", "mae"),
-    produces_images=False,
     build=build,
     code=lambda config: [("ComputeLossModel.train_step", ComputeLossModel.train_step)],
+    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
+    tiny_falls="loss",
+    icon=":material/looks_one:",
+    key_settings=_common.REGRESSION_KEYS,
 )

@@ -1,220 +1,37 @@
-"""Variant 5 — "Wrapping up: an end-to-end GAN example", on MNIST digits.
+"""Variant 5 — "Wrapping up: an end-to-end GAN example", on MNIST digits: the spec.
 
-The guide's discriminator and generator, two Adam optimizers passed through a custom
-``compile(d_optimizer, g_optimizer, loss_fn)``, binary cross-entropy from logits, a
-little noise on the labels and a seeded ``SeedGenerator``. ``GAN.train_step`` is the
-guide's step; ``trainers.variants.gan_tuned.TunedGAN`` is the same algorithm, faster.
+The networks, the guide's ``GAN`` and the data helpers are in ``gan_model``; the same
+algorithm with its overhead removed is ``gan_tuned.TunedGAN``. The *step* setting
+picks one of the two.
 """
 
 from __future__ import annotations
 
 import keras
-import numpy as np
-import torch
-from keras import layers
 
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
-from trainers.images import to_uint8
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
-from trainers.variants._torch_layers import TorchConv2DTranspose
+from trainers.variants.gan_model import (
+    GAN,
+    build_discriminator,
+    build_generator,
+    digit_loader,
+    fixed_latents,
+    mnist_images,
+    sample_digits,
+)
+from trainers.variants.gan_tuned import TunedGAN
+from trainers.views import StepSpeed
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
-
-
-def build_discriminator(data_format: str = "channels_last") -> keras.Sequential:
-    """28x28x1 image -> one logit (real vs fake), exactly as in the guide.
-
-    ``data_format="channels_first"`` builds the same network (same layers, same weight
-    shapes, same function) computing in PyTorch's native NCHW layout; the tuned step
-    uses it. Since the image has one channel, the reshape to (1, 28, 28) moves no data.
-    """
-    cf = data_format == "channels_first"
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            *([layers.Reshape((1, 28, 28))] if cf else []),
-            layers.Conv2D(64, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
-            layers.LeakyReLU(negative_slope=0.2),
-            layers.Conv2D(128, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
-            layers.LeakyReLU(negative_slope=0.2),
-            layers.GlobalMaxPooling2D(data_format=data_format),
-            layers.Dense(1),
-        ],
-        name="discriminator",
-    )
-
-
-def build_generator(latent_dim: int, data_format: str = "channels_last") -> keras.Sequential:
-    """Latent vector -> 28x28x1 image in [0, 1], exactly as in the guide.
-
-    With ``data_format="channels_first"`` the 7x7x128 map is permuted once to NCHW
-    and the convolutions run in PyTorch's native layout, the transposed ones through
-    ``TorchConv2DTranspose`` (no oversized output to crop); the output is (28, 28, 1)
-    either way, and the weights are interchangeable with the guide's network.
-    """
-    cf = data_format == "channels_first"
-    conv_transpose = TorchConv2DTranspose if cf else layers.Conv2DTranspose
-    return keras.Sequential(
-        [
-            keras.Input(shape=(latent_dim,)),
-            # 128 coefficients per position, reshaped into a 7x7x128 map.
-            layers.Dense(7 * 7 * 128),
-            layers.LeakyReLU(negative_slope=0.2),
-            layers.Reshape((7, 7, 128)),
-            *([layers.Permute((3, 1, 2))] if cf else []),
-            conv_transpose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
-            layers.LeakyReLU(negative_slope=0.2),
-            conv_transpose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
-            layers.LeakyReLU(negative_slope=0.2),
-            layers.Conv2D(1, (7, 7), padding="same", activation="sigmoid", data_format=data_format),
-            *([layers.Reshape((28, 28, 1))] if cf else []),
-        ],
-        name="generator",
-    )
-
-
-@keras.saving.register_keras_serializable(package="keras_lab")
-class GAN(keras.Model):
-    """The guide's GAN: trackers in ``__init__``, optimizers through ``compile()``."""
-
-    data_format = "channels_last"  # layout of the networks this step is built with
-
-    def __init__(self, discriminator, generator, latent_dim, label_noise=0.05, seed=1337, **kwargs):
-        super().__init__(**kwargs)
-        self.discriminator = discriminator
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.label_noise = label_noise  # the guide hard-codes 0.05; here it is a knob
-        self.seed = seed
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
-
-    def compile(self, d_optimizer, g_optimizer, loss_fn):
-        super().compile()
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        self.loss_fn = loss_fn
-
-    def train_step(self, real_images):
-        # fit(DataLoader of (x, x)) and fit(numpy) both hand over tuples: keep the images.
-        if isinstance(real_images, (tuple, list)):
-            real_images = real_images[0]
-        # The guide copies the batch with torch.tensor(real_images, device=...) every
-        # step; convert_to_tensor moves it to Keras's device only if it is not there.
-        real_images = keras.ops.convert_to_tensor(real_images)
-        device = real_images.device
-
-        # Sample random points in the latent space.
-        batch_size = real_images.shape[0]
-        random_latent_vectors = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
-
-        # Decode them to fake images and combine them with the real ones.
-        generated_images = self.generator(random_latent_vectors)
-        combined_images = torch.concat([generated_images, real_images], axis=0)
-
-        # Labels: 1 for fake, 0 for real, plus a little random noise - an important trick.
-        labels = torch.concat(
-            [torch.ones((batch_size, 1), device=device), torch.zeros((batch_size, 1), device=device)], axis=0
-        )
-        labels += self.label_noise * keras.random.uniform(labels.shape, seed=self.seed_generator)
-
-        # Train the discriminator.
-        self.zero_grad()
-        predictions = self.discriminator(combined_images)
-        d_loss = self.loss_fn(labels, predictions)
-        d_loss.backward()
-        grads = [v.value.grad for v in self.discriminator.trainable_weights]
-        with torch.no_grad():
-            self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
-
-        # Sample fresh latent points and label them all "real".
-        random_latent_vectors = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
-        misleading_labels = torch.zeros((batch_size, 1), device=device)
-
-        # Train the generator; only its weights are updated, not the discriminator's.
-        self.zero_grad()
-        predictions = self.discriminator(self.generator(random_latent_vectors))
-        g_loss = self.loss_fn(misleading_labels, predictions)
-        # The guide writes `grads = g_loss.backward()`; backward() returns None and
-        # fills .grad, which the next line reads, so we just call it.
-        g_loss.backward()
-        grads = [v.value.grad for v in self.generator.trainable_weights]
-        with torch.no_grad():
-            self.g_optimizer.apply(grads, self.generator.trainable_weights)
-
-        # Update the metrics and return their values.
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
-
-    def generate(self, latent_vectors) -> np.ndarray:
-        """Images (n, 28, 28, 1) in [0, 1] for the given latent vectors, without gradients."""
-        with torch.no_grad():
-            images = self.generator(keras.ops.convert_to_tensor(latent_vectors, dtype="float32"), training=False)
-        return keras.ops.convert_to_numpy(images)
-
-    def get_config(self):
-        return {
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "latent_dim": self.latent_dim,
-            "label_noise": self.label_noise,
-            "seed": self.seed,
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        return cls(**config)
-
-    def get_compile_config(self):
-        # compile() takes optimizers Keras cannot rebuild from the saved "optimizer"
-        # entry; a loaded GAN is for generating, and is compiled again to train.
-        return None
-
-
-def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """One batch of latent vectors drawn once per run, so the same digits can be watched forming."""
-    return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype(np.float32)
-
-
-def sample_digits(gan: GAN, latent_vectors: np.ndarray) -> np.ndarray:
-    """The generator's digits for ``latent_vectors`` as uint8 (n, 28, 28)."""
-    return to_uint8(gan.generate(latent_vectors))
-
-
-def mnist_images(num_images: int | None = None) -> np.ndarray:
-    """MNIST digits as float32 (n, 28, 28, 1) in [0, 1], all splits found (the guide uses train+test)."""
-    mnist = load_mnist()
-    images = mnist.images if not num_images else mnist.images[:num_images]
-    return images.astype(np.float32)[..., None] / 255.0
-
-
-def digit_loader(images: np.ndarray, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
-    """The guide's input pipeline: a shuffled DataLoader of ``(x, x)`` pairs (seeded here)."""
-    tensor = torch.from_numpy(images)
-    dataset = torch.utils.data.TensorDataset(tensor, tensor)
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
-    )
+STEPS = {"guide": GAN, "tuned": TunedGAN}
 
 
 def make_gan(config: dict) -> GAN:
     """A compiled GAN of the step chosen in ``config`` (guide or tuned)."""
-    from trainers.variants.gan_tuned import TunedGAN  # the tuned step subclasses GAN
-
-    cls = TunedGAN if config["step"] == "tuned" else GAN
+    cls = STEPS[config["step"]]
     gan = cls(
         discriminator=build_discriminator(cls.data_format),
         generator=build_generator(config["latent_dim"], cls.data_format),
@@ -252,7 +69,7 @@ PARAMS = (
         "step",
         "choice",
         "tuned",
-        choices=("guide", "tuned"),
+        choices=tuple(STEPS),
         help="guide: the guide's train_step as written; tuned: the same algorithm with the overhead removed.",
     ),
     _common.epochs(1, 50),
@@ -284,6 +101,15 @@ PARAMS = (
     _common.SEED,
 )
 
+WATCH_FOR = (
+    "**What to watch.** Noise turns into strokes within a few hundred steps and into digit shapes "
+    "after about 1,000 (some 10 minutes at batch 64 on a 2-core CPU). If `g_loss` climbs steadily "
+    "while `d_loss` sinks towards 0 and the grid goes dark, the discriminator has won and the "
+    "generator no longer learns: with the guide's settings on the 10,000-image MNIST test split "
+    "this happened here after about 1,500 steps. Remedies worth trying: a lower discriminator "
+    "learning rate, or more label noise. The look-back slider brings back the best grids."
+)
+
 SPEC = VariantSpec(
     key="gan",
     title="GAN on MNIST",
@@ -291,15 +117,26 @@ SPEC = VariantSpec(
     guide_section="Wrapping up: an end-to-end GAN example",
     params=PARAMS,
     metrics=("d_loss", "g_loss"),
-    produces_images=True,
     build=build,
-    code=lambda config: [
-        (f"{'TunedGAN' if config.get('step') == 'tuned' else 'GAN'}.train_step", make_step_fn(config)),
-    ],
+    code=lambda config: [(f"{STEPS[config.get('step', 'tuned')].__name__}.train_step", make_step_fn(config))],
+    tiny={
+        "epochs": 3,
+        "batch_size": 16,
+        "latent_dim": 16,
+        "num_images": 96,
+        "d_learning_rate": 1e-3,
+        "g_learning_rate": 1e-3,
+    },
+    tiny_falls="d_loss",
+    icon=":material/palette:",
+    grid_caption=f"The same {SAMPLE_COUNT} latent vectors through the generator",
+    uses_mnist=lambda config: True,
+    key_settings=("step", "batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise"),
+    watch_for=WATCH_FOR,
+    page_views=(StepSpeed(setting="step", per="batch_size"),),
 )
 
 
 def make_step_fn(config: dict):
-    from trainers.variants.gan_tuned import TunedGAN
-
-    return TunedGAN.train_step if config.get("step") == "tuned" else GAN.train_step
+    """The train_step that runs for ``config`` (for the page's "code that runs")."""
+    return STEPS[config.get("step", "tuned")].train_step

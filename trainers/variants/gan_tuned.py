@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import torch
 
-from trainers.variants.gan import GAN
+from trainers.variants.gan_model import GAN
 
 
 class _BatchIndexed(torch.utils.data.Dataset):

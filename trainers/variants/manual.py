@@ -63,10 +63,13 @@ SPEC = VariantSpec(
     guide_section="Going lower-level",
     params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
     metrics=("loss", "mae"),
-    produces_images=False,
     build=build,
     code=lambda config: [
         ("ManualModel.train_step", ManualModel.train_step),
         ("ManualModel.metrics", ManualModel.metrics.fget),
     ],
+    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
+    tiny_falls="loss",
+    icon=":material/looks_two:",
+    key_settings=_common.REGRESSION_KEYS,
 )

@@ -12,6 +12,7 @@ import keras
 from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
+from trainers.views import EpochTable
 
 
 class TestStepModel(keras.Model):
@@ -82,8 +83,19 @@ SPEC = VariantSpec(
         *_common.REGRESSION_PARAMS[2:],
     ),
     metrics=("loss", "mae"),
-    produces_images=False,
     build=build,
     code=lambda config: [("TestStepModel.test_step", TestStepModel.test_step)],
+    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
+    tiny_falls="loss",
+    icon=":material/looks_4:",
+    key_settings=(*_common.REGRESSION_KEYS, "validation_fraction"),
+    run_views=(
+        EpochTable(
+            title="Evaluation through the custom `test_step`",
+            columns=("loss", "val_loss", "mae", "val_mae"),
+            finals=(("evaluate() loss", "eval_loss"), ("evaluate() mae", "eval_mae")),
+            empty="fit() runs the validation data through test_step at the end of each epoch.",
+        ),
+    ),
     epoch_metrics=("val_loss", "val_mae"),
 )

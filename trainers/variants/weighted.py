@@ -21,6 +21,7 @@ from trainers.config import ParamSpec
 from trainers.data import load_mnist
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
+from trainers.views import RecallByDigit
 
 TEST_SIZE = 2000  # held-out MNIST images, natural class balance, same for every run
 
@@ -216,6 +217,10 @@ PARAMS = (
 )
 
 
+def _uses_mnist(config: dict) -> bool:
+    return config.get("task") == "mnist"
+
+
 def _report_names() -> tuple[str, ...]:
     return tuple(f"class_acc_{c}" for c in range(10)) + ("test_acc",)
 
@@ -227,9 +232,29 @@ SPEC = VariantSpec(
     guide_section="Supporting sample_weight & class_weight",
     params=PARAMS,
     metrics=("loss", "acc", "mae"),  # acc for mnist, mae for regression
-    produces_images=False,
     build=build,
     code=lambda config: [("WeightedModel.train_step", WeightedModel.train_step)],
+    tiny={
+        "task": "regression",
+        "weighting": "sample_weight",
+        "target": "linear",
+        "samples": 256,
+        "epochs": 3,
+        "learning_rate": 0.02,
+    },
+    tiny_falls="loss",
+    icon=":material/looks_3:",
+    uses_mnist=_uses_mnist,
+    key_settings=("task", "weighting", "rare_classes", "rare_fraction", "learning_rate", "epochs"),
+    run_views=(
+        RecallByDigit(
+            when=_uses_mnist,
+            title="Recall per digit on 2,000 held-out images: the effect of the weighting on the rare digits",
+            prefix="class_acc_",
+            highlight_below="rare_classes",
+            highlight_label="made rare in training",
+        ),
+    ),
     epoch_metrics=_report_names(),
     check=check,
 )

@@ -1,0 +1,56 @@
+"""Who may control a run: open to everyone locally, private to its browser in a hosted demo.
+
+With ``private_runs`` a run can be stopped, paused, steered or deleted only by the
+visitor (browser) that started it, and each visitor holds at most ``max_per_visitor``
+active runs. The store keeps only a hash of a visitor's token, so the file alone
+grants nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+class NotYourRun(PermissionError):
+    """Raised when a visitor tries to control a run another browser started (private runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This run was started in another browser: you can watch it, but only the person "
+            "who started it can stop, pause or delete it. Start your own run to experiment."
+        )
+
+
+def visitor_hash(token: str | None) -> str | None:
+    """What the store keeps of a visitor's token: a hash."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32] if token else None
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    private_runs: bool = False
+    max_per_visitor: int | None = None  # active runs one visitor may hold (None: no cap)
+
+    def may_control(self, owner: str | None, visitor: str | None) -> bool:
+        """Whether the browser with token ``visitor`` may control a run owned by hash ``owner``.
+
+        Always, unless runs are private; then only its owner (a run started without a
+        visitor, from a script, is nobody's to control from a browser).
+        """
+        if not self.private_runs:
+            return True
+        return owner is not None and owner == visitor_hash(visitor)
+
+    def check(self, owner: str | None, visitor: str | None) -> None:
+        if not self.may_control(owner, visitor):
+            raise NotYourRun()
+
+    def check_cap(self, owner: str | None, active_owned: int) -> None:
+        """Refuse a start when the visitor already holds ``max_per_visitor`` active runs."""
+        if owner is None or not self.max_per_visitor or active_owned < self.max_per_visitor:
+            return
+        raise ValueError(
+            f"You already have {active_owned} run{'s' * (active_owned > 1)} training or waiting, the most one "
+            "visitor may have at once here. Stop one, or wait until it finishes, then start again."
+        )

@@ -1,0 +1,96 @@
+"""The training job a run's thread executes: build, fit, save, record the outcome.
+
+Keras keeps its random seed and dtype policy per thread, so both are set here, in
+the training thread. Failures, divergence and stops each leave a clear status and
+whatever was recorded until then; the model is saved atomically as ``.keras``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback as tb
+import warnings
+from pathlib import Path
+
+import keras
+
+import trainers
+from runtime.live import LiveRun
+from runtime.store import RunStore
+from runtime.stream import GridCadence, StreamCallback
+
+
+def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
+    """End ``run`` with ``status``, in memory and in the store (error, traceback, artifact kept)."""
+    run.set_status(status, ended=time.time(), **fields)
+    store.update_run(
+        run.id,
+        status=status,
+        ended=run.ended,
+        steps_done=run.step,
+        epoch=run.epoch,
+        ms_per_step=run.mean_step_ms(),
+        **{k: v for k, v in fields.items() if k in ("error", "traceback", "artifact")},
+    )
+
+
+def save_model(model: keras.Model, folder: Path) -> str:
+    """Save ``model`` as ``folder/model.keras`` atomically: a temporary file, then a rename."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / "model.keras"
+    tmp = folder / f".model-{os.getpid()}-{threading.get_ident()}.keras"  # Keras insists on the suffix
+    try:
+        model.save(tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(final)
+
+
+def train(run: LiveRun, store: RunStore, folder: Path, cadence: GridCadence) -> None:
+    """Train ``run`` to its end in this thread; the outcome is in ``run.status`` and the store."""
+    writer = None
+    try:
+        if run.stop_event.is_set():  # stopped while it was being handed a slot
+            finish(store, run, "stopped")
+            return
+        run.set_status("running", started=time.time())
+        store.update_run(run.id, status="running", started=run.started)
+        spec = trainers.get_variant(run.variant)
+        keras.utils.set_random_seed(run.config.get("seed", 1337))
+        keras.config.set_dtype_policy("float32")
+        experiment = spec.build(run.config)
+        run.data_source = experiment.data_source
+        writer = run.writer = store.writer(run.id)
+        writer.set_progress(data_source=experiment.data_source)
+        callback = StreamCallback(
+            run, sample_images=experiment.sample_images, cadence=cadence, epoch_report=experiment.epoch_report
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
+            experiment.model.fit(**experiment.fit_kwargs, callbacks=[callback], verbose=0)
+        if run.diverged_at is not None:
+            step, name = run.diverged_at
+            writer.close()
+            message = (
+                f"{name} became non-finite at step {step}. Try a smaller learning rate "
+                "or check the data for NaN/inf values."
+            )
+            finish(store, run, "diverged", error=message)
+            return
+        if experiment.final_report is not None:
+            run.record_final(experiment.final_report())
+        artifact = save_model(experiment.model, folder)
+        writer.close()
+        finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact)
+    except Exception as exc:  # any failure ends this run only, with its reason kept
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:
+                pass
+        finish(store, run, "failed", error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+    finally:
+        run.writer = None
