@@ -12,7 +12,7 @@ import math
 
 from PIL import Image, ImageDraw
 
-from runtime.live import sample_evenly
+from runtime.snapshot import sample_evenly
 from runtime.store import RunStore
 
 MAX_GIF_FRAMES = 100

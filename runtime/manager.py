@@ -15,7 +15,6 @@ import shutil
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
 from pathlib import Path
 
 import torch
@@ -25,13 +24,14 @@ from runtime import job
 from runtime.access import AccessPolicy, visitor_hash
 from runtime.allocator import keep_tensor_memory, release_memory
 from runtime.devices import device_info, library_versions
-from runtime.live import LiveRun, Snapshot
+from runtime.live import LiveRun
 from runtime.readback import snapshot_from_store
+from runtime.scheduler import Scheduler
+from runtime.snapshot import Snapshot
 from runtime.store import RunStore
 from runtime.stream import GridCadence
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
-KEEP_FINISHED = 50  # finished runs kept in memory; older ones are served from the store
 
 
 class RunManager:
@@ -50,22 +50,17 @@ class RunManager:
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
-        self.max_concurrent = max(1, int(max_concurrent))
-        self.max_queue = max_queue
         self.cadence = cadence
         self.access = AccessPolicy(private_runs, max_per_visitor)
+        self.scheduler = Scheduler(max_concurrent, max_queue, self._launch)
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
-        self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.max_concurrent)
+        self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.scheduler.max_concurrent)
         torch.set_num_threads(self.torch_threads)
         keep_tensor_memory()  # see runtime/allocator.py: page faults cost ~8% of CPU time otherwise
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         self.device = device_info()
-        self._lock = threading.Lock()
-        self._runs: OrderedDict[str, LiveRun] = OrderedDict()
-        self._queue: deque[str] = deque()
-        self._active: set[str] = set()
         self._snapshot_cache: dict[str, Snapshot] = {}
         self.recovered = self.store.mark_interrupted()
 
@@ -87,12 +82,9 @@ class RunManager:
         spec = trainers.get_variant(variant)
         config = spec.validate(config or {})
         owner = visitor_hash(visitor)
-        with self._lock:
-            self.access.check_cap(owner, sum(1 for r in self._runs.values() if r.visitor == owner and r.active))
-            if len(self._queue) >= self.max_queue:
-                raise ValueError(
-                    f"The lab is busy: {len(self._queue)} runs are already waiting. Try again in a few minutes."
-                )
+        with self.scheduler.lock:
+            self.access.check_cap(owner, self.scheduler.owned_active(owner))
+            self.scheduler.check_room()
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.visitor = owner
@@ -106,9 +98,7 @@ class RunManager:
                 epochs=config.get("epochs"),
                 visitor=owner,
             )
-            self._runs[run_id] = run
-            self._queue.append(run_id)
-            self._pump()
+            self.scheduler.enqueue(run)
         return run_id
 
     def may_control(self, run_id: str, visitor: str | None = None) -> bool:
@@ -118,27 +108,24 @@ class RunManager:
     def stop(self, run_id: str, visitor: str | None = None) -> None:
         """Stop a run: a queued run never starts; a running one stops after its current batch."""
         self.access.check(self._owner(run_id), visitor)
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is None:
             return
-        with self._lock:
-            if run_id in self._queue:
-                self._queue.remove(run_id)
-                job.finish(self.store, run, "stopped")
-                self._reindex_queue()
-                return
+        if self.scheduler.dequeue(run_id):
+            job.finish(self.store, run, "stopped")
+            return
         run.stop_event.set()
         run.resume_event.set()
 
     def pause(self, run_id: str, visitor: str | None = None) -> None:
         self.access.check(self._owner(run_id), visitor)
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None and run.status in ("running", "queued"):
             run.resume_event.clear()
 
     def resume(self, run_id: str, visitor: str | None = None) -> None:
         self.access.check(self._owner(run_id), visitor)
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None:
             run.resume_event.set()
 
@@ -146,7 +133,7 @@ class RunManager:
         """Block until the run has finished (or ``timeout`` passes); return its status."""
         deadline = float("inf") if timeout is None else time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self._live(run_id)
+            run = self.scheduler.get(run_id)
             if run is None:
                 break
             thread = run.thread
@@ -158,20 +145,19 @@ class RunManager:
     def delete(self, run_id: str, visitor: str | None = None) -> None:
         """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
         self.access.check(self._owner(run_id), visitor)
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None and run.active:
             raise ValueError("This run is still active: stop it before deleting it.")
         if run is not None and run.thread is not None:
             run.thread.join(5)
-        with self._lock:
-            self._runs.pop(run_id, None)
-            self._snapshot_cache.pop(run_id, None)
+        self.scheduler.forget(run_id)
+        self._snapshot_cache.pop(run_id, None)
         self.store.delete_run(run_id)
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     # ---- reading ---------------------------------------------------------------
     def status(self, run_id: str) -> str | None:
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None:
             return run.status
         row = self.store.get_run(run_id)
@@ -179,7 +165,7 @@ class RunManager:
 
     def snapshot(self, run_id: str) -> Snapshot | None:
         """The run as a page draws it, live or from the store; ``None`` if there is no such run."""
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None:
             return run.snapshot()
         cached = self._snapshot_cache.get(run_id)
@@ -194,7 +180,7 @@ class RunManager:
         """Every run, newest first, with live status and progress."""
         rows = self.store.list_runs(limit)
         for row in rows:
-            run = self._live(row["id"])
+            run = self.scheduler.get(row["id"])
             if run is not None:
                 row.update(
                     status=run.status,
@@ -207,7 +193,7 @@ class RunManager:
 
     def grid(self, run_id: str, step: int | None = None) -> tuple[int, bytes] | None:
         """The sample grid at ``step`` (or the latest), from memory if current, else from the store."""
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None and run.grid_png is not None and (step is None or step == run.grid_step):
             return run.grid_step, run.grid_png
         return self.store.grid(run_id, step)  # the writer commits about once a second
@@ -216,58 +202,33 @@ class RunManager:
         return self.home / run_id
 
     def active_count(self) -> tuple[int, int]:
-        with self._lock:
-            return len(self._active), len(self._queue)
+        """(training, waiting)."""
+        return self.scheduler.counts()
 
     def live_threads(self) -> list[threading.Thread]:
-        """Training threads still alive (the tests wait for them; a server's shutdown could too)."""
-        with self._lock:
-            return [r.thread for r in self._runs.values() if r.thread is not None and r.thread.is_alive()]
+        return self.scheduler.live_threads()
 
     # ---- internals -------------------------------------------------------------
-    def _live(self, run_id: str) -> LiveRun | None:
-        with self._lock:
-            return self._runs.get(run_id)
-
     def _owner(self, run_id: str) -> str | None:
-        run = self._live(run_id)
+        run = self.scheduler.get(run_id)
         if run is not None:
             return run.visitor
         row = self.store.get_run(run_id)
         return row.get("visitor") if row else None
 
-    def _reindex_queue(self) -> None:
-        for position, queued_id in enumerate(self._queue, 1):
-            self._runs[queued_id].queue_position = position
-
-    def _pump(self) -> None:
-        """Start queued runs while slots are free (called with the lock held)."""
-        while self._queue and len(self._active) < self.max_concurrent:
-            run_id = self._queue.popleft()
-            run = self._runs[run_id]
-            run.queue_position = None
-            self._active.add(run_id)
-            run.thread = threading.Thread(target=self._execute, args=(run,), name=f"run-{run_id}", daemon=True)
-            run.thread.start()
-        self._reindex_queue()
+    def _launch(self, run: LiveRun) -> threading.Thread:
+        thread = threading.Thread(target=self._execute, args=(run,), name=f"run-{run.id}", daemon=True)
+        thread.start()
+        return thread
 
     def _execute(self, run: LiveRun) -> None:
         """The body of a run's thread: train, free the slot, give memory back if the lab is now idle."""
         try:
             job.train(run, self.store, self.run_dir(run.id), self.cadence)
         finally:
-            with self._lock:
-                self._active.discard(run.id)
-                self._evict_finished()
-                self._pump()
-                idle = not self._active
+            idle = self.scheduler.release(run.id)
         # The run's model, optimizer state and data were locals of job.train: gone now, but
         # Keras layers hold reference cycles, so collect them before trimming the heap.
         if idle:
             gc.collect()
             release_memory()
-
-    def _evict_finished(self) -> None:
-        finished = [rid for rid, r in self._runs.items() if not r.active]
-        for rid in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []:
-            self._runs.pop(rid, None)

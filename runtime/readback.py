@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime.curves import decimate
-from runtime.live import Snapshot
+from runtime.snapshot import Snapshot
 from runtime.store import RunStore
 
 

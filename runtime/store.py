@@ -20,48 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from runtime.schema import migrate
 from runtime.status import ACTIVE
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    variant TEXT NOT NULL,
-    config TEXT NOT NULL,          -- JSON of the validated config
-    status TEXT NOT NULL,
-    created REAL NOT NULL,
-    started REAL,
-    ended REAL,
-    device TEXT,
-    versions TEXT,                 -- JSON: python, keras, torch, numpy
-    error TEXT,
-    traceback TEXT,
-    steps_done INTEGER NOT NULL DEFAULT 0,
-    total_steps INTEGER,
-    epoch INTEGER NOT NULL DEFAULT 0,
-    epochs INTEGER,
-    batch_size INTEGER,
-    data_source TEXT,
-    artifact TEXT,                 -- path of the saved .keras model
-    ms_per_step REAL,              -- mean time inside the train step, after warm-up
-    owner TEXT,                    -- host:pid of the process that runs it
-    visitor TEXT                   -- hash of the browser that started it (private runs)
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    step INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value REAL                     -- NULL stands for a non-finite value
-);
-CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
-CREATE TABLE IF NOT EXISTS grids (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    step INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    png BLOB NOT NULL,
-    PRIMARY KEY (run_id, step)
-);
-"""
+from runtime.writer import RunWriter
 
 
 def _owner() -> str:
@@ -84,10 +45,6 @@ def _owner_alive(owner: str | None) -> bool:
     return True
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 class RunStore:
     """Access to the SQLite run store; safe to share between threads."""
 
@@ -97,20 +54,9 @@ class RunStore:
         self._local = threading.local()
         conn = self._connect()
         try:
-            conn.executescript(SCHEMA)
-            self._add_missing_columns(conn)
+            migrate(conn)
         finally:
             conn.close()
-
-    @staticmethod
-    def _add_missing_columns(conn: sqlite3.Connection) -> None:
-        """Bring a store made by an older version up to date (new nullable columns only)."""
-        have = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-        create = SCHEMA.split("CREATE TABLE IF NOT EXISTS runs (")[1].split(");")[0]
-        for line in create.splitlines():
-            parts = line.strip().rstrip(",").split()
-            if len(parts) >= 2 and parts[0] not in have and parts[0].isidentifier() and "NOT NULL" not in line:
-                conn.execute(f"ALTER TABLE runs ADD COLUMN {parts[0]} {parts[1].rstrip(',')}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; explicit BEGIN
@@ -227,63 +173,8 @@ class RunStore:
             ).fetchone()
         return (row[0], bytes(row[1])) if row else None
 
-    def writer(self, run_id: str, flush_every_s: float = 1.0, max_rows: int = 2000) -> "RunWriter":
-        return RunWriter(self, run_id, flush_every_s, max_rows)
-
-
-class RunWriter:
-    """Batched writes for one run, from one thread, on a connection of its own."""
-
-    def __init__(self, store: RunStore, run_id: str, flush_every_s: float, max_rows: int):
-        self.run_id = run_id
-        self.flush_every_s = flush_every_s
-        self.max_rows = max_rows
-        self.conn = store._connect()
-        self.metric_rows: list[tuple] = []
-        self.grid_rows: list[tuple] = []
-        self.progress: dict[str, Any] = {}
-        self.last_flush = time.monotonic()
-
-    def metrics(self, step: int, epoch: int, values: dict[str, float]) -> None:
-        self.metric_rows.extend((self.run_id, step, epoch, k, _finite_or_none(v)) for k, v in values.items())
-        self._maybe_flush()
-
-    def grid(self, step: int, epoch: int, png: bytes) -> None:
-        self.grid_rows.append((self.run_id, step, epoch, png))
-        self._maybe_flush()
-
-    def set_progress(self, **fields: Any) -> None:
-        """Run-row fields (steps_done, epoch, ...) written with the next flush."""
-        self.progress.update(fields)
-
-    def _maybe_flush(self) -> None:
-        if len(self.metric_rows) >= self.max_rows or time.monotonic() - self.last_flush >= self.flush_every_s:
-            self.flush()
-
-    def flush(self) -> None:
-        """Commit everything buffered in one transaction."""
-        self.last_flush = time.monotonic()
-        if not (self.metric_rows or self.grid_rows or self.progress):
-            return
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", self.metric_rows)
-            conn.executemany("INSERT OR REPLACE INTO grids VALUES (?, ?, ?, ?)", self.grid_rows)
-            if self.progress:
-                sets = ", ".join(f"{k} = ?" for k in self.progress)
-                conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*self.progress.values(), self.run_id])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self.metric_rows, self.grid_rows, self.progress = [], [], {}
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self.conn.close()
+    def writer(self, run_id: str, flush_every_s: float = 1.0, max_rows: int = 2000) -> RunWriter:
+        return RunWriter(self._connect(), run_id, flush_every_s, max_rows)
 
 
 def _run_dict(row: sqlite3.Row) -> dict:

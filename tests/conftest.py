@@ -10,6 +10,7 @@ if "MNIST_DIR" not in os.environ and _SHARED_MNIST.is_dir():
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import streamlit as st  # noqa: E402
 
 import trainers  # noqa: E402,F401
 
@@ -50,3 +51,22 @@ def manager(tmp_path):
         m.stop(row["id"])
     for thread in m.live_threads():
         thread.join(30)
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A fresh process-wide manager over a store in tmp_path; its runs are stopped afterwards."""
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))
+    monkeypatch.setenv("LAB_GRID_MIN_SECONDS", "0")
+    st.cache_resource.clear()
+    from runtime.access import AccessPolicy
+    from ui.lab import get_manager
+
+    yield get_manager
+    manager = get_manager()
+    manager.access = AccessPolicy()  # the test's clean-up may stop anyone's run
+    for row in manager.list():
+        manager.stop(row["id"])
+    for thread in manager.live_threads():
+        thread.join(30)
+    st.cache_resource.clear()

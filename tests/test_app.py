@@ -1,56 +1,11 @@
 """AppTest for every page: renders, Start creates a run, Stop stops it, bad links fall back."""
 
 import time
-from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from runtime.access import AccessPolicy
+from tests.apptest import page, texts, wait_for_first_step
 from trainers import VARIANTS
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 60
-
-
-@pytest.fixture
-def lab(tmp_path, monkeypatch):
-    """A fresh process-wide manager over a store in tmp_path; its runs are stopped afterwards."""
-    monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))
-    monkeypatch.setenv("LAB_GRID_MIN_SECONDS", "0")
-    st.cache_resource.clear()
-    from ui.lab import get_manager
-
-    yield get_manager
-    manager = get_manager()
-    manager.access = AccessPolicy()  # the test's clean-up may stop anyone's run
-    for row in manager.list():
-        manager.stop(row["id"])
-    for thread in manager.live_threads():
-        thread.join(30)
-    st.cache_resource.clear()
-
-
-def page(path: str | None = None, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if path:
-        at.switch_page(path)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def wait_for_first_step(manager, run_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while manager.snapshot(run_id).step < 1:
-        assert time.monotonic() < deadline, "the run did not take its first step"
-        time.sleep(0.1)
-
-
-def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_home_renders_device_mnist_variants_and_runs(lab):

@@ -124,7 +124,7 @@ def _metric_traces(name: str, curve, epoch_curves: dict, smoothing: float, axes:
             _epoch_trace(epoch_curves[f"epoch/{name}"], f"{name}, epoch mean", axes, mode="markers", marker=marker)
         )
     if f"epoch/val_{name}" in epoch_curves:
-        # Validation (a custom test_step behind fit(validation_data=...)) is measured once
+        # Validation (the evaluation step behind fit(validation_data=...)) is measured once
         # an epoch: drawn on the training metric's panel, so the two can be compared.
         traces.append(
             _epoch_trace(

@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from runtime.live import Snapshot
+from runtime.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts
 from ui.fmt import STATUS_ICONS, fmt_duration, fmt_number

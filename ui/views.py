@@ -10,7 +10,7 @@ import statistics
 
 import streamlit as st
 
-from runtime.live import Snapshot
+from runtime.snapshot import Snapshot
 from trainers.registry import VariantSpec
 from trainers.views import EpochTable, RecallByDigit, StepSpeed
 from ui import charts

@@ -1,0 +1,113 @@
+"""``Snapshot``: what a page needs to draw a run, the same whether the run is live or stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from runtime.status import ACTIVE
+
+MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
+
+
+RECORD_FIELDS = (  # a run's record: the same names in the store's runs table and on a LiveRun
+    "id",
+    "variant",
+    "config",
+    "status",
+    "total_steps",
+    "epoch",
+    "epochs",
+    "batch_size",
+    "ms_per_step",
+    "error",
+    "traceback",
+    "device",
+    "data_source",
+    "created",
+    "started",
+    "ended",
+    "artifact",
+)
+
+
+@dataclass
+class Snapshot:
+    """What a page needs to draw a run, bounded whatever the run's length.
+
+    Made only by ``Snapshot.assemble``, from a run record (a store row or a live run's)
+    and its series, so a live run and the same run read back from the store agree.
+    """
+
+    id: str
+    variant: str
+    config: dict
+    status: str  # see runtime.status
+    step: int  # optimizer steps done
+    total_steps: int | None
+    epoch: int  # epochs completed
+    epochs: int | None
+    steps_per_epoch: int | None
+    batch_size: int | None
+    ms_per_step: float | None  # mean time inside the train step itself, after warm-up
+    error: str | None
+    traceback: str | None
+    device: str | None
+    data_source: str | None
+    created: float
+    started: float | None
+    ended: float | None
+    artifact: str | None
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]  # per-step metric -> (steps, values float32)
+    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]]  # "epoch/<name>" -> (step at epoch end, values)
+    epoch_steps: list[int]  # step at which each epoch ended (for boundary markers)
+    final: dict[str, float]  # "final/<name>" figures once training ended
+    grid_png: bytes | None
+    grid_step: int | None
+    grid_steps: list[int]  # steps that have a stored grid (sampled if many)
+    steps_per_s: float | None = None  # recent overall pace, callback and data included (live runs)
+    samples_per_s: float | None = None
+    eta_s: float | None = None
+    queue_position: int | None = None  # 1-based place in the waiting line, when queued
+    version: int = 0  # bumps on every change of a live run; equal versions mean equal snapshots
+
+    @classmethod
+    def assemble(cls, record: Mapping[str, Any], series: Mapping[str, Any], **live: Any) -> "Snapshot":
+        """The one constructor: ``record`` has ``RECORD_FIELDS`` and ``steps_done``; ``series``
+        has curves, epoch_curves, epoch_steps, final, grid_png, grid_step and every grid step."""
+        fields = {name: record.get(name) for name in RECORD_FIELDS}
+        total, epochs = record.get("total_steps"), record.get("epochs")
+        fields["steps_per_epoch"] = record.get("steps_per_epoch") or (total // epochs if total and epochs else None)
+        fields["step"] = record.get("steps_done") or 0
+        fields["epoch"] = fields["epoch"] or 0
+        fields["config"] = dict(fields["config"] or {})
+        rest = dict(series)
+        rest["grid_steps"] = sample_evenly(rest.get("grid_steps", []), MAX_GRID_STEPS)
+        return cls(**fields, **rest, **live)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def progress(self) -> float:
+        if not self.total_steps:
+            return 0.0
+        return min(1.0, self.step / self.total_steps)
+
+    def payload_bytes(self) -> int:
+        """Approximate size of what a page receives: arrays, image, lists (bench/memory_payload.py)."""
+        size = sum(s.nbytes + v.nbytes for s, v in self.curves.values())
+        size += sum(s.nbytes + v.nbytes for s, v in self.epoch_curves.values())
+        size += len(self.grid_png or b"") + 8 * (len(self.grid_steps) + len(self.epoch_steps))
+        return size + len(self.traceback or "") + 2048  # scalars and strings
+
+
+def sample_evenly(items: list, limit: int) -> list:
+    """At most ``limit`` items, evenly spread, always including the first and the last."""
+    if len(items) <= limit:
+        return list(items)
+    idx = np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))
+    return [items[i] for i in idx]

@@ -1,0 +1,93 @@
+"""The code's shape: imports run one way, runtime modules stay small, variants live in trainers/."""
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from trainers import VARIANTS
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("trainers", "runtime", "ui")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Project module -> project modules it imports anywhere in its body (functions included)."""
+    files = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for target in targets:
+                # "from runtime import job" names the module runtime.job; "import runtime.live" both.
+                while target and target not in files:
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    deps.add(target)
+        graph[name] = deps
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep) :] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = import_graph()
+    assert "trainers.variants.gan_model" in graph["trainers.variants.gan_tuned"]  # the graph sees real imports
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "runtime").glob("*.py")), ids=lambda p: p.name)
+def test_runtime_modules_stay_small(path):
+    assert len(path.read_text().splitlines()) <= 260, f"{path.name}: split it by concern"
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_a_variant_is_named_only_in_trainers_its_page_stub_and_tests(key):
+    """Everything else learns about variants from the registry."""
+    out = subprocess.run(
+        ["git", "grep", "-lw", key, "--", "ui", "runtime", "app.py", ".streamlit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == "", f"{key!r} is named in: {out.stdout.split()}"
+    stub = ROOT / "pages" / f"{key}.py"
+    assert stub.is_file() and re.search(rf'render\("{key}"\)', stub.read_text())
