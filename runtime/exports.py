@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+from typing import Iterator
 
 from PIL import Image, ImageDraw
 
@@ -18,21 +19,35 @@ from runtime.store import RunStore
 MAX_GIF_FRAMES = 100
 
 
-def metrics_csv(store: RunStore, run_id: str) -> bytes:
-    """One row per step, a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded)."""
-    rows: dict[int, dict[str, object]] = {}
+def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000) -> Iterator[bytes]:
+    """The metrics CSV in chunks, read from the store a window of steps at a time: memory stays
+    bounded however long the run. One row per step: step, epoch (1-based), seconds since the run
+    started, then a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded)."""
     names = store.metric_names(run_id)
-    for name in names:
-        steps, epochs, values = store.curve(run_id, name)
-        for step, epoch, value in zip(steps.tolist(), epochs.tolist(), values.tolist()):
-            row = rows.setdefault(step, {"step": step, "epoch": epoch + 1})
-            row[name] = "" if not math.isfinite(value) else repr(float(value))
+    run = store.get_run(run_id)
+    started = run.get("started") if run else None
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["step", "epoch", *names], restval="", lineterminator="\n")
-    writer.writeheader()
-    for step in sorted(rows):
-        writer.writerow(rows[step])
-    return out.getvalue().encode()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["step", "epoch", "time_s", *names])
+    count = 0
+    for step, epoch, t, values in store.metric_rows(run_id, names):
+        elapsed = "" if t is None or started is None else f"{t - started:.3f}"
+        writer.writerow([step, epoch + 1, elapsed, *(_cell(values.get(n)) for n in names)])
+        count += 1
+        if count % rows_per_chunk == 0:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def _cell(value) -> str:
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def metrics_csv(store: RunStore, run_id: str) -> bytes:
+    """The whole metrics CSV as bytes (see ``metrics_csv_chunks``; for short runs and scripts)."""
+    return b"".join(metrics_csv_chunks(store, run_id))
 
 
 def config_json(store: RunStore, run_id: str) -> bytes:

@@ -9,6 +9,7 @@ step 1,000,000.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -17,12 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from runtime.curves import MAX_POINTS, Curve
+from runtime.curves import MAX_POINTS, Curve, EpochPoints
 from runtime.snapshot import RECORD_FIELDS, Snapshot
 from runtime.status import ACTIVE
 from runtime.writer import RunWriter
 
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
+
+
+def _epoch_points(rows: list[tuple[int, float, float]]) -> EpochPoints:
+    steps, values, times = zip(*rows)
+    return EpochPoints(np.array(steps, np.int64), np.array(values, np.float32), np.array(times, np.float32))
 
 
 @dataclass
@@ -48,6 +54,8 @@ class LiveRun:
     data_source: str | None = None
     artifact: str | None = None
     queue_position: int | None = None
+    name: str = ""
+    notes: str = ""
     visitor: str | None = None  # hash of the starting browser's token, see RunManager.may_control
     writer: RunWriter | None = None
     max_points: int = MAX_POINTS
@@ -84,7 +92,12 @@ class LiveRun:
         if self.writer:
             self.writer.set_progress(total_steps=self.total_steps, epochs=epochs)
 
+    def _since_start(self, now: float) -> float | None:
+        return now - self.started if self.started is not None else None
+
     def record_step(self, step: int, epoch: int, values: dict[str, float], step_seconds: float | None = None) -> None:
+        now = time.time()
+        t = self._since_start(now)
         with self.lock:
             self.step = step
             if step_seconds is not None and step > WARMUP_STEPS:
@@ -94,25 +107,27 @@ class LiveRun:
                 curve = self.curves.get(name)
                 if curve is None:
                     curve = self.curves[name] = Curve(self.max_points)
-                curve.append(step, value)
+                curve.append(step, value, t)
             self.rate_window.append((time.monotonic(), step))
             self.version += 1
         if self.writer:
             self.writer.set_progress(steps_done=step)
-            self.writer.metrics(step, epoch, values)
+            self.writer.metrics(step, epoch, values, now)
 
     def record_epoch(self, step: int, epoch: int, values: dict[str, float]) -> None:
         """Figures at the end of epoch ``epoch`` (0-based), stored as ``epoch/<name>``."""
         named = {f"epoch/{k}": v for k, v in values.items()}
+        now = time.time()
+        t = self._since_start(now)
         with self.lock:
             self.epoch = epoch + 1
             self.epoch_steps.append(step)
             for name, value in named.items():
-                self.epoch_curves.setdefault(name, []).append((step, value))
+                self.epoch_curves.setdefault(name, []).append((step, value, math.nan if t is None else t))
             self.version += 1
         if self.writer:
             self.writer.set_progress(epoch=epoch + 1)
-            self.writer.metrics(step, epoch, named)
+            self.writer.metrics(step, epoch, named, now)
 
     def record_final(self, values: dict[str, float]) -> None:
         named = {f"final/{k}": v for k, v in values.items()}
@@ -170,10 +185,7 @@ class LiveRun:
             remaining = (self.total_steps - self.step) if self.total_steps else None
             series = dict(
                 curves={k: c.points() for k, c in self.curves.items()},
-                epoch_curves={
-                    k: (np.array([s for s, _ in v], np.int64), np.array([x for _, x in v], np.float32))
-                    for k, v in self.epoch_curves.items()
-                },
+                epoch_curves={k: _epoch_points(v) for k, v in self.epoch_curves.items()},
                 epoch_steps=list(self.epoch_steps),
                 final=dict(self.final),
                 grid_png=self.grid_png,

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 import trainers
-from runtime import job
+from runtime import job, naming
 from runtime.access import AccessPolicy, visitor_hash
 from runtime.allocator import keep_tensor_memory, release_memory
 from runtime.devices import device_info, library_versions
@@ -88,10 +88,12 @@ class RunManager:
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.visitor = owner
+            run.name = naming.unique(naming.default_name(spec, variant, config), self.store.names_like(spec.title))
             self.store.create_run(
                 run_id,
                 variant,
                 config,
+                name=run.name,
                 device=self.device,
                 versions=library_versions(),
                 batch_size=config.get("batch_size"),
@@ -116,6 +118,15 @@ class RunManager:
             return
         run.stop_event.set()
         run.resume_event.set()
+
+    def rename(self, run_id: str, name: str, notes: str = "", visitor: str | None = None) -> None:
+        """Give a run a name and notes (``ValueError`` if they are empty or too long)."""
+        self.access.check(self._owner(run_id), visitor)
+        name, notes = naming.check_name(name, notes)
+        self.store.update_run(run_id, name=name, notes=notes)
+        if (run := self.scheduler.get(run_id)) is not None:
+            run.name, run.notes = name, notes
+        self._snapshot_cache.pop(run_id, None)
 
     def pause(self, run_id: str, visitor: str | None = None) -> None:
         self.access.check(self._owner(run_id), visitor)

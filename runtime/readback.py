@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from runtime.curves import decimate
 from runtime.snapshot import Snapshot
 from runtime.store import RunStore
 
 
 def snapshot_from_store(store: RunStore, run_id: str) -> Snapshot | None:
-    """The run as the store has it (``None`` if there is no such run); curves decimated like live ones."""
+    """The run as the store has it (``None`` if there is no such run), in the live curves' buckets."""
     row = store.get_run(run_id)
     if row is None:
         return None
     curves, epoch_curves, final = {}, {}, {}
     epoch_steps: set[int] = set()
-    for name, (steps, _, values) in store.curves(run_id).items():
+    started = row.get("started")
+    for name in store.metric_names(run_id):
         if name.startswith("final/"):
-            final[name] = float(values[-1])
+            final[name] = float(store.series(run_id, name).values[-1])
         elif name.startswith("epoch/"):
-            epoch_curves[name] = (steps, values.astype(np.float32))
-            epoch_steps.update(steps.tolist())
+            epoch_curves[name] = store.series(run_id, name, started)
+            epoch_steps.update(epoch_curves[name].steps.tolist())
         else:
-            curves[name] = decimate(steps, values)
+            curves[name] = store.curve_points(run_id, name, started)
     last = store.grid(run_id)
     series = dict(
         curves=curves,

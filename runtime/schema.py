@@ -1,30 +1,24 @@
-"""The run store's tables, and how a store made by an older version is brought up to date."""
+"""The run store's tables, versioned with SQLite's ``user_version``, and their migrations.
+
+``migrate`` brings any store up to ``VERSION``: a new store runs every step in turn,
+an older one only the steps after its version. A store made before versions were
+kept (``user_version`` 0) may have the first tables without the columns later
+rounds added; step 1 adds exactly those.
+"""
+
+from __future__ import annotations
 
 import sqlite3
 
-SCHEMA = """
+BASE = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     variant TEXT NOT NULL,
     config TEXT NOT NULL,          -- JSON of the validated config
     status TEXT NOT NULL,
     created REAL NOT NULL,
-    started REAL,
-    ended REAL,
-    device TEXT,
-    versions TEXT,                 -- JSON: python, keras, torch, numpy
-    error TEXT,
-    traceback TEXT,
     steps_done INTEGER NOT NULL DEFAULT 0,
-    total_steps INTEGER,
-    epoch INTEGER NOT NULL DEFAULT 0,
-    epochs INTEGER,
-    batch_size INTEGER,
-    data_source TEXT,
-    artifact TEXT,                 -- path of the saved .keras model
-    ms_per_step REAL,              -- mean time inside the train step, after warm-up
-    owner TEXT,                    -- host:pid of the process that runs it
-    visitor TEXT                   -- hash of the browser that started it (private runs)
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -43,13 +37,62 @@ CREATE TABLE IF NOT EXISTS grids (
 );
 """
 
+RUN_COLUMNS_V1 = (  # nullable columns of the runs table as the first two rounds left it
+    ("started", "REAL"),
+    ("ended", "REAL"),
+    ("device", "TEXT"),
+    ("versions", "TEXT"),  # JSON: python, keras, torch, numpy
+    ("error", "TEXT"),
+    ("traceback", "TEXT"),
+    ("total_steps", "INTEGER"),
+    ("epochs", "INTEGER"),
+    ("batch_size", "INTEGER"),
+    ("data_source", "TEXT"),
+    ("artifact", "TEXT"),  # path of the saved .keras model
+    ("ms_per_step", "REAL"),  # mean time inside the train step, after warm-up
+    ("owner", "TEXT"),  # host:pid of the process that runs it
+    ("visitor", "TEXT"),  # hash of the browser that started it (private runs)
+)
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Create the tables, and bring a store made by an older version up to date (new nullable columns)."""
-    conn.executescript(SCHEMA)
-    have = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-    create = SCHEMA.split("CREATE TABLE IF NOT EXISTS runs (")[1].split(");")[0]
-    for line in create.splitlines():
-        parts = line.strip().rstrip(",").split()
-        if len(parts) >= 2 and parts[0] not in have and parts[0].isidentifier() and "NOT NULL" not in line:
-            conn.execute(f"ALTER TABLE runs ADD COLUMN {parts[0]} {parts[1].rstrip(',')}")
+
+def _v1(conn: sqlite3.Connection) -> None:
+    for statement in BASE.split(";"):  # not executescript(): it would commit the migration's transaction
+        if statement.strip():
+            conn.execute(statement)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in RUN_COLUMNS_V1:
+        if name not in have:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    # Wall-clock time of each metric row (x-axis by time); a run's name and notes.
+    conn.execute("ALTER TABLE metrics ADD COLUMN t REAL")
+    conn.execute("ALTER TABLE runs ADD COLUMN name TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT")
+
+
+MIGRATIONS = (_v1, _v2)  # step i brings a store from version i to version i + 1
+VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the store up to ``VERSION``, one transaction per step; return the version it had."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > VERSION:
+        raise RuntimeError(
+            f"This run store was written by a newer version of the lab (schema {found}, this lab knows "
+            f"{VERSION}). Update the lab, or point LAB_HOME at another folder."
+        )
+    for version in range(found, VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == version:  # another process may have done it
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found

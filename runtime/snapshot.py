@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from runtime.curves import CurvePoints, EpochPoints
 from runtime.status import ACTIVE
 
 MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
@@ -14,6 +15,8 @@ MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
 
 RECORD_FIELDS = (  # a run's record: the same names in the store's runs table and on a LiveRun
     "id",
+    "name",
+    "notes",
     "variant",
     "config",
     "status",
@@ -42,6 +45,8 @@ class Snapshot:
     """
 
     id: str
+    name: str | None  # what a person calls the run (generated from its settings, editable)
+    notes: str | None
     variant: str
     config: dict
     status: str  # see runtime.status
@@ -60,8 +65,8 @@ class Snapshot:
     started: float | None
     ended: float | None
     artifact: str | None
-    curves: dict[str, tuple[np.ndarray, np.ndarray]]  # per-step metric -> (steps, values float32)
-    epoch_curves: dict[str, tuple[np.ndarray, np.ndarray]]  # "epoch/<name>" -> (step at epoch end, values)
+    curves: dict[str, CurvePoints]  # per-step metric -> bucket means and extremes (runtime/curves.py)
+    epoch_curves: dict[str, EpochPoints]  # "epoch/<name>" -> its figure at each epoch's end
     epoch_steps: list[int]  # step at which each epoch ended (for boundary markers)
     final: dict[str, float]  # "final/<name>" figures once training ended
     grid_png: bytes | None
@@ -99,8 +104,8 @@ class Snapshot:
 
     def payload_bytes(self) -> int:
         """Approximate size of what a page receives: arrays, image, lists (bench/memory_payload.py)."""
-        size = sum(s.nbytes + v.nbytes for s, v in self.curves.values())
-        size += sum(s.nbytes + v.nbytes for s, v in self.epoch_curves.values())
+        size = sum(c.nbytes() for c in self.curves.values())
+        size += sum(sum(a.nbytes for a in e) for e in self.epoch_curves.values())
         size += len(self.grid_png or b"") + 8 * (len(self.grid_steps) + len(self.epoch_steps))
         return size + len(self.traceback or "") + 2048  # scalars and strings
 

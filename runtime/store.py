@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime.curves import MAX_POINTS, CurvePoints, EpochPoints, bucket_rows, width_for
 from runtime.schema import migrate
 from runtime.status import ACTIVE
 from runtime.writer import RunWriter
@@ -104,6 +105,12 @@ class RunStore:
         rows = self.conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         return [_run_dict(r) for r in rows]
 
+    def names_like(self, prefix: str) -> set[str]:
+        """Names of runs that start with ``prefix`` (to keep a new run's name unique)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute("SELECT name FROM runs WHERE name LIKE ? ESCAPE '\\'", (escaped + "%",))
+        return {r[0] for r in rows}
+
     def step_times(self, variant: str) -> list[dict]:
         """(config, device, ms_per_step) of every run of ``variant`` that measured its step time."""
         rows = self.conn.execute(
@@ -131,11 +138,23 @@ class RunStore:
 
     # ---- metrics and grids --------------------------------------------------
     def metric_names(self, run_id: str) -> list[str]:
-        rows = self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))
+        """Names of the run's metrics, found by hopping through the index (not by scanning every row)."""
+        rows = self.conn.execute(
+            """WITH RECURSIVE names(name) AS (
+                   SELECT MIN(name) FROM metrics WHERE run_id = ?1
+                   UNION ALL
+                   SELECT (SELECT MIN(name) FROM metrics WHERE run_id = ?1 AND name > names.name)
+                   FROM names WHERE names.name IS NOT NULL)
+               SELECT name FROM names WHERE name IS NOT NULL""",
+            (run_id,),
+        )
         return [r[0] for r in rows]
 
     def curve(self, run_id: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(steps, epochs, values) of one metric, in step order; NaN where not finite."""
+        """(steps, epochs, values) of one metric, in full and in step order; NaN where not finite.
+
+        For short series (epoch figures, tests); long curves are read with ``curve_points``.
+        """
         rows = self.conn.execute(
             "SELECT step, epoch, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step", (run_id, name)
         ).fetchall()
@@ -144,18 +163,75 @@ class RunStore:
         arr = np.array([(r[0], r[1], np.nan if r[2] is None else r[2]) for r in rows], dtype=np.float64)
         return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
 
-    def curves(self, run_id: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        return {name: self.curve(run_id, name) for name in self.metric_names(run_id)}
+    def series(self, run_id: str, name: str, started: float | None = None) -> EpochPoints:
+        """One short series in full: (steps, values, seconds since ``started``), e.g. an epoch figure."""
+        rows = self.conn.execute(
+            "SELECT step, value, t FROM metrics WHERE run_id = ? AND name = ? ORDER BY step", (run_id, name)
+        ).fetchall()
+        arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64).reshape(-1, 3)
+        times = arr[:, 2] - (started if started is not None else np.nan)
+        return EpochPoints(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.float32), times.astype(np.float32))
+
+    def curve_points(
+        self, run_id: str, name: str, started: float | None = None, max_points: int = MAX_POINTS
+    ) -> CurvePoints:
+        """One metric as at most ``max_points`` buckets (the live curve's), aggregated in SQL.
+
+        Memory and time do not grow with the run: SQLite walks the index once and hands
+        back one row per bucket. Times are seconds since ``started``.
+        """
+        last = self.conn.execute(
+            "SELECT MAX(step) FROM metrics WHERE run_id = ? AND name = ?", (run_id, name)
+        ).fetchone()[0]
+        if last is None:
+            return CurvePoints.empty()
+        width = width_for(int(last), max_points)
+        rows = self.conn.execute(
+            """SELECT COUNT(*), SUM(step), SUM(t - ?4), COUNT(t), SUM(value), COUNT(*) - COUNT(value),
+                      MIN(value), MAX(value)
+               FROM metrics WHERE run_id = ?1 AND name = ?2 GROUP BY (step - 1) / ?3 ORDER BY (step - 1) / ?3""",
+            (run_id, name, width, started if started is not None else 0.0),
+        ).fetchall()
+        points = bucket_rows(np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64))
+        if started is None:
+            return points._replace(times=np.full(len(points), np.nan, np.float32))
+        return points
+
+    def metric_rows(self, run_id: str, names: list[str], chunk: int = 20_000):
+        """Yield ``(step, epoch, t, {name: value})`` in step order, ``chunk`` steps at a time (bounded memory)."""
+        last = max(
+            (
+                self.conn.execute(
+                    "SELECT MAX(step) FROM metrics WHERE run_id = ? AND name = ?", (run_id, n)
+                ).fetchone()[0]
+                or -1
+                for n in names
+            ),
+            default=-1,
+        )
+        start = 0
+        while start <= last:
+            window: dict[int, list] = {}
+            for name in names:
+                for step, epoch, value, t in self.conn.execute(
+                    """SELECT step, epoch, value, t FROM metrics
+                       WHERE run_id = ? AND name = ? AND step >= ? AND step < ? ORDER BY step""",
+                    (run_id, name, start, start + chunk),
+                ):
+                    row = window.setdefault(step, [epoch, t, {}])
+                    row[2][name] = value
+            yield from ((step, *window[step][:2], window[step][2]) for step in sorted(window))
+            start += chunk
 
     def last_values(self, run_id: str) -> dict[str, float]:
-        """Each metric's latest value (the final figures of a finished run)."""
-        rows = self.conn.execute(
-            """SELECT m.name, m.value FROM metrics m
-               JOIN (SELECT name, MAX(step) AS step FROM metrics WHERE run_id = ? GROUP BY name) last
-               ON m.name = last.name AND m.step = last.step WHERE m.run_id = ?""",
-            (run_id, run_id),
-        ).fetchall()
-        return {r[0]: (np.nan if r[1] is None else r[1]) for r in rows}
+        """Each metric's latest value (the final figures of a finished run), one index lookup per name."""
+        out = {}
+        for name in self.metric_names(run_id):
+            row = self.conn.execute(
+                "SELECT value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step DESC LIMIT 1", (run_id, name)
+            ).fetchone()
+            out[name] = np.nan if row[0] is None else row[0]
+        return out
 
     def grid_steps(self, run_id: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT step FROM grids WHERE run_id = ? ORDER BY step", (run_id,))]

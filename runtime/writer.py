@@ -29,8 +29,10 @@ class RunWriter:
         self.progress: dict[str, Any] = {}
         self.last_flush = time.monotonic()
 
-    def metrics(self, step: int, epoch: int, values: dict[str, float]) -> None:
-        self.metric_rows.extend((self.run_id, step, epoch, k, _finite_or_none(v)) for k, v in values.items())
+    def metrics(self, step: int, epoch: int, values: dict[str, float], t: float | None = None) -> None:
+        """Values of ``step``, recorded at wall-clock time ``t`` (now if not given)."""
+        t = time.time() if t is None else t
+        self.metric_rows.extend((self.run_id, step, epoch, k, _finite_or_none(v), t) for k, v in values.items())
         self._maybe_flush()
 
     def grid(self, step: int, epoch: int, png: bytes) -> None:
@@ -53,14 +55,17 @@ class RunWriter:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", self.metric_rows)
+            conn.executemany(
+                "INSERT INTO metrics (run_id, step, epoch, name, value, t) VALUES (?, ?, ?, ?, ?, ?)", self.metric_rows
+            )
             conn.executemany("INSERT OR REPLACE INTO grids VALUES (?, ?, ?, ?)", self.grid_rows)
             if self.progress:
                 sets = ", ".join(f"{k} = ?" for k in self.progress)
                 conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*self.progress.values(), self.run_id])
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT (a full disk) may have ended it: keep the real error
+                conn.execute("ROLLBACK")
             raise
         self.metric_rows, self.grid_rows, self.progress = [], [], {}
 

@@ -160,10 +160,13 @@ def test_compare_two_runs_of_different_variants(lab):
     a, b = _finished_runs(lab)
     at = page("pages/runs.py", runs=f"{a},{b}")
     assert not at.exception, at.exception
-    assert at.multiselect(key="runs-selected").value == [a, b]
+    assert at.session_state["runs-table"]["selection"]["rows"] == [1, 0]  # newest first: b, a
     assert any("Comparing 2 runs" in h.value for h in at.subheader)
     spec = at.get("plotly_chart")[0].proto.spec
-    assert f"{a} (compute_loss step)" in spec and f"{b} (GAN on MNIST)" in spec
+    name_a, name_b = lab().snapshot(a).name, lab().snapshot(b).name
+    assert name_a == "compute_loss step: samples=64, learning_rate=0.01, epochs=2"  # what differs from defaults
+    assert name_b.startswith("GAN on MNIST: step=guide")
+    assert name_a in spec and name_b in spec  # the legend uses names
     assert '"loss"' in spec and '"d_loss"' in spec  # every metric name gets its panel
     differing = at.dataframe[1].value  # runs table, differing settings, final metrics
     assert "variant" in list(differing["setting"]) and "learning_rate" in list(differing["setting"])
@@ -192,7 +195,7 @@ def test_open_one_run_offers_exports_and_delete_removes_it_everywhere(lab):
     assert manager.store.metric_names(b) == [] and manager.store.grid(b) is None
     assert not run_dir.exists()
     assert [r["id"] for r in manager.list()] == [a]
-    assert at.multiselect(key="runs-selected").value == []
+    assert "runs" not in at.query_params
 
 
 def test_active_run_cannot_be_deleted(lab):
@@ -269,3 +272,42 @@ def test_test_step_page_shows_validation_per_epoch_and_the_final_evaluation(lab)
     final = lab().snapshot(run_id).final
     assert shown["evaluate() loss"] == f"{final['final/eval_loss']:.4f}"
     assert shown["evaluate() mae"] == f"{final['final/eval_mae']:.4f}"
+
+
+def test_runs_table_selection_follows_the_run_when_a_new_run_shifts_the_rows(lab):
+    manager = lab()
+    a = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    b = manager.start("compute_loss", {"samples": 64, "epochs": 1, "learning_rate": 0.01})
+    assert manager.wait(a, 60) == "completed" and manager.wait(b, 60) == "completed"
+    at = page("pages/runs.py", runs=a)
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [b, a] and at.session_state["runs-table"]["selection"]["rows"] == [1]
+    assert list(table["name"]) == [
+        "compute_loss step: samples=64, learning_rate=0.01, epochs=1",
+        "compute_loss step: samples=64, epochs=1",
+    ]
+    c = manager.start("compute_loss", {"samples": 64, "epochs": 1})  # a new run: first row now
+    assert manager.wait(c, 60) == "completed"
+    at.run()
+    assert list(at.dataframe[0].value["run"]) == [c, b, a]
+    assert at.session_state["runs-table"]["selection"]["rows"] == [2]  # still run a
+    assert at.query_params["runs"] == a
+    assert manager.snapshot(c).name == "compute_loss step: samples=64, epochs=1 #2"  # names stay unique
+
+
+def test_a_run_can_be_renamed_and_annotated(lab):
+    manager = lab()
+    run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(run_id, 60) == "completed"
+    at = page("pages/runs.py", run=run_id)
+    at.text_input(key=f"name:{run_id}").set_value("baseline, lr 1e-3")
+    at.text_area(key=f"notes:{run_id}").set_value("the guide's defaults")
+    at.button(key=f"save-name:{run_id}").click().run()
+    assert not at.exception
+    snap = lab().snapshot(run_id)
+    assert snap.name == "baseline, lr 1e-3" and snap.notes == "the guide's defaults"
+    assert list(at.dataframe[0].value["name"]) == ["baseline, lr 1e-3"]
+    at.text_input(key=f"name:{run_id}").set_value("   ")
+    at.button(key=f"save-name:{run_id}").click().run()
+    assert "needs a name" in "\n".join(e.value for e in at.error)
+    assert lab().snapshot(run_id).name == "baseline, lr 1e-3"  # nothing recorded is lost

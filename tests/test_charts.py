@@ -1,8 +1,13 @@
-"""Chart builders: what a person reads off the live panel."""
+"""Chart builders: what a person reads off the live panel and the compare view."""
+
+import time
 
 import numpy as np
+import pytest
 
+from runtime.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
+from ui.charts import ChartOptions
 
 
 def _trace(fig, name):
@@ -11,12 +16,16 @@ def _trace(fig, name):
     return found[0]
 
 
+def exact(values, times=None):
+    values = np.asarray(values, np.float32)
+    return CurvePoints.exact(np.arange(1, len(values) + 1), values, times)
+
+
 def test_validation_is_drawn_on_the_training_metrics_panel():
-    steps = np.arange(1, 21, dtype=np.int32)
-    curves = {"loss": (steps, np.linspace(1, 0.1, 20, dtype=np.float32)), "mae": (steps, np.ones(20, np.float32))}
+    curves = {"loss": exact(np.linspace(1, 0.1, 20)), "mae": exact(np.ones(20))}
     epoch = {
-        "epoch/loss": (np.array([10, 20]), np.array([0.6, 0.2])),
-        "epoch/val_loss": (np.array([10, 20]), np.array([0.7, 0.3])),
+        "epoch/loss": EpochPoints(np.array([10, 20]), np.array([0.6, 0.2], np.float32), np.zeros(2, np.float32)),
+        "epoch/val_loss": EpochPoints(np.array([10, 20]), np.array([0.7, 0.3], np.float32), np.zeros(2, np.float32)),
     }
     fig = charts.curves_figure(curves, epoch_steps=[10, 20], epoch_curves=epoch, total_steps=20)
     val = _trace(fig, "val_loss (held out)")
@@ -26,20 +35,80 @@ def test_validation_is_drawn_on_the_training_metrics_panel():
 
 
 def test_without_validation_there_is_no_validation_trace():
-    steps = np.arange(1, 6, dtype=np.int32)
-    fig = charts.curves_figure({"loss": (steps, np.ones(5, np.float32))})
+    fig = charts.curves_figure({"loss": exact(np.ones(5))})
     assert not [t for t in fig.data if t.name and t.name.startswith("val_")]
 
 
 def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_drawn():
-    steps = np.arange(1, 301, dtype=np.int32)
-    boundaries = list(range(10, 301, 10))  # 30 epochs
-    fig = charts.curves_figure({"loss": (steps, np.ones(300, np.float32))}, epoch_steps=boundaries, total_steps=300)
+    curves = {"loss": exact(np.ones(300))}
+    fig = charts.curves_figure(curves, epoch_steps=list(range(10, 301, 10)), total_steps=300)
     assert len(fig.layout.shapes) == 29  # the end of training needs no line
     labels = [a.text for a in fig.layout.annotations if a.text.startswith("epoch")]
     assert 0 < len(labels) <= charts.MAX_EPOCH_LABELS
     assert labels[0] == "epoch 4" and labels[-1] == "epoch 28"
-    few = charts.curves_figure(
-        {"loss": (steps, np.ones(300, np.float32))}, epoch_steps=[100, 200, 300], total_steps=300
-    )
+    few = charts.curves_figure(curves, epoch_steps=[100, 200, 300], total_steps=300)
     assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]
+
+
+def test_the_line_goes_through_bucket_means_and_the_band_spans_their_extremes():
+    curve = Curve(10)
+    values = np.tile([0.0, 0.0, 0.0, 4.0], 25)  # mean 1, min 0, max 4 per bucket of 4 or more
+    for i, v in enumerate(values, 1):
+        curve.append(i, float(v))
+    fig = charts.curves_figure({"loss": curve.points()}, options=ChartOptions(smoothing=0.0))
+    line = _trace(fig, "loss")
+    assert np.allclose(line.y, 1.0)
+    band_hi, band_lo = _trace(fig, "loss max"), _trace(fig, "loss range")
+    assert np.allclose(band_hi.y, 4.0) and np.allclose(band_lo.y, 0.0) and band_lo.fill == "tonexty"
+
+
+@pytest.mark.parametrize("mode", ["step", "samples", "time"])
+def test_x_axis_modes(mode):
+    times = np.array([0.5, 1.0, 4.0, 9.0], np.float32)  # a run of known timestamps
+    curves = {"loss": exact([4.0, 3.0, 2.0, 1.0], times)}
+    fig = charts.curves_figure(curves, [2, 4], total_steps=4, batch_size=32, options=ChartOptions(x=mode))
+    x = list(_trace(fig, "loss").x)
+    expected = {"step": [1, 2, 3, 4], "samples": [32, 64, 96, 128], "time": [0.5, 1.0, 4.0, 9.0]}[mode]
+    assert x == pytest.approx(expected)
+    assert fig.layout.xaxis.title.text == charts.X_MODES[mode]
+    assert [s.x0 for s in fig.layout.shapes] == pytest.approx([expected[1]])  # epoch 1 ends at step 2
+
+
+def test_log_y_and_ignoring_outliers():
+    values = np.ones(200)
+    values[100] = 1000.0  # one spike
+    fig = charts.curves_figure({"loss": exact(values)}, options=ChartOptions(log_y=True, ignore_outliers=True))
+    axis = fig.layout.yaxis
+    assert axis.type == "log"
+    assert axis.range[1] < np.log10(1000.0)  # the spike is outside the robust range
+    plain = charts.curves_figure({"loss": exact(values)})
+    assert plain.layout.yaxis.type is None and plain.layout.yaxis.range is None
+
+
+def test_compare_on_a_wall_time_axis_shows_the_faster_run_arriving_sooner():
+    same = np.linspace(1.0, 0.1, 50)
+    slow = CurvePoints.exact(np.arange(1, 51), same, np.arange(1, 51) * 2.0)
+    fast = CurvePoints.exact(np.arange(1, 51), same, np.arange(1, 51) * 1.0)
+    fig = charts.compare_figure([("slow", {"loss": slow}, 64), ("fast", {"loss": fast}, 64)], ChartOptions(x="time"))
+    assert _trace(fig, "fast").x[-1] == pytest.approx(50.0) and _trace(fig, "slow").x[-1] == pytest.approx(100.0)
+
+
+def test_vectorised_ema_equals_the_loop_and_skips_nan():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=5000)
+    values[[3, 400, 401]] = np.nan
+    for a in (0.3, 0.6, 0.9, 0.99, 0.999):
+        expected, last, weight = [], 0.0, 0.0
+        for v in values:
+            if np.isfinite(v):
+                last, weight = a * last + (1 - a) * v, a * weight + (1 - a)
+            expected.append(last / weight if weight else np.nan)
+        np.testing.assert_allclose(charts.ema(values, a), np.asarray(expected, np.float32), rtol=2e-5, atol=1e-6)
+
+
+def test_ema_of_2000_points_costs_well_under_a_millisecond_per_curve():
+    values = np.random.default_rng(0).normal(size=2000)
+    started = time.perf_counter()
+    for _ in range(100):
+        charts.ema(values, 0.9)
+    assert (time.perf_counter() - started) / 100 < 0.002  # the loop took ~4 ms

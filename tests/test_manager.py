@@ -33,7 +33,7 @@ def test_gan_run_completes_with_metrics_grids_and_a_loadable_model(manager, mnis
     assert manager.wait(run_id, 120) == "completed"
     snap = manager.snapshot(run_id)
     assert snap.step == snap.total_steps == 4 and snap.epoch == 2 and snap.progress == 1.0
-    assert set(snap.curves) == {"d_loss", "g_loss"} and snap.curves["d_loss"][0].tolist() == [1, 2, 3, 4]
+    assert set(snap.curves) == {"d_loss", "g_loss"} and snap.curves["d_loss"].steps.tolist() == [1, 2, 3, 4]
     assert snap.epoch_steps == [2, 4] and set(snap.epoch_curves) == {"epoch/d_loss", "epoch/g_loss"}
     assert snap.grid_steps == [0, 2, 4] and snap.grid_png.startswith(b"\x89PNG")
 
@@ -101,7 +101,7 @@ def test_non_finite_loss_stops_the_run_as_diverged(manager, failing_variants):
     assert manager.wait(run_id, 30) == "diverged"
     snap = manager.snapshot(run_id)
     assert snap.step == 2 and "loss became non-finite at step 2" in snap.error
-    assert np.isnan(snap.curves["loss"][1][-1])
+    assert np.isnan(snap.curves["loss"].mean[-1])  # a gap where the loss became NaN
     assert manager.store.get_run(run_id)["status"] == "diverged"
 
 
@@ -171,7 +171,7 @@ def test_new_manager_marks_an_abandoned_run_interrupted_and_serves_it(tmp_path, 
     assert run_id in manager.recovered
     snap = manager.snapshot(run_id)
     assert snap.status == "interrupted" and "stopped" in snap.error
-    assert len(snap.curves["d_loss"][0]) >= 3 and snap.grid_png is not None
+    assert len(snap.curves["d_loss"]) >= 3 and snap.grid_png is not None
 
 
 def test_long_run_snapshot_stays_bounded(manager):
@@ -183,15 +183,16 @@ def test_long_run_snapshot_stays_bounded(manager):
         time.sleep(0.5)
     assert manager.wait(run_id, 120) == "completed"
     snap = manager.snapshot(run_id)
-    for name, (steps, values) in snap.curves.items():
-        assert 0 < len(steps) <= 2000 and steps[-1] == 5000 and values.dtype == np.float32, name
+    for name, points in snap.curves.items():
+        assert 0 < len(points) <= 2000 and points.steps[-1] == 4998.5 and points.mean.dtype == np.float32, name
     assert snap.payload_bytes() < 300_000 and max(sizes) < 300_000
 
     # Read back from the store by a fresh manager: full curve decimated the same way.
     fresh = RunManager(home=manager.home)
     stored = fresh.snapshot(run_id)
-    assert stored.status == "completed" and len(stored.curves["loss"][0]) <= 2000
-    assert stored.curves["loss"][0][-1] == 5000 and len(fresh.store.curve(run_id, "loss")[0]) == 5000
+    assert stored.status == "completed" and len(stored.curves["loss"]) <= 2000
+    np.testing.assert_allclose(stored.curves["loss"].mean, snap.curves["loss"].mean, rtol=1e-5)  # live = stored
+    assert len(fresh.store.curve(run_id, "loss")[0]) == 5000
 
 
 def test_private_runs_only_their_visitor_controls_them_and_each_visitor_is_capped(tmp_path):

@@ -40,7 +40,7 @@ def test_writes_are_batched_and_readers_are_not_blocked(store):
 
     # A reader in another thread reads while the writer holds an open write transaction.
     w.conn.execute("BEGIN IMMEDIATE")
-    w.conn.execute("INSERT INTO metrics VALUES ('r1', 0, 0, 'other', 0)")
+    w.conn.execute("INSERT INTO metrics (run_id, step, epoch, name, value) VALUES ('r1', 0, 0, 'other', 0)")
     seen = []
     t = threading.Thread(target=lambda: seen.append(store.get_run("r1")["status"]))
     t.start()
@@ -95,3 +95,57 @@ def test_store_from_an_older_version_gains_new_columns(tmp_path):
     assert store.get_run("r0")["ms_per_step"] is None and store.get_run("r0")["steps_done"] == 5
     store.update_run("r0", ms_per_step=12.5, artifact="x.keras")
     assert store.get_run("r0")["ms_per_step"] == 12.5
+
+
+LANDED_SCHEMA = """
+CREATE TABLE runs (id TEXT PRIMARY KEY, variant TEXT NOT NULL, config TEXT NOT NULL, status TEXT NOT NULL,
+    created REAL NOT NULL, started REAL, ended REAL, device TEXT, versions TEXT, error TEXT, traceback TEXT,
+    steps_done INTEGER NOT NULL DEFAULT 0, total_steps INTEGER, epoch INTEGER NOT NULL DEFAULT 0, epochs INTEGER,
+    batch_size INTEGER, data_source TEXT, artifact TEXT, ms_per_step REAL, owner TEXT, visitor TEXT);
+CREATE TABLE metrics (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, name TEXT NOT NULL, value REAL);
+CREATE INDEX metrics_by_run ON metrics(run_id, name, step);
+CREATE TABLE grids (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, png BLOB NOT NULL, PRIMARY KEY (run_id, step));
+"""
+
+
+def test_a_store_of_the_previous_schema_is_migrated_by_user_version(tmp_path):
+    """The schema the last round shipped (no user_version) gains metric times, run names and notes."""
+    import sqlite3
+
+    from runtime.schema import VERSION
+
+    path = tmp_path / "landed.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(LANDED_SCHEMA)
+    old.execute(
+        "INSERT INTO runs (id, variant, config, status, created, started) VALUES ('r0', 'gan', '{}', "
+        "'completed', 0, 100.0)"
+    )
+    old.executemany("INSERT INTO metrics VALUES ('r0', ?, 0, 'd_loss', ?)", [(s, 1.0 / s) for s in range(1, 6)])
+    old.commit()
+    old.close()
+    store = RunStore(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    run = store.get_run("r0")
+    assert run["name"] is None and run["notes"] is None and run["status"] == "completed"
+    points = store.curve_points("r0", "d_loss", started=run["started"])
+    assert points.steps.tolist() == [1, 2, 3, 4, 5] and np.isnan(points.times).all()  # old rows: no time
+    w = store.writer("r0")
+    w.metrics(6, 0, {"d_loss": 0.1}, t=112.5)
+    w.close()
+    assert store.curve_points("r0", "d_loss", started=100.0).times[-1] == 12.5
+    RunStore(path)  # opening it again changes nothing
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+def test_a_store_from_a_newer_lab_is_refused_with_a_message(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "future.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer version of the lab"):
+        RunStore(path)

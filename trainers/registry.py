@@ -61,9 +61,14 @@ class VariantSpec:
     watch_for: str = ""  # Markdown: what a person should look for while it trains
     run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
     page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
+    headline: tuple[str, ...] = ()  # figures the runs table shows for a finished run (default: metrics)
     tiny_falls: str | None = None  # a metric that must fall over the tiny config's epochs, if any
     epoch_metrics: tuple[str, ...] = field(default_factory=tuple)  # extra names reported per epoch
     check: Callable[[dict], None] | None = None  # cross-knob rules; raises ValueError
+
+    def __post_init__(self):
+        if not self.headline:
+            object.__setattr__(self, "headline", self.metrics)
 
     @property
     def produces_images(self) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import streamlit as st
 
 from runtime.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts
+from ui.chart_controls import chart_options_ui
 from ui.fmt import STATUS_ICONS, fmt_duration, fmt_number
 from ui.lab import get_manager
 from ui.views import run_views
@@ -151,14 +153,22 @@ def draw(run_id: str, snap: Snapshot) -> None:
     _controls(run_id, snap)
     _problem(snap)
     _progress(snap)
-    smoothing = st.session_state.get(f"smooth:{run_id}", 0.6)
     if spec is not None and spec.produces_images:
         left, right = st.columns([3, 2])
     else:
         left, right = st.container(), None
     with left:
-        if any(len(s) for s, _ in snap.curves.values()):
-            fig = charts.curves_figure(snap.curves, snap.epoch_steps, snap.epoch_curves, smoothing, snap.total_steps)
+        has_time = snap.active or any(np.isfinite(c.times).any() for c in snap.curves.values())
+        options = chart_options_ui(run_id, has_time)
+        if any(len(c) for c in snap.curves.values()):
+            fig = charts.curves_figure(
+                snap.curves,
+                snap.epoch_steps,
+                snap.epoch_curves,
+                options,
+                total_steps=snap.total_steps,
+                batch_size=snap.batch_size,
+            )
             st.plotly_chart(fig, width="stretch", key=f"curves:{run_id}", config={"displaylogo": False})
         else:
             st.info("Curves appear after the first training step.")
@@ -191,19 +201,9 @@ def run_panel(run_id: str) -> bool:
     snap = get_manager().snapshot(run_id)
     if snap is None:
         return False
-    cols = st.columns([2, 2])
-    cols[0].slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        0.6,
-        0.01,
-        key=f"smooth:{run_id}",
-        help="Exponential moving average of the per-batch values (faint line: raw).",
-    )
     frozen = False
     if snap.active:
-        frozen = cols[1].toggle(
+        frozen = st.toggle(
             "Freeze live updates",
             key=f"freeze:{run_id}",
             help="Holds the charts still so you can zoom and pan; training goes on.",

@@ -4,50 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from runtime import exports
 from runtime.access import visitor_hash
+from runtime.naming import MAX_NAME, MAX_NOTES
 from runtime.status import ACTIVE
-from trainers import VARIANTS
 from ui import charts
+from ui.chart_controls import chart_options_ui
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
-from ui.runs_table import run_rows
+from ui.runs_table import run_rows, runs_table_ui
 from ui.visitor import visitor
-
-SELECT_KEY = "runs-selected"
-
-
-def _label(row: dict) -> str:
-    spec = VARIANTS.get(row["variant"])
-    return f"{row['id']} · {spec.title if spec else row['variant']} · {row['status']}"
-
-
-def _selection(runs: list[dict]) -> list[str]:
-    """Runs chosen in the multiselect; seeded once from the URL (?run=a or ?runs=a,b)."""
-    known = {r["id"] for r in runs}
-    if SELECT_KEY not in st.session_state:
-        wanted = (st.query_params.get("runs") or st.query_params.get("run") or "").split(",")
-        st.session_state[SELECT_KEY] = [r for r in wanted if r in known]
-    else:
-        st.session_state[SELECT_KEY] = [r for r in st.session_state[SELECT_KEY] if r in known]
-    labels = {r["id"]: _label(r) for r in runs}
-    chosen = st.multiselect(
-        "Open a run, or pick several to compare",
-        list(labels),
-        key=SELECT_KEY,
-        format_func=labels.get,
-        placeholder="Choose runs",
-    )
-    if chosen:
-        st.query_params["runs"] = ",".join(chosen)
-    elif "runs" in st.query_params:
-        del st.query_params["runs"]
-    if "run" in st.query_params:
-        del st.query_params["run"]
-    return chosen
 
 
 def _exports(run_id: str) -> None:
@@ -95,7 +65,6 @@ def _confirm_delete(run_id: str) -> None:
     except (ValueError, PermissionError) as exc:
         st.session_state["delete-error"] = str(exc)
         return
-    st.session_state[SELECT_KEY] = [r for r in st.session_state.get(SELECT_KEY, []) if r != run_id]
     st.session_state["deleted"] = run_id
 
 
@@ -119,14 +88,66 @@ def _delete(run_id: str) -> None:
     cols[1].button("Cancel", key=f"delete-no:{run_id}", on_click=st.session_state.pop, args=(asked, None))
 
 
+def _save_name(run_id: str) -> None:
+    """Button callback: store the name and notes typed for ``run_id``."""
+    try:
+        get_manager().rename(
+            run_id, st.session_state[f"name:{run_id}"], st.session_state[f"notes:{run_id}"], visitor=visitor()
+        )
+    except (ValueError, PermissionError) as exc:
+        st.session_state[f"name-error:{run_id}"] = str(exc)
+    else:
+        st.toast("Name and notes saved.", icon=":material/save:")
+
+
+def _name_and_notes(run_id: str) -> None:
+    """Rename a run and keep notes on it (its owner only, with private runs)."""
+    manager = get_manager()
+    snap = manager.snapshot(run_id)
+    if not manager.may_control(run_id, visitor()):
+        if snap.notes:
+            st.caption(f"Notes: {snap.notes}")
+        return
+    cols = st.columns([2, 3, 1], vertical_alignment="bottom")
+    cols[0].text_input("Name", value=snap.name or run_id, max_chars=MAX_NAME, key=f"name:{run_id}")
+    cols[1].text_area("Notes", value=snap.notes or "", height=68, max_chars=MAX_NOTES, key=f"notes:{run_id}")
+    cols[2].button("Save", icon=":material/save:", key=f"save-name:{run_id}", on_click=_save_name, args=(run_id,))
+    if problem := st.session_state.pop(f"name-error:{run_id}", None):
+        st.error(problem)
+
+
+def _shared_grids(snaps: list) -> None:
+    """The runs' sample grids side by side, at one step chosen with one slider (as W&B's media panels)."""
+    shown = [s for s in snaps if s.grid_steps]
+    if not shown:
+        return
+    st.markdown("**Sample grids at the same step**")
+    last = max(int(s.grid_steps[-1]) for s in shown)
+    step = st.slider("Step", 0, last, last, key="compare-grid-step", help="Each run's last grid at or before it.")
+    cols = st.columns(len(shown))
+    for col, snap in zip(cols, shown):
+        found = get_manager().grid(snap.id, step)
+        if found:
+            col.image(found[1], caption=f"{snap.name}, step {found[0]:,}", output_format="PNG", width="stretch")
+        else:
+            col.caption(f"{snap.name}: no grid yet at step {step:,}.")
+
+
+def _labels(snaps: list) -> list[str]:
+    """Legend labels: run names, made unique with the id where two runs share one."""
+    names = [s.name or s.id for s in snaps]
+    return [f"{n} ({s.id[:6]})" if names.count(n) > 1 else n for n, s in zip(names, snaps)]
+
+
 def _compare(run_ids: list[str]) -> None:
     manager = get_manager()
     snaps = [s for s in (manager.snapshot(r) for r in run_ids) if s is not None]
     rows = [manager.store.get_run(s.id) for s in snaps]
-    labels = [f"{s.id} ({VARIANTS[s.variant].title if s.variant in VARIANTS else s.variant})" for s in snaps]
+    labels = _labels(snaps)
     st.subheader(f"Comparing {len(snaps)} runs")
-    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="compare-smoothing")
-    fig = charts.compare_figure([(label, s.curves) for label, s in zip(labels, snaps)], smoothing)
+    has_time = any(s.active or any(np.isfinite(c.times).any() for c in s.curves.values()) for s in snaps)
+    options = chart_options_ui("compare", has_time)
+    fig = charts.compare_figure([(label, s.curves, s.batch_size) for label, s in zip(labels, snaps)], options)
     st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
 
     st.markdown("**Settings that differ**")
@@ -148,13 +169,7 @@ def _compare(run_ids: list[str]) -> None:
     st.dataframe(
         {"metric": names, **{lab: [f.get(n) for n in names] for lab, f in zip(labels, finals)}}, hide_index=True
     )
-
-    grids = [(lab, s) for lab, s in zip(labels, snaps) if s.grid_png]
-    if grids:
-        st.markdown("**Last sample grids**")
-        cols = st.columns(len(grids))
-        for col, (lab, s) in zip(cols, grids):
-            col.image(s.grid_png, caption=f"{lab}, step {s.grid_step:,}", output_format="PNG", width="stretch")
+    _shared_grids(snaps)
 
 
 def render() -> None:
@@ -170,10 +185,11 @@ def render() -> None:
         st.info("No runs yet. Open a training step and press Start.")
         return
     owner = visitor_hash(visitor()) if manager.private_runs else None
-    st.dataframe(run_rows(runs, manager.store.last_values, owner), hide_index=True, width="stretch", key="runs-table")
-    chosen = _selection(runs)
+    st.caption("Tick rows to open a run, or several to compare them.")
+    chosen = runs_table_ui(run_rows(runs, manager.store.last_values, owner))
     if len(chosen) == 1:
         st.divider()
+        _name_and_notes(chosen[0])
         run_panel(chosen[0])
         st.markdown("**Take it away**")
         _exports(chosen[0])

@@ -243,6 +243,7 @@ SPEC = VariantSpec(
         "learning_rate": 0.02,
     },
     tiny_falls="loss",
+    headline=("loss", "acc", "mae", "epoch/test_acc"),
     icon=":material/looks_3:",
     uses_mnist=_uses_mnist,
     key_settings=("task", "weighting", "rare_classes", "rare_fraction", "learning_rate", "epochs"),
