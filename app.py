@@ -1,8 +1,12 @@
 """Keras custom training steps lab: `streamlit run app.py`.
 
-The entry point selects the backend and runs the page the visitor chose; the pages
-are built from the variant registry (``ui/navigation.py``), each a short script
-under ``pages/``.
+This file is both the app's ASGI server and its Streamlit script:
+
+- ``streamlit run app.py`` finds ``app`` (an ``st.App``) and serves it: Streamlit plus
+  the lab's own routes (``ui/server.py``: streamed CSV exports);
+- each browser session then runs this same file as its script (``__name__ ==
+  "__main__"``): it selects the backend and runs the page the visitor chose, the
+  pages being built from the variant registry (``ui/navigation.py``).
 """
 
 import os
@@ -11,17 +15,22 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before anything imports keras
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="Keras training-step lab", page_icon=":material/science:", layout="wide")
+if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server): the server
+    from ui.server import lab_routes
 
-from ui.lab import environment_problem, private_runs  # noqa: E402  (after the backend is chosen)
-from ui.navigation import app_pages, running_app  # noqa: E402
-from ui.visitor import remember_visitor  # noqa: E402
+    app = st.App(__file__, routes=lab_routes())
+else:  # a session's script run
+    st.set_page_config(page_title="Keras training-step lab", page_icon=":material/science:", layout="wide")
 
-page = st.navigation(app_pages())
-if problem := environment_problem():
-    st.error(f"The lab cannot start: {problem}", icon=":material/settings_alert:")
-    st.stop()
-if private_runs():
-    remember_visitor()
-with running_app():
-    page.run()
+    from ui.lab import environment_problem, private_runs
+    from ui.navigation import app_pages, running_app
+    from ui.visitor import remember_visitor
+
+    page = st.navigation(app_pages())
+    if problem := environment_problem():
+        st.error(f"The lab cannot start: {problem}", icon=":material/settings_alert:")
+        st.stop()
+    if private_runs():
+        remember_visitor()
+    with running_app():
+        page.run()

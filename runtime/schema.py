@@ -65,11 +65,32 @@ def _v1(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
 
+BUCKET = 64  # steps per row of metric_buckets (a power of two, so wider buckets are exact unions)
+
+
 def _v2(conn: sqlite3.Connection) -> None:
     # Wall-clock time of each metric row (x-axis by time); a run's name and notes.
     conn.execute("ALTER TABLE metrics ADD COLUMN t REAL")
     conn.execute("ALTER TABLE runs ADD COLUMN name TEXT")
     conn.execute("ALTER TABLE runs ADD COLUMN notes TEXT")
+    # Per-metric sums over buckets of BUCKET steps, written as a run goes: a long curve is
+    # read back from these (1/64 of the rows) instead of from every metric row.
+    conn.execute(
+        """CREATE TABLE metric_buckets (
+               run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+               name TEXT NOT NULL,
+               bucket INTEGER NOT NULL,   -- steps bucket*64+1 .. (bucket+1)*64
+               n INTEGER NOT NULL, step_sum REAL NOT NULL, t_sum REAL NOT NULL, t_n INTEGER NOT NULL,
+               v_sum REAL NOT NULL, bad INTEGER NOT NULL, lo REAL, hi REAL,
+               PRIMARY KEY (run_id, name, bucket)
+           ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        f"""INSERT INTO metric_buckets
+            SELECT run_id, name, (step - 1) / {BUCKET}, COUNT(*), SUM(step), 0, 0, TOTAL(value),
+                   COUNT(*) - COUNT(value), MIN(value), MAX(value)
+            FROM metrics WHERE step >= 1 GROUP BY run_id, name, (step - 1) / {BUCKET}"""
+    )
 
 
 MIGRATIONS = (_v1, _v2)  # step i brings a store from version i to version i + 1

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from runtime.curves import MAX_POINTS, CurvePoints, EpochPoints, bucket_rows, width_for
-from runtime.schema import migrate
+from runtime.schema import BUCKET, migrate
 from runtime.status import ACTIVE
 from runtime.writer import RunWriter
 
@@ -49,18 +49,35 @@ def _owner_alive(owner: str | None) -> bool:
 class RunStore:
     """Access to the SQLite run store; safe to share between threads."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, _migrate: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._pinned: sqlite3.Connection | None = None
+        if not _migrate:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         try:
             migrate(conn)
         finally:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; explicit BEGIN
+    def pinned(self) -> "RunStore":
+        """A reader over one connection of its own, usable from one thread after another (never two at
+        once): for a long read that a web server continues on whichever worker thread is free."""
+        other = RunStore(self.path, _migrate=False)
+        other._pinned = other._connect(check_same_thread=False)
+        return other
+
+    def close(self) -> None:
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
+
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+        )  # autocommit; explicit BEGIN
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -69,7 +86,9 @@ class RunStore:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection (sqlite3 connections must not cross threads)."""
+        """This thread's connection (sqlite3 connections must not cross threads), or the pinned one."""
+        if self._pinned is not None:
+            return self._pinned
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
@@ -177,8 +196,9 @@ class RunStore:
     ) -> CurvePoints:
         """One metric as at most ``max_points`` buckets (the live curve's), aggregated in SQL.
 
-        Memory and time do not grow with the run: SQLite walks the index once and hands
-        back one row per bucket. Times are seconds since ``started``.
+        Time and memory do not grow with the run: wide buckets are unions of the 64-step
+        sums the writer keeps (``metric_buckets``), plus the raw rows after the last of them.
+        Times are seconds since ``started``.
         """
         last = self.conn.execute(
             "SELECT MAX(step) FROM metrics WHERE run_id = ? AND name = ?", (run_id, name)
@@ -186,13 +206,34 @@ class RunStore:
         if last is None:
             return CurvePoints.empty()
         width = width_for(int(last), max_points)
-        rows = self.conn.execute(
-            """SELECT COUNT(*), SUM(step), SUM(t - ?4), COUNT(t), SUM(value), COUNT(*) - COUNT(value),
-                      MIN(value), MAX(value)
-               FROM metrics WHERE run_id = ?1 AND name = ?2 GROUP BY (step - 1) / ?3 ORDER BY (step - 1) / ?3""",
-            (run_id, name, width, started if started is not None else 0.0),
-        ).fetchall()
-        points = bucket_rows(np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64))
+        offset = started if started is not None else 0.0
+        rows: list[list] = []
+        covered = 0  # steps up to here come from metric_buckets
+        if width >= BUCKET:
+            rows = [
+                list(r)
+                for r in self.conn.execute(
+                    """SELECT bucket / ?3, SUM(n), SUM(step_sum), SUM(t_sum - t_n * ?4), SUM(t_n), SUM(v_sum),
+                              SUM(bad), MIN(lo), MAX(hi), MAX(bucket)
+                       FROM metric_buckets WHERE run_id = ?1 AND name = ?2 GROUP BY bucket / ?3 ORDER BY 1""",
+                    (run_id, name, width // BUCKET, offset),
+                )
+            ]
+            covered = (rows[-1].pop() + 1) * BUCKET if rows else 0
+            for r in rows[:-1]:
+                r.pop()
+        for r in self.conn.execute(
+            """SELECT (step - 1) / ?3, COUNT(*), SUM(step), TOTAL(t - ?4), COUNT(t), TOTAL(value),
+                      COUNT(*) - COUNT(value), MIN(value), MAX(value)
+               FROM metrics WHERE run_id = ?1 AND name = ?2 AND step > ?5
+               GROUP BY (step - 1) / ?3 ORDER BY 1""",
+            (run_id, name, width, offset, covered),
+        ):
+            if rows and rows[-1][0] == r[0]:  # the tail's first bucket continues the last summed one
+                rows[-1] = _merge_sums(rows[-1], list(r))
+            else:
+                rows.append(list(r))
+        points = bucket_rows(np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=np.float64))
         if started is None:
             return points._replace(times=np.full(len(points), np.nan, np.float32))
         return points
@@ -251,6 +292,13 @@ class RunStore:
 
     def writer(self, run_id: str, flush_every_s: float = 1.0, max_rows: int = 2000) -> RunWriter:
         return RunWriter(self._connect(), run_id, flush_every_s, max_rows)
+
+
+def _merge_sums(a: list, b: list) -> list:
+    """Two partial aggregates of one bucket: [index, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]."""
+    lo = min((v for v in (a[7], b[7]) if v is not None), default=None)
+    hi = max((v for v in (a[8], b[8]) if v is not None), default=None)
+    return [a[0], *(x + y for x, y in zip(a[1:7], b[1:7])), lo, hi]
 
 
 def _run_dict(row: sqlite3.Row) -> dict:

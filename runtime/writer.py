@@ -11,6 +11,8 @@ import sqlite3
 import time
 from typing import Any
 
+from runtime.schema import BUCKET
+
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
@@ -25,6 +27,8 @@ class RunWriter:
         self.max_rows = max_rows
         self.conn = conn
         self.metric_rows: list[tuple] = []
+        self.open_buckets: dict[str, list] = {}  # name -> [bucket, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]
+        self.bucket_rows: list[tuple] = []  # closed buckets, written with the next flush
         self.grid_rows: list[tuple] = []
         self.progress: dict[str, Any] = {}
         self.last_flush = time.monotonic()
@@ -32,8 +36,34 @@ class RunWriter:
     def metrics(self, step: int, epoch: int, values: dict[str, float], t: float | None = None) -> None:
         """Values of ``step``, recorded at wall-clock time ``t`` (now if not given)."""
         t = time.time() if t is None else t
-        self.metric_rows.extend((self.run_id, step, epoch, k, _finite_or_none(v), t) for k, v in values.items())
+        for name, value in values.items():
+            value = _finite_or_none(value)
+            self.metric_rows.append((self.run_id, step, epoch, name, value, t))
+            self._add_to_bucket(name, step, value, t)
         self._maybe_flush()
+
+    def _add_to_bucket(self, name: str, step: int, value: float | None, t: float) -> None:
+        index = (step - 1) // BUCKET
+        b = self.open_buckets.get(name)
+        if b is not None and b[0] != index:
+            self._close_bucket(name)
+            b = None
+        if b is None:
+            b = self.open_buckets[name] = [index, 0, 0.0, 0.0, 0, 0.0, 0, None, None]
+        b[1] += 1
+        b[2] += step
+        b[3] += t
+        b[4] += 1
+        if value is None:
+            b[6] += 1
+        else:
+            b[5] += value
+            b[7] = value if b[7] is None else min(b[7], value)
+            b[8] = value if b[8] is None else max(b[8], value)
+
+    def _close_bucket(self, name: str) -> None:
+        b = self.open_buckets.pop(name)
+        self.bucket_rows.append((self.run_id, name, *b))
 
     def grid(self, step: int, epoch: int, png: bytes) -> None:
         self.grid_rows.append((self.run_id, step, epoch, png))
@@ -50,13 +80,16 @@ class RunWriter:
     def flush(self) -> None:
         """Commit everything buffered in one transaction."""
         self.last_flush = time.monotonic()
-        if not (self.metric_rows or self.grid_rows or self.progress):
+        if not (self.metric_rows or self.grid_rows or self.progress or self.bucket_rows):
             return
         conn = self.conn
         conn.execute("BEGIN")
         try:
             conn.executemany(
                 "INSERT INTO metrics (run_id, step, epoch, name, value, t) VALUES (?, ?, ?, ?, ?, ?)", self.metric_rows
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO metric_buckets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.bucket_rows
             )
             conn.executemany("INSERT OR REPLACE INTO grids VALUES (?, ?, ?, ?)", self.grid_rows)
             if self.progress:
@@ -67,10 +100,13 @@ class RunWriter:
             if conn.in_transaction:  # a failed COMMIT (a full disk) may have ended it: keep the real error
                 conn.execute("ROLLBACK")
             raise
-        self.metric_rows, self.grid_rows, self.progress = [], [], {}
+        self.metric_rows, self.grid_rows, self.progress, self.bucket_rows = [], [], {}, []
 
     def close(self) -> None:
+        """Write everything, the last open buckets included, and close the connection."""
         try:
+            for name in list(self.open_buckets):
+                self._close_bucket(name)
             self.flush()
         finally:
             self.conn.close()

@@ -181,7 +181,8 @@ def test_open_one_run_offers_exports_and_delete_removes_it_everywhere(lab):
     at = page("pages/runs.py", run=b)
     assert not at.exception
     labels = [e.proto.label for e in at.get("download_button")]
-    assert {"Metrics (CSV)", "Config (JSON)", "Last grid (PNG)", "Model (.keras)"} <= set(labels)
+    assert {"Config (JSON)", "Last grid (PNG)", "Model (.keras)"} <= set(labels)
+    assert any(f'href="api/runs/{b}/metrics.csv"' in h.proto.body for h in at.get("html"))  # streamed by ui/server.py
 
     at.button(key=f"delete:{b}").click().run()
     assert "cannot be undone" in "\n".join(w.value for w in at.warning)

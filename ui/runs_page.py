@@ -17,6 +17,7 @@ from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
 from ui.runs_table import run_rows, runs_table_ui
+from ui.server import csv_url
 from ui.visitor import visitor
 
 
@@ -27,7 +28,6 @@ def _exports(run_id: str) -> None:
     has_grids = store.grid(run_id) is not None
     artifact = Path(run["artifact"]) if run and run.get("artifact") else None
     files = [
-        ("Metrics (CSV)", lambda: exports.metrics_csv(store, run_id), "metrics.csv", "text/csv", "table_view"),
         ("Config (JSON)", lambda: exports.config_json(store, run_id), "config.json", "application/json", "data_object"),
     ]
     if has_grids:
@@ -39,8 +39,15 @@ def _exports(run_id: str) -> None:
         files.append(
             ("Model (.keras)", artifact.read_bytes, "model.keras", "application/octet-stream", "deployed_code")
         )
-    cols = st.columns(len(files) + (1 if run and run["status"] in ACTIVE else 0))
-    for col, (label, make, suffix, mime, icon) in zip(cols, files):
+    cols = st.columns(1 + len(files) + (1 if run and run["status"] in ACTIVE else 0))
+    # The CSV streams from the lab's own route (ui/server.py): a long run's file is never held in memory.
+    cols[0].html(
+        f'<a class="lab-download" href="{csv_url(run_id)}" download="{run_id}-metrics.csv">Metrics (CSV)</a>'
+        "<style>.lab-download{display:block;text-align:center;padding:.45rem .75rem;border:1px solid #d0d3d9;"
+        "border-radius:.5rem;color:inherit;text-decoration:none;font-size:.95rem}"
+        ".lab-download:hover{border-color:#D00000;color:#D00000}</style>"
+    )
+    for col, (label, make, suffix, mime, icon) in zip(cols[1:], files):
         col.download_button(
             label,
             make,
@@ -53,7 +60,7 @@ def _exports(run_id: str) -> None:
             icon=f":material/{icon}:",
             width="stretch",
         )
-    if len(cols) > len(files):
+    if len(cols) > len(files) + 1:
         cols[-1].caption("The model is saved when the run ends.")
 
 

@@ -23,11 +23,17 @@ def test_downloads_of_a_finished_gan_run(server, browser, tmp_path):
     got = {}
     for label in ("Metrics (CSV)", "Config (JSON)", "Last grid (PNG)", "Evolution (GIF)", "Model (.keras)"):
         with page.expect_download(timeout=30_000) as info:
-            page.get_by_role("button", name=label).click()
+            target = (
+                page.get_by_role("link", name=label)
+                if label.endswith("(CSV)")
+                else page.get_by_role("button", name=label)
+            )
+            target.click()
         path = tmp_path / info.value.suggested_filename
         info.value.save_as(path)
         got[label] = path.read_bytes()
-    assert got["Metrics (CSV)"].startswith(b"step,epoch,")
+    assert got["Metrics (CSV)"].startswith(b"step,epoch,time_s,d_loss")
+    assert len(got["Metrics (CSV)"].splitlines()) == 1 + 4  # a header and one row per step (2 epochs of 2)
     assert json.loads(got["Config (JSON)"])["id"] == run_id
     assert got["Last grid (PNG)"].startswith(b"\x89PNG")
     assert got["Evolution (GIF)"].startswith(b"GIF89a")

@@ -1,0 +1,51 @@
+"""The compare view in a real browser: the guide's and the tuned GAN step on a wall-time axis."""
+
+import re
+
+import pytest
+
+from tests.e2e.helpers import settle, start, status_text, wait_until
+
+pytestmark = pytest.mark.e2e
+
+TINY = "num_images=512&batch_size=16&latent_dim=16&epochs=1"  # 32 steps each
+
+
+def axis_title(page) -> str:
+    return page.evaluate(
+        """() => { const plot = document.querySelector('.js-plotly-plot');
+                   if (!plot || !plot.layout) return '';
+                   const axes = Object.keys(plot.layout).filter(k => k.startsWith('xaxis'));
+                   const titled = axes.map(k => plot.layout[k].title).find(t => t && t.text);
+                   return titled ? titled.text : ''; }"""
+    )
+
+
+def last_x(page, name) -> float:
+    return page.evaluate(
+        """(name) => { const plot = document.querySelector('.js-plotly-plot');
+                       const t = plot.data.find(d => d.name === name && d.mode === 'lines' && !d.fill);
+                       const x = t.x.length !== undefined ? t.x : t.x._inputArray;
+                       return x[x.length - 1]; }""",
+        name,
+    )
+
+
+def test_compare_guide_and_tuned_gan_on_a_wall_time_axis(server, browser, shot):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    ids = []
+    for step in ("guide", "tuned"):
+        url = start(page, server, f"{TINY}&step={step}")
+        ids.append(re.search(r"run=(\w+)", url).group(1))
+        wait_until(lambda: "Completed" in status_text(page), 120, f"the {step} run to complete")
+    page.goto(f"{server}/runs?runs={','.join(ids)}")
+    page.get_by_text("Comparing 2 runs").wait_for(timeout=30_000)
+    settle(page, anchor="Settings that differ")
+    page.get_by_role("radio", name="Wall time").first.click()  # a segmented control's options are radios
+    wait_until(lambda: axis_title(page).startswith("wall-clock time"), 15, "the wall-time axis")
+    guide = last_x(page, "GAN on MNIST: step=guide, batch_size=16, latent_dim=16")
+    tuned = last_x(page, "GAN on MNIST: batch_size=16, latent_dim=16")
+    assert 0 < tuned < guide  # same number of steps, reached sooner by the tuned step
+    page.get_by_text("Sample grids at the same step").scroll_into_view_if_needed()
+    page.get_by_text("Comparing 2 runs").scroll_into_view_if_needed()
+    shot(page, "compare-wall-time")
