@@ -34,7 +34,8 @@ def main() -> None:
         raise SystemExit("--device cuda: no CUDA device is visible")
     from trainers import get_variant
     from trainers.variants.gan import make_gan
-    from trainers.variants.gan_model import digit_loader, mnist_images
+    from trainers.variants.gan_base import mnist_images
+    from trainers.variants.gan_model import digit_loader
     from trainers.variants.gan_tuned import TunedGAN
 
     spec = get_variant("gan")

@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     choose_device(args.device)
 
-    from runtime import GridCadence, RunManager
+    from runtime import Cadence, RunManager
     from ui.charts import curves_figure
 
     if args.variant == "gan":
@@ -49,7 +49,7 @@ def main() -> None:
         config = {"batch_size": 8, "latent_dim": 16, "num_images": 0, "epochs": -(-args.steps * 8 // images)}
     else:
         config = {"samples": args.steps, "batch_size": 1, "epochs": 1}
-    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), cadence=GridCadence())
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-memory-"), cadence=Cadence())
     run_id = manager.start(args.variant, config)
     while manager.snapshot(run_id).step < 1:
         time.sleep(0.05)

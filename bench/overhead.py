@@ -35,12 +35,12 @@ def main() -> None:
 
     import keras
 
-    from runtime import GridCadence, RunManager
+    from runtime import Cadence, RunManager
     from trainers import get_variant
 
     config = {"batch_size": args.batch_size, "num_images": args.batch_size * args.steps, "step": "tuned", "seed": 3}
     spec = get_variant("gan")
-    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-overhead-"), cadence=GridCadence())  # as the app runs it
+    manager = RunManager(home=tempfile.mkdtemp(prefix="bench-overhead-"), cadence=Cadence())  # as the app runs it
 
     def plain() -> float:
         keras.utils.set_random_seed(config["seed"])

@@ -9,6 +9,6 @@ from runtime.devices import device_info  # noqa: E402
 from runtime.manager import RunManager  # noqa: E402
 from runtime.snapshot import Snapshot  # noqa: E402
 from runtime.store import RunStore  # noqa: E402
-from runtime.stream import GridCadence  # noqa: E402
+from runtime.stream import Cadence  # noqa: E402
 
-__all__ = ["GridCadence", "NotYourRun", "RunManager", "RunStore", "Snapshot", "device_info", "visitor_hash"]
+__all__ = ["Cadence", "NotYourRun", "RunManager", "RunStore", "Snapshot", "device_info", "visitor_hash"]

@@ -19,7 +19,7 @@ import keras
 import trainers
 from runtime.live import LiveRun
 from runtime.store import RunStore
-from runtime.stream import GridCadence, StreamCallback
+from runtime.stream import Cadence, StreamCallback
 
 
 def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
@@ -49,7 +49,7 @@ def save_model(model: keras.Model, folder: Path) -> str:
     return str(final)
 
 
-def train(run: LiveRun, store: RunStore, folder: Path, cadence: GridCadence) -> None:
+def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None:
     """Train ``run`` to its end in this thread; the outcome is in ``run.status`` and the store."""
     writer = None
     try:
@@ -65,8 +65,13 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: GridCadence) -> 
         run.data_source = experiment.data_source
         writer = run.writer = store.writer(run.id)
         writer.set_progress(data_source=experiment.data_source)
+        run.steering = experiment.steering
         callback = StreamCallback(
-            run, sample_images=experiment.sample_images, cadence=cadence, epoch_report=experiment.epoch_report
+            run,
+            sample_images=experiment.sample_images,
+            cadence=cadence,
+            epoch_report=experiment.epoch_report,
+            quality_report=experiment.quality_report,
         )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
@@ -82,6 +87,8 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: GridCadence) -> 
             return
         if experiment.final_report is not None:
             run.record_final(experiment.final_report())
+        if run.quality_seconds and run.fit_seconds:
+            run.record_final({"quality_time_share": run.quality_seconds / run.fit_seconds})
         artifact = save_model(experiment.model, folder)
         writer.close()
         finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact)
@@ -94,3 +101,4 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: GridCadence) -> 
         finish(store, run, "failed", error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
     finally:
         run.writer = None
+        run.steering = None  # it holds the model: let the run's memory go

@@ -10,6 +10,7 @@ step 1,000,000.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections import deque
@@ -79,6 +80,10 @@ class LiveRun:
         self.step_time_count = 0
         self.fit_seconds: float | None = None  # fit() from train begin to train end, pauses included
         self.overhead_seconds = 0.0  # spent in the streaming callback (metrics, grids, reports)
+        self.quality_seconds = 0.0  # of which scoring samples (the quality report's budget)
+        self.events: list[tuple[int, float, str]] = []  # (step, seconds since start, text): steering marks
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()  # steering requests, applied between batches
+        self.steering = None  # the experiment's trainers.steering.Steering, once built
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------
@@ -128,6 +133,30 @@ class LiveRun:
         if self.writer:
             self.writer.set_progress(epoch=epoch + 1)
             self.writer.metrics(step, epoch, named, now)
+
+    def record_metrics(self, step: int, epoch: int, values: dict[str, float]) -> None:
+        """Figures measured now and then (quality scores) at ``step``, without advancing the step count."""
+        now = time.time()
+        t = self._since_start(now)
+        with self.lock:
+            for name, value in values.items():
+                curve = self.curves.get(name)
+                if curve is None:
+                    curve = self.curves[name] = Curve(self.max_points)
+                curve.append(step, value, t)
+            self.version += 1
+        if self.writer:
+            self.writer.metrics(step, epoch, values, now)
+
+    def record_event(self, step: int, kind: str, text: str, payload: dict | None = None) -> None:
+        """Something a person did to the run (a steering change, a single step), marked on its charts."""
+        now = time.time()
+        t = self._since_start(now)
+        with self.lock:
+            self.events.append((step, math.nan if t is None else t, text))
+            self.version += 1
+        if self.writer:
+            self.writer.event(step, now, kind, text, payload)
 
     def record_final(self, values: dict[str, float]) -> None:
         named = {f"final/{k}": v for k, v in values.items()}
@@ -191,6 +220,7 @@ class LiveRun:
                 grid_png=self.grid_png,
                 grid_step=self.grid_step,
                 grid_steps=self.grid_steps,
+                events=list(self.events),
             )
             return Snapshot.assemble(
                 self.record(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -23,18 +22,19 @@ import trainers
 from runtime import job, naming
 from runtime.access import AccessPolicy, visitor_hash
 from runtime.allocator import keep_tensor_memory, release_memory
+from runtime.control import RunControls
 from runtime.devices import device_info, library_versions
 from runtime.live import LiveRun
 from runtime.readback import snapshot_from_store
 from runtime.scheduler import Scheduler
 from runtime.snapshot import Snapshot
 from runtime.store import RunStore
-from runtime.stream import GridCadence
+from runtime.stream import Cadence
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 
 
-class RunManager:
+class RunManager(RunControls):
     """Starts, controls and describes training runs; shared by all sessions of a process."""
 
     def __init__(
@@ -43,7 +43,7 @@ class RunManager:
         store: RunStore | None = None,
         max_concurrent: int = 1,
         max_queue: int = 20,
-        cadence: GridCadence = GridCadence(),
+        cadence: Cadence = Cadence(),
         torch_threads: int | None = None,
         private_runs: bool = False,
         max_per_visitor: int | None = None,
@@ -103,43 +103,6 @@ class RunManager:
             self.scheduler.enqueue(run)
         return run_id
 
-    def may_control(self, run_id: str, visitor: str | None = None) -> bool:
-        """Whether ``visitor`` may stop, pause, resume or delete the run (see ``AccessPolicy``)."""
-        return self.access.may_control(self._owner(run_id), visitor)
-
-    def stop(self, run_id: str, visitor: str | None = None) -> None:
-        """Stop a run: a queued run never starts; a running one stops after its current batch."""
-        self.access.check(self._owner(run_id), visitor)
-        run = self.scheduler.get(run_id)
-        if run is None:
-            return
-        if self.scheduler.dequeue(run_id):
-            job.finish(self.store, run, "stopped")
-            return
-        run.stop_event.set()
-        run.resume_event.set()
-
-    def rename(self, run_id: str, name: str, notes: str = "", visitor: str | None = None) -> None:
-        """Give a run a name and notes (``ValueError`` if they are empty or too long)."""
-        self.access.check(self._owner(run_id), visitor)
-        name, notes = naming.check_name(name, notes)
-        self.store.update_run(run_id, name=name, notes=notes)
-        if (run := self.scheduler.get(run_id)) is not None:
-            run.name, run.notes = name, notes
-        self._snapshot_cache.pop(run_id, None)
-
-    def pause(self, run_id: str, visitor: str | None = None) -> None:
-        self.access.check(self._owner(run_id), visitor)
-        run = self.scheduler.get(run_id)
-        if run is not None and run.status in ("running", "queued"):
-            run.resume_event.clear()
-
-    def resume(self, run_id: str, visitor: str | None = None) -> None:
-        self.access.check(self._owner(run_id), visitor)
-        run = self.scheduler.get(run_id)
-        if run is not None:
-            run.resume_event.set()
-
     def wait(self, run_id: str, timeout: float | None = None) -> str:
         """Block until the run has finished (or ``timeout`` passes); return its status."""
         deadline = float("inf") if timeout is None else time.monotonic() + timeout
@@ -152,19 +115,6 @@ class RunManager:
                 break
             time.sleep(0.05) if thread is None else thread.join(0.05)
         return self.status(run_id)
-
-    def delete(self, run_id: str, visitor: str | None = None) -> None:
-        """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
-        self.access.check(self._owner(run_id), visitor)
-        run = self.scheduler.get(run_id)
-        if run is not None and run.active:
-            raise ValueError("This run is still active: stop it before deleting it.")
-        if run is not None and run.thread is not None:
-            run.thread.join(5)
-        self.scheduler.forget(run_id)
-        self._snapshot_cache.pop(run_id, None)
-        self.store.delete_run(run_id)
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     # ---- reading ---------------------------------------------------------------
     def status(self, run_id: str) -> str | None:

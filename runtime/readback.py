@@ -31,5 +31,9 @@ def snapshot_from_store(store: RunStore, run_id: str) -> Snapshot | None:
         grid_png=last[1] if last else None,
         grid_step=last[0] if last else None,
         grid_steps=store.grid_steps(run_id),
+        events=[
+            (e["step"], (e["t"] - started) if e["t"] is not None and started is not None else float("nan"), e["text"])
+            for e in store.events(run_id)
+        ],
     )
     return Snapshot.assemble(row, series)

@@ -93,7 +93,22 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (_v1, _v2)  # step i brings a store from version i to version i + 1
+def _v3(conn: sqlite3.Connection) -> None:
+    # What a person did to a run while it trained (steering, single steps), to mark on its charts.
+    conn.execute(
+        """CREATE TABLE events (
+               run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+               step INTEGER NOT NULL,
+               t REAL,                    -- wall-clock time
+               kind TEXT NOT NULL,        -- steer, single_step
+               text TEXT NOT NULL,        -- what a chart's mark says
+               payload TEXT               -- JSON: the values set
+           )"""
+    )
+    conn.execute("CREATE INDEX events_by_run ON events(run_id, step)")
+
+
+MIGRATIONS = (_v1, _v2, _v3)  # step i brings a store from version i to version i + 1
 VERSION = len(MIGRATIONS)
 
 

@@ -72,6 +72,7 @@ class Snapshot:
     grid_png: bytes | None
     grid_step: int | None
     grid_steps: list[int]  # steps that have a stored grid (sampled if many)
+    events: list[tuple[int, float, str]]  # (step, seconds since start, text): steering, single steps
     steps_per_s: float | None = None  # recent overall pace, callback and data included (live runs)
     samples_per_s: float | None = None
     eta_s: float | None = None

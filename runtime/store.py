@@ -153,6 +153,13 @@ class RunStore(MetricReads):
         cur = self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         return cur.rowcount > 0
 
+    def events(self, run_id: str) -> list[dict]:
+        """What was done to the run while it trained, in order: step, t (wall clock), kind, text, payload."""
+        rows = self.conn.execute(
+            "SELECT step, t, kind, text, payload FROM events WHERE run_id = ? ORDER BY step, rowid", (run_id,)
+        )
+        return [dict(r) | {"payload": json.loads(r["payload"]) if r["payload"] else None} for r in rows]
+
     # ---- grids ------------------------------------------------------------------
     def grid_steps(self, run_id: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT step FROM grids WHERE run_id = ? ORDER BY step", (run_id,))]

@@ -3,10 +3,11 @@
 Lifecycle, in the manner of Keras's ``CSVLogger``: on train begin it learns the
 run's size and draws the first sample grid (step 0: noise, so a person sees
 something at once); after every batch it records per-batch metric values, checks
-for divergence, draws a grid when its ``GridCadence`` says so, and honours stop and pause;
-at each epoch end it records the epoch's figures (``fit``'s epoch means, validation
-results, the variant's own report) and a grid; on train end a last grid.
-It never touches Streamlit.
+for divergence, draws a grid and scores the samples when their ``Cadence`` says so,
+applies steering requests, and honours stop and pause (a paused run can still take
+single steps); at each epoch end it records the epoch's figures (``fit``'s epoch
+means, validation results, the variant's own report) and a grid; on train end a last
+grid and scores. It never touches Streamlit.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ import keras
 import numpy as np
 
 from runtime.live import LiveRun
+from runtime.step_values import StepValues
 from trainers.images import grid_png
 
 
 @dataclass(frozen=True)
-class GridCadence:
-    """How often sample grids are drawn: the one definition, with the app's defaults.
+class Cadence:
+    """How often something costly is done while training: the one definition, with the grid's defaults.
 
-    A grid is due every ``every`` steps, but no sooner than ``min_seconds`` after the
-    last one (on a fast GPU every N steps would flood the store), and never more often
-    than keeps drawing under ``budget`` of training time (a 0.1 s grid on a 2-core
-    CPU at 2%: one every 5 s). Tests use ``GridCadence.every_step(n)``: exactly every n steps.
+    It is due every ``every`` steps, but no sooner than ``min_seconds`` after the last
+    time (on a fast GPU every N steps would flood the store), and never more often than
+    keeps it under ``budget`` of training time (a 0.1 s grid on a 2-core CPU at 2%: one
+    every 5 s). Tests use ``Cadence.every_step(n)``: exactly every n steps.
     """
 
     every: int = 1
@@ -46,7 +48,7 @@ class GridCadence:
             raise ValueError(f"grid budget={self.budget!r} is invalid: expected a share of time in (0, 1]")
 
     @classmethod
-    def every_step(cls, every: int = 1) -> "GridCadence":
+    def every_step(cls, every: int = 1) -> "Cadence":
         """A grid exactly every ``every`` steps, whatever the time (deterministic, for tests)."""
         return cls(every=every, min_seconds=0.0, budget=None)
 
@@ -55,74 +57,42 @@ class GridCadence:
         return max(self.min_seconds, last_cost / self.budget) if self.budget else self.min_seconds
 
 
-class StepValues:
-    """Per-batch values of ``fit``'s running-mean metrics.
-
-    ``fit`` reports each metric as a mean since the epoch began. For curves a person
-    wants each batch's own value: for metrics that keep ``total`` and ``count``
-    (``Mean`` and every ``MeanMetricWrapper``: losses, MAE, accuracy) it is the
-    change in total over the change in count since the previous batch. Other
-    metrics are passed through as reported.
-    """
-
-    def __init__(self, model: keras.Model):
-        self.model = model
-        self.leaves: dict[str, keras.metrics.Metric] | None = None
-        self.previous: dict[str, tuple[float, float]] = {}
-
-    def _find_leaves(self) -> dict[str, keras.metrics.Metric]:
-        leaves = {}
-        for metric in self.model.metrics:
-            inner = getattr(metric, "metrics", None)  # CompileMetrics holds the compiled ones
-            for leaf in inner if isinstance(inner, (list, tuple)) else [metric]:
-                if hasattr(leaf, "total") and hasattr(leaf, "count"):
-                    leaves[leaf.name] = leaf
-        return leaves
-
-    def __call__(self, logs: dict) -> dict[str, float]:
-        if self.leaves is None:  # compiled metrics are built lazily, on the first batch
-            self.leaves = self._find_leaves()
-        values = {}
-        for name, reported in logs.items():
-            leaf = self.leaves.get(name)
-            if leaf is None:
-                values[name] = float(reported)
-                continue
-            total = float(keras.ops.convert_to_numpy(leaf.total.value))
-            count = float(keras.ops.convert_to_numpy(leaf.count.value))
-            prev_total, prev_count = self.previous.get(name, (0.0, 0.0))
-            if count < prev_count:  # the metric was reset: a new epoch began
-                prev_total, prev_count = 0.0, 0.0
-            self.previous[name] = (total, count)
-            values[name] = (total - prev_total) / (count - prev_count) if count > prev_count else float(reported)
-        return values
+GRIDS = Cadence()  # the app's sample grids: as soon as 2 s have passed, at most 2% of training time
+QUALITY = Cadence(min_seconds=5.0, budget=0.03)  # scores of the samples: at most 3% of training time
 
 
 class StreamCallback(keras.callbacks.Callback):
-    """Streams metrics and sample grids of one ``fit`` into ``run``; obeys its stop and pause."""
+    """Streams metrics, grids and scores of one ``fit`` into ``run``; obeys its controls."""
 
     def __init__(
         self,
         run: LiveRun,
         sample_images: Callable[[], np.ndarray] | None = None,
-        cadence: GridCadence = GridCadence(),
+        cadence: Cadence = GRIDS,
         epoch_report: Callable[[], dict[str, float]] | None = None,
+        quality_report: Callable[[], dict[str, float]] | None = None,
+        quality_cadence: Cadence = QUALITY,
         watch: Callable[[str], bool] = lambda name: "loss" in name,
     ):
         super().__init__()
         self.run = run
         self.sample_images = sample_images
         self.cadence = cadence
-        self.last_grid_cost = 0.0
         self.epoch_report = epoch_report
+        self.quality_report = quality_report
+        self.quality_cadence = quality_cadence
         self.watch = watch  # which metrics stop the run as diverged when not finite
         self.step = 0
         self.epoch = 0
         self.last_grid_step: int | None = None
         self.last_grid_time = -math.inf
+        self.last_grid_cost = 0.0
+        self.last_quality_step: int | None = None
+        self.last_quality_time = 0.0  # scores are first due min_seconds after training starts
+        self.last_quality_cost = 0.0
         self.batch_started = 0.0
 
-    # ---- helpers -------------------------------------------------------------
+    # ---- grids and scores ------------------------------------------------------
     def _grid(self) -> None:
         if self.sample_images is None or self.last_grid_step == self.step:
             return
@@ -137,13 +107,56 @@ class StreamCallback(keras.callbacks.Callback):
             return False
         return time.monotonic() - self.last_grid_time >= self.cadence.wait_after(self.last_grid_cost)
 
+    def _quality(self) -> None:
+        if self.quality_report is None or self.last_quality_step == self.step:
+            return
+        prepare = getattr(self.quality_report, "prepare", None)
+        if prepare is not None:
+            prepare()  # a first run trains the scorer once (cached): not the scoring's cost
+        started = time.monotonic()
+        scores = self.quality_report()
+        self.last_quality_time = time.monotonic()
+        self.last_quality_cost = self.last_quality_time - started
+        self.last_quality_step = self.step
+        self.run.quality_seconds += self.last_quality_cost
+        self.run.record_metrics(self.step, self.epoch, {f"quality/{k}": v for k, v in scores.items()})
+
+    def _quality_due(self) -> bool:
+        if self.quality_report is None or self.step % self.quality_cadence.every:
+            return False
+        wait = self.quality_cadence.wait_after(self.last_quality_cost)
+        return time.monotonic() - self.last_quality_time >= wait
+
+    # ---- controls and steering ---------------------------------------------------
+    def _steer(self) -> None:
+        """Apply what a person asked for since the last batch: new settings, single steps."""
+        while not self.run.commands.empty():
+            kind, arg = self.run.commands.get_nowait()
+            steering = self.run.steering
+            if kind == "set":
+                for name, value in arg.items():
+                    steering.knobs[name].set(value)
+                text = ", ".join(f"{name} → {value:g}" for name, value in arg.items())
+                self.run.record_event(self.step, "steer", text, arg)
+            elif kind == "single":
+                single = steering.single_steps[arg]
+                single.run()
+                self.step += 1
+                values = self.values(self.model.results(), only_changed=True)
+                self.run.record_step(self.step, self.epoch, values)
+                self.run.record_event(self.step, "single_step", single.label.lower(), {"step": arg})
+                self._grid()
+                self._quality()
+
     def _obey_controls(self) -> None:
         run = self.run
+        self._steer()
         if not run.resume_event.is_set() and not run.stop_event.is_set():
             run.set_status("paused")
             while not run.resume_event.wait(0.05):
                 if run.stop_event.is_set():
                     break
+                self._steer()  # single steps are taken while paused
             if not run.stop_event.is_set():
                 run.set_status("running")
         if run.stop_event.is_set():
@@ -156,6 +169,7 @@ class StreamCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.train_started = started = time.perf_counter()
+        self.last_quality_time = time.monotonic()
         self.values = StepValues(self.model)
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
@@ -181,6 +195,8 @@ class StreamCallback(keras.callbacks.Callback):
             return
         if self._grid_due():
             self._grid()
+        if self._quality_due():
+            self._quality()
         self._spent(started)
         self._obey_controls()
 
@@ -199,7 +215,10 @@ class StreamCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         started = time.perf_counter()
+        self.run.fit_seconds = started - self.train_started
         if self.run.diverged_at is None:
             self._grid()
+            # Final scores, unless the run was too short to have been scored at all (a quick test).
+            if self.last_quality_step is not None or self.run.fit_seconds >= self.quality_cadence.min_seconds:
+                self._quality()
         self._spent(started)
-        self.run.fit_seconds = time.perf_counter() - self.train_started

@@ -6,6 +6,7 @@ Rows are buffered and committed in one transaction about once a second (or every
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
@@ -30,6 +31,7 @@ class RunWriter:
         self.open_buckets: dict[str, list] = {}  # name -> [bucket, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]
         self.bucket_rows: list[tuple] = []  # closed buckets, written with the next flush
         self.grid_rows: list[tuple] = []
+        self.event_rows: list[tuple] = []
         self.progress: dict[str, Any] = {}
         self.last_flush = time.monotonic()
 
@@ -69,6 +71,10 @@ class RunWriter:
         self.grid_rows.append((self.run_id, step, epoch, png))
         self._maybe_flush()
 
+    def event(self, step: int, t: float, kind: str, text: str, payload: dict | None) -> None:
+        self.event_rows.append((self.run_id, step, t, kind, text, json.dumps(payload) if payload else None))
+        self.flush()  # rare, and a person waits to see it marked
+
     def set_progress(self, **fields: Any) -> None:
         """Run-row fields (steps_done, epoch, ...) written with the next flush."""
         self.progress.update(fields)
@@ -80,7 +86,7 @@ class RunWriter:
     def flush(self) -> None:
         """Commit everything buffered in one transaction."""
         self.last_flush = time.monotonic()
-        if not (self.metric_rows or self.grid_rows or self.progress or self.bucket_rows):
+        if not (self.metric_rows or self.grid_rows or self.progress or self.bucket_rows or self.event_rows):
             return
         conn = self.conn
         conn.execute("BEGIN")
@@ -92,6 +98,7 @@ class RunWriter:
                 "INSERT OR REPLACE INTO metric_buckets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.bucket_rows
             )
             conn.executemany("INSERT OR REPLACE INTO grids VALUES (?, ?, ?, ?)", self.grid_rows)
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", self.event_rows)
             if self.progress:
                 sets = ", ".join(f"{k} = ?" for k in self.progress)
                 conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*self.progress.values(), self.run_id])
@@ -100,7 +107,7 @@ class RunWriter:
             if conn.in_transaction:  # a failed COMMIT (a full disk) may have ended it: keep the real error
                 conn.execute("ROLLBACK")
             raise
-        self.metric_rows, self.grid_rows, self.progress, self.bucket_rows = [], [], {}, []
+        self.metric_rows, self.grid_rows, self.progress, self.bucket_rows, self.event_rows = [], [], {}, [], []
 
     def close(self) -> None:
         """Write everything, the last open buckets included, and close the connection."""

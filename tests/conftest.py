@@ -15,6 +15,14 @@ import streamlit as st  # noqa: E402
 import trainers  # noqa: E402,F401
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_scorer_cache(tmp_path_factory):
+    """One cache for the MNIST classifier that scores GAN samples: trained once per test session
+    (about 30 s), not once per test's run store. Browser tests' servers inherit it."""
+    os.environ.setdefault("LAB_SCORER_DIR", str(tmp_path_factory.mktemp("scorer")))
+    yield
+
+
 @pytest.fixture
 def seeded():
     """Fix every random source Keras uses (thread-local: set in the test's own thread)."""
@@ -43,9 +51,9 @@ def failing_variants():
 @pytest.fixture
 def manager(tmp_path):
     """A run manager over a fresh store; waits for its runs to end afterwards."""
-    from runtime import GridCadence, RunManager
+    from runtime import Cadence, RunManager
 
-    m = RunManager(home=tmp_path / "lab", cadence=GridCadence.every_step(2))
+    m = RunManager(home=tmp_path / "lab", cadence=Cadence.every_step(2))
     yield m
     for row in m.list():
         m.stop(row["id"])

@@ -84,3 +84,40 @@ def install():
 def uninstall():
     for spec in SPECS:
         VARIANTS.pop(spec.key, None)
+
+
+# ---- a GAN whose optimizers note their learning rate at every update (steering tests) ----
+PROBE = {"model": None, "d_rates": [], "g_rates": []}
+
+
+def build_gan_probe(config):
+    from trainers import get_variant
+
+    experiment = get_variant("gan").build(config)
+    gan = experiment.model
+    PROBE.update(model=gan, d_rates=[], g_rates=[])
+    for optimizer, rates in ((gan.d_optimizer, PROBE["d_rates"]), (gan.g_optimizer, PROBE["g_rates"])):
+        original = optimizer.apply
+
+        def apply(grads, variables=None, _original=original, _optimizer=optimizer, _rates=rates):
+            _rates.append(float(_optimizer.learning_rate))
+            return _original(grads, variables)
+
+        optimizer.apply = apply
+    return experiment
+
+
+def _gan_probe_spec():
+    from dataclasses import replace
+
+    from trainers import get_variant
+
+    return replace(get_variant("gan"), key="gan_probe", title="GAN probe", build=build_gan_probe)
+
+
+def install_gan_probe():
+    VARIANTS["gan_probe"] = _gan_probe_spec()
+
+
+def uninstall_gan_probe():
+    VARIANTS.pop("gan_probe", None)

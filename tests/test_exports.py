@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime import GridCadence, RunManager, exports
+from runtime import Cadence, RunManager, exports
 from runtime.store import RunStore
 
 GAN = {"num_images": 48, "batch_size": 8, "latent_dim": 8, "epochs": 2}
@@ -17,7 +17,7 @@ GAN = {"num_images": 48, "batch_size": 8, "latent_dim": 8, "epochs": 2}
 
 @pytest.fixture
 def gan_run(tmp_path, mnist_dir):
-    manager = RunManager(home=tmp_path / "lab", cadence=GridCadence.every_step(1))
+    manager = RunManager(home=tmp_path / "lab", cadence=Cadence.every_step(1))
     run_id = manager.start("gan", GAN)
     assert manager.wait(run_id, 120) == "completed"
     return manager, run_id

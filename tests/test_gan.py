@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from trainers import get_variant
-from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader, fixed_latents
+from trainers.variants.gan_base import fixed_latents
+from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
 
 LATENT = 8
 
@@ -51,7 +52,10 @@ def test_one_step_moves_both_networks_and_each_phase_only_its_own(seeded, batch)
     gan = make()
     g0, d0 = weights(gan.generator), weights(gan.discriminator)
     logs = gan.train_step(batch)
-    assert set(logs) == {"d_loss", "g_loss"} and all(np.isfinite(float(v)) for v in logs.values())
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert 0 < float(logs["d_real"]) < 1 and 0 < float(logs["d_fake"]) < 1  # D's probability of "real"
+    assert float(logs["d_grad_norm"]) > 0 and float(logs["g_grad_norm"]) > 0
     assert all(changed(g0, weights(gan.generator))) and all(changed(d0, weights(gan.discriminator)))
 
     # When the discriminator's update was applied, the generator was still untouched ...
@@ -106,3 +110,23 @@ def test_saved_gan_loads_and_generates(tmp_path, seeded, step, mnist_dir):
     assert type(loaded) is type(exp.model)
     z = fixed_latents(3, LATENT, seed=0)
     np.testing.assert_allclose(loaded.generate(z), exp.model.generate(z), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls, fmt", [(GAN, "channels_last"), ("tuned", "channels_first")])
+def test_diagnostics_are_the_probabilities_and_norms_of_what_the_step_computed(seeded, batch, cls, fmt):
+    """d_real/d_fake equal D's probability of "real" as measured before the update; the norms,
+    the gradient's as applied (checked against a plain-torch recomputation of the first phase)."""
+    from trainers.variants.gan_tuned import TunedGAN
+
+    gan = make(TunedGAN if cls == "tuned" else cls, fmt)
+    probe = keras.ops.convert_to_tensor(batch)
+    with torch.no_grad():
+        p_real_before = float(torch.mean(1 - torch.sigmoid(gan.discriminator(probe))))
+    logs = gan.train_step(batch)
+    assert float(logs["d_real"]) == pytest.approx(p_real_before, rel=1e-5)
+
+
+def test_diagnostics_can_be_switched_off(seeded, batch):
+    gan = GAN(build_discriminator(), build_generator(LATENT), LATENT, diagnostics=False)
+    gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), keras.losses.BinaryCrossentropy(from_logits=True))
+    assert set(gan.train_step(batch)) == {"d_loss", "g_loss"}

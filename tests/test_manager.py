@@ -33,8 +33,9 @@ def test_gan_run_completes_with_metrics_grids_and_a_loadable_model(manager, mnis
     assert manager.wait(run_id, 120) == "completed"
     snap = manager.snapshot(run_id)
     assert snap.step == snap.total_steps == 4 and snap.epoch == 2 and snap.progress == 1.0
-    assert set(snap.curves) == {"d_loss", "g_loss"} and snap.curves["d_loss"].steps.tolist() == [1, 2, 3, 4]
-    assert snap.epoch_steps == [2, 4] and set(snap.epoch_curves) == {"epoch/d_loss", "epoch/g_loss"}
+    diagnostics = {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"}
+    assert set(snap.curves) == diagnostics and snap.curves["d_loss"].steps.tolist() == [1, 2, 3, 4]
+    assert snap.epoch_steps == [2, 4] and set(snap.epoch_curves) == {f"epoch/{n}" for n in diagnostics}
     assert snap.grid_steps == [0, 2, 4] and snap.grid_png.startswith(b"\x89PNG")
 
     store = manager.store
@@ -150,8 +151,8 @@ def test_new_manager_marks_an_abandoned_run_interrupted_and_serves_it(tmp_path, 
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from runtime import GridCadence, RunManager
-        m = RunManager(home={str(tmp_path)!r}, cadence=GridCadence.every_step(1))
+        from runtime import Cadence, RunManager
+        m = RunManager(home={str(tmp_path)!r}, cadence=Cadence.every_step(1))
         run_id = m.start("gan", {LONG_GAN!r})
         while len(m.store.curve(run_id, "d_loss")[0]) < 3:  # until three steps are committed
             time.sleep(0.05)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from trainers.config import ParamSpec, validate_config
+from trainers.steering import Steering
 from trainers.views import View
 
 
@@ -33,6 +34,8 @@ class Experiment:
     sample_images: Callable[[], np.ndarray] | None = None  # fixed-noise digits, uint8 (n, 28, 28)
     epoch_report: Callable[[], dict[str, float]] | None = None  # extra figures at each epoch end
     final_report: Callable[[], dict[str, float]] | None = None  # figures once training ends
+    quality_report: Callable[[], dict[str, float]] | None = None  # scores of the samples (costly: on a budget)
+    steering: Steering | None = None  # what can change mid-run, and single steps (trainers/steering.py)
     data_source: str = ""  # where the data came from, for the run record
 
 
@@ -62,6 +65,7 @@ class VariantSpec:
     run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
     page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
     headline: tuple[str, ...] = ()  # figures the runs table shows for a finished run (default: metrics)
+    panels: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (title, metrics) drawn together; others by default
     tiny_falls: str | None = None  # a metric that must fall over the tiny config's epochs, if any
     epoch_metrics: tuple[str, ...] = field(default_factory=tuple)  # extra names reported per epoch
     check: Callable[[dict], None] | None = None  # cross-knob rules; raises ValueError

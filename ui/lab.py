@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from runtime import GridCadence, RunManager
+from runtime import Cadence, RunManager
 
 
 def _env_int(name: str, default: int, minimum: int) -> int:
@@ -33,7 +33,7 @@ def _env_flag(name: str) -> bool:
 
 def settings_from_env() -> dict:
     """The manager's settings from the environment; ``ValueError`` naming the variable if one is wrong."""
-    cadence = GridCadence()
+    cadence = Cadence()
     grid_seconds = os.environ.get("LAB_GRID_MIN_SECONDS", "").strip()
     if grid_seconds:
         try:
@@ -43,7 +43,7 @@ def settings_from_env() -> dict:
         if not 0 <= seconds < float("inf"):
             raise ValueError(f"LAB_GRID_MIN_SECONDS={grid_seconds!r} is not valid: set it to seconds (0 or more).")
         # 0 means "as often as every step": no time budget either (tests and fast machines).
-        cadence = GridCadence.every_step() if seconds == 0 else GridCadence(min_seconds=seconds)
+        cadence = Cadence.every_step() if seconds == 0 else Cadence(min_seconds=seconds)
     private = _env_flag("LAB_PRIVATE_RUNS")
     return dict(
         cadence=cadence,

@@ -10,22 +10,13 @@ from __future__ import annotations
 import keras
 
 from trainers.config import ParamSpec
-from trainers.data import load_mnist
 from trainers.registry import Experiment, VariantSpec
-from trainers.variants import _common
-from trainers.variants.gan_model import (
-    GAN,
-    build_discriminator,
-    build_generator,
-    digit_loader,
-    fixed_latents,
-    mnist_images,
-    sample_digits,
-)
+from trainers.variants import _common, _gan_spec
+from trainers.variants.gan_base import mnist_images
+from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
 from trainers.variants.gan_tuned import TunedGAN
 from trainers.views import StepSpeed
 
-SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
 STEPS = {"guide": GAN, "tuned": TunedGAN}
 
 
@@ -50,18 +41,11 @@ def make_gan(config: dict) -> GAN:
 def build(config: dict) -> Experiment:
     images = mnist_images(config["num_images"])
     gan = make_gan(config)
-    z = fixed_latents(SAMPLE_COUNT, config["latent_dim"], config["seed"])
     if config["step"] == "tuned":
         data = gan.make_dataset(images, config["batch_size"], config["seed"])
     else:
         data = digit_loader(images, config["batch_size"], config["seed"])
-    return Experiment(
-        model=gan,
-        fit_kwargs=dict(x=data, epochs=config["epochs"]),
-        batch_size=config["batch_size"],
-        sample_images=lambda: sample_digits(gan, z),
-        data_source=f"MNIST {load_mnist().source}: {len(images)} images",
-    )
+    return _gan_spec.gan_experiment(gan, config, PARAMS, data, images)
 
 
 PARAMS = (
@@ -74,30 +58,12 @@ PARAMS = (
     ),
     _common.epochs(1, 50),
     _common.batch_size(64, 512),
-    ParamSpec("latent_dim", "int", 128, min=2, max=512, step=2, help="Size of the generator's random input."),
-    _common.learning_rate(
-        3e-4, "d_learning_rate", "discriminator learning rate", "Adam's step size for the discriminator."
-    ),
-    _common.learning_rate(3e-4, "g_learning_rate", "generator learning rate", "Adam's step size for the generator."),
-    ParamSpec(
-        "label_noise",
-        "float",
-        0.05,
-        min=0.0,
-        max=0.5,
-        step=0.01,
-        help="Uniform noise added to the discriminator's labels (the guide uses 0.05).",
-    ),
-    ParamSpec(
-        "num_images",
-        "int",
-        0,
-        min=0,
-        max=70_000,
-        step=64,
-        advanced=True,
-        help="Train on the first n MNIST images only (0: all that were found).",
-    ),
+    _gan_spec.latent_dim(128),
+    _gan_spec.d_learning_rate(3e-4),
+    _gan_spec.g_learning_rate(3e-4),
+    _gan_spec.label_noise(0.05),
+    _gan_spec.NUM_IMAGES,
+    _gan_spec.QUALITY_SAMPLES,
     _common.SEED,
 )
 
@@ -116,9 +82,9 @@ SPEC = VariantSpec(
     summary="Two networks, two optimizers, one train_step: watch digits emerge from noise.",
     guide_section="Wrapping up: an end-to-end GAN example",
     params=PARAMS,
-    metrics=("d_loss", "g_loss"),
+    metrics=_gan_spec.METRICS,
     build=build,
-    code=lambda config: [(f"{STEPS[config.get('step', 'tuned')].__name__}.train_step", make_step_fn(config))],
+    code=lambda config: code_for(config),
     tiny={
         "epochs": 3,
         "batch_size": 16,
@@ -126,17 +92,22 @@ SPEC = VariantSpec(
         "num_images": 96,
         "d_learning_rate": 1e-3,
         "g_learning_rate": 1e-3,
+        "quality_samples": 0,
     },
     tiny_falls="d_loss",
     icon=":material/palette:",
-    grid_caption=f"The same {SAMPLE_COUNT} latent vectors through the generator",
+    grid_caption=_gan_spec.GRID_CAPTION,
     uses_mnist=lambda config: True,
-    key_settings=("step", "batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise"),
+    key_settings=("step", *_gan_spec.KEY_SETTINGS),
+    headline=("d_loss", "g_loss", "quality/confident_share", "quality/class_balance"),
+    panels=_gan_spec.PANELS,
     watch_for=WATCH_FOR,
     page_views=(StepSpeed(setting="step", per="batch_size"),),
 )
 
 
-def make_step_fn(config: dict):
-    """The train_step that runs for ``config`` (for the page's "code that runs")."""
-    return STEPS[config.get("step", "tuned")].train_step
+def code_for(config: dict) -> list[tuple[str, object]]:
+    """The functions that run for ``config`` (for the page's "code that runs")."""
+    if config.get("step", "tuned") == "guide":
+        return [("GAN.train_step", GAN.train_step)]
+    return [("TunedGAN.train_step", TunedGAN.train_step), ("GAN.d_phase", GAN.d_phase), ("GAN.g_phase", GAN.g_phase)]

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from keras import layers
 
-from trainers.data import load_mnist
-from trainers.images import to_uint8
 from trainers.variants._torch_layers import TorchConv2DTranspose
+from trainers.variants.gan_base import GanBase
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
 
@@ -74,32 +73,14 @@ def build_generator(latent_dim: int, data_format: str = "channels_last") -> kera
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
-class GAN(keras.Model):
+class GAN(GanBase):
     """The guide's GAN: trackers in ``__init__``, optimizers through ``compile()``."""
 
     data_format = "channels_last"  # layout of the networks this step is built with
 
     def __init__(self, discriminator, generator, latent_dim, label_noise=0.05, seed=1337, **kwargs):
-        super().__init__(**kwargs)
-        self.discriminator = discriminator
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.label_noise = label_noise  # the guide hard-codes 0.05; here it is a knob
-        self.seed = seed
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
-
-    def compile(self, d_optimizer, g_optimizer, loss_fn):
-        super().compile()
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-        self.loss_fn = loss_fn
+        super().__init__(discriminator, generator, latent_dim, seed=seed, **kwargs)
+        self.label_noise = label_noise  # the guide hard-codes 0.05; here it is a knob (and can be steered)
 
     def train_step(self, real_images):
         # fit(DataLoader of (x, x)) and fit(numpy) both hand over tuples: keep the images.
@@ -132,6 +113,13 @@ class GAN(keras.Model):
         grads = [v.value.grad for v in self.discriminator.trainable_weights]
         with torch.no_grad():
             self.d_optimizer.apply(grads, self.discriminator.trainable_weights)
+        # The lab's diagnostics (not in the guide): D's verdicts and gradient norm, from what the
+        # step already holds. Label 1 means fake, so the probability of "real" is 1 - sigmoid.
+        self.watch_discriminator(
+            1 - torch.sigmoid(predictions[batch_size:].detach()),
+            1 - torch.sigmoid(predictions[:batch_size].detach()),
+            grads,
+        )
 
         # Sample fresh latent points and label them all "real".
         random_latent_vectors = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
@@ -147,56 +135,55 @@ class GAN(keras.Model):
         grads = [v.value.grad for v in self.generator.trainable_weights]
         with torch.no_grad():
             self.g_optimizer.apply(grads, self.generator.trainable_weights)
+        self.watch_generator(grads)
 
         # Update the metrics and return their values.
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+        return self.results()
 
-    def generate(self, latent_vectors) -> np.ndarray:
-        """Images (n, 28, 28, 1) in [0, 1] for the given latent vectors, without gradients."""
+    # The same two phases without the work the guide's step throws away (gan_tuned.py says
+    # what and why): the tuned step is these two, and a paused run steps them one at a time.
+    def d_phase(self, real_images) -> None:
+        device, batch_size = real_images.device, real_images.shape[0]
+        d_weights = self.discriminator.trainable_weights
+
+        # Fake images: no graph is kept, the discriminator phase does not train the generator.
+        random_latent_vectors = self.latents(batch_size)
         with torch.no_grad():
-            images = self.generator(keras.ops.convert_to_tensor(latent_vectors, dtype="float32"), training=False)
-        return keras.ops.convert_to_numpy(images)
+            generated_images = self.generator(random_latent_vectors)
+        combined_images = torch.concat([generated_images, real_images], axis=0)
+
+        # Labels: 1 for fake, 0 for real, plus noise (drawn as in the guide, same order).
+        labels = torch.concat(
+            [torch.ones((batch_size, 1), device=device), torch.zeros((batch_size, 1), device=device)], axis=0
+        )
+        labels += self.label_noise * keras.random.uniform(labels.shape, seed=self.seed_generator)
+
+        # Train the discriminator.
+        self.discriminator.zero_grad()
+        predictions = self.discriminator(combined_images)
+        d_loss = self.loss_fn(labels, predictions)
+        d_loss.backward()
+        grads = self.apply_gradients(self.d_optimizer, d_weights)
+        self.d_loss_tracker.update_state(d_loss)
+        p_real = 1 - torch.sigmoid(predictions.detach())
+        self.watch_discriminator(p_real[batch_size:], p_real[:batch_size], grads)
+
+    def g_phase(self, batch_size: int, device) -> None:
+        # Train the generator through a frozen discriminator: no discriminator weight grads.
+        random_latent_vectors = self.latents(batch_size)
+        misleading_labels = torch.zeros((batch_size, 1), device=device)
+        self.generator.zero_grad()
+        with self.frozen(self.discriminator.trainable_weights):
+            g_loss = self.loss_fn(misleading_labels, self.discriminator(self.generator(random_latent_vectors)))
+            g_loss.backward()
+        grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
+        self.g_loss_tracker.update_state(g_loss)
+        self.watch_generator(grads)
 
     def get_config(self):
-        return {
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "latent_dim": self.latent_dim,
-            "label_noise": self.label_noise,
-            "seed": self.seed,
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        return cls(**config)
-
-    def get_compile_config(self):
-        # compile() takes optimizers Keras cannot rebuild from the saved "optimizer"
-        # entry; a loaded GAN is for generating, and is compiled again to train.
-        return None
-
-
-def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """One batch of latent vectors drawn once per run, so the same digits can be watched forming."""
-    return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype(np.float32)
-
-
-def sample_digits(gan: GAN, latent_vectors: np.ndarray) -> np.ndarray:
-    """The generator's digits for ``latent_vectors`` as uint8 (n, 28, 28)."""
-    return to_uint8(gan.generate(latent_vectors))
-
-
-def mnist_images(num_images: int | None = None) -> np.ndarray:
-    """MNIST digits as float32 (n, 28, 28, 1) in [0, 1], all splits found (the guide uses train+test)."""
-    mnist = load_mnist()
-    images = mnist.images if not num_images else mnist.images[:num_images]
-    return images.astype(np.float32)[..., None] / 255.0
+        return {**super().get_config(), "label_noise": self.label_noise}
 
 
 def digit_loader(images: np.ndarray, batch_size: int, seed: int) -> torch.utils.data.DataLoader:

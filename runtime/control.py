@@ -1,0 +1,93 @@
+"""What a person can ask of a run: stop, pause, resume, steer, single steps, rename, delete.
+
+A mixin of ``RunManager``: every request first passes the access rule (private runs
+answer only to the browser that started them), then reaches the run through its
+events and command queue, between two batches.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from runtime import job, naming
+
+
+class RunControls:
+    def may_control(self, run_id: str, visitor: str | None = None) -> bool:
+        """Whether ``visitor`` may stop, pause, resume or delete the run (see ``AccessPolicy``)."""
+        return self.access.may_control(self._owner(run_id), visitor)
+
+    def stop(self, run_id: str, visitor: str | None = None) -> None:
+        """Stop a run: a queued run never starts; a running one stops after its current batch."""
+        self.access.check(self._owner(run_id), visitor)
+        run = self.scheduler.get(run_id)
+        if run is None:
+            return
+        if self.scheduler.dequeue(run_id):
+            job.finish(self.store, run, "stopped")
+            return
+        run.stop_event.set()
+        run.resume_event.set()
+
+    def rename(self, run_id: str, name: str, notes: str = "", visitor: str | None = None) -> None:
+        """Give a run a name and notes (``ValueError`` if they are empty or too long)."""
+        self.access.check(self._owner(run_id), visitor)
+        name, notes = naming.check_name(name, notes)
+        self.store.update_run(run_id, name=name, notes=notes)
+        if (run := self.scheduler.get(run_id)) is not None:
+            run.name, run.notes = name, notes
+        self._snapshot_cache.pop(run_id, None)
+
+    def steering(self, run_id: str):
+        """The run's steering (knobs and single steps) while it trains, else None."""
+        run = self.scheduler.get(run_id)
+        return run.steering if run is not None and run.active else None
+
+    def steer(self, run_id: str, changes: dict, visitor: str | None = None) -> dict:
+        """Change settings of a training run from its next batch on; returns the checked values.
+
+        ``ValueError`` names a setting that cannot change or a value out of its range.
+        """
+        self.access.check(self._owner(run_id), visitor)
+        steering = self.steering(run_id)
+        if steering is None:
+            raise ValueError("This run cannot be steered now: it is not training (or its variant has no knobs).")
+        checked = steering.check(changes)
+        if checked:
+            self.scheduler.get(run_id).commands.put(("set", checked))
+        return checked
+
+    def single_step(self, run_id: str, which: str, visitor: str | None = None) -> None:
+        """Ask a paused run to take one step of the kind ``which`` (its steering's single steps)."""
+        self.access.check(self._owner(run_id), visitor)
+        steering, run = self.steering(run_id), self.scheduler.get(run_id)
+        if steering is None or which not in steering.single_steps:
+            raise ValueError(f"This run cannot take a {which!r} step now.")
+        if run.status != "paused":
+            raise ValueError("Single steps are for a paused run: pause it first.")
+        run.commands.put(("single", which))
+
+    def pause(self, run_id: str, visitor: str | None = None) -> None:
+        self.access.check(self._owner(run_id), visitor)
+        run = self.scheduler.get(run_id)
+        if run is not None and run.status in ("running", "queued"):
+            run.resume_event.clear()
+
+    def resume(self, run_id: str, visitor: str | None = None) -> None:
+        self.access.check(self._owner(run_id), visitor)
+        run = self.scheduler.get(run_id)
+        if run is not None:
+            run.resume_event.set()
+
+    def delete(self, run_id: str, visitor: str | None = None) -> None:
+        """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
+        self.access.check(self._owner(run_id), visitor)
+        run = self.scheduler.get(run_id)
+        if run is not None and run.active:
+            raise ValueError("This run is still active: stop it before deleting it.")
+        if run is not None and run.thread is not None:
+            run.thread.join(5)
+        self.scheduler.forget(run_id)
+        self._snapshot_cache.pop(run_id, None)
+        self.store.delete_run(run_id)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)

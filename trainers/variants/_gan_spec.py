@@ -1,0 +1,134 @@
+"""What the GAN variants declare alike: knobs, panels, steering, and the experiment around a model.
+
+Each GAN variant module keeps its own networks, ``train_step`` and spec; this module
+only spares them the same twenty lines of plumbing.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from trainers.config import ParamSpec
+from trainers.data import load_mnist
+from trainers.registry import Experiment
+from trainers.steering import SingleStep, Steering, attribute, optimizer_rate, random_batches
+from trainers.variants import _common
+from trainers.variants.gan_base import GanBase, fixed_latents, quality_probe, sample_digits
+
+SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+PANELS = (
+    ("losses", ("d_loss", "g_loss")),
+    ("D's verdict: P(real) on real vs generated", ("d_real", "d_fake")),
+    ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
+)
+KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise")
+GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
+
+
+def latent_dim(default: int = 128) -> ParamSpec:
+    return ParamSpec("latent_dim", "int", default, min=2, max=512, step=2, help="Size of the generator's random input.")
+
+
+def d_learning_rate(default: float = 3e-4) -> ParamSpec:
+    return _common.learning_rate(
+        default, "d_learning_rate", "discriminator learning rate", "Adam's step size for the discriminator."
+    )
+
+
+def g_learning_rate(default: float = 3e-4) -> ParamSpec:
+    return _common.learning_rate(
+        default, "g_learning_rate", "generator learning rate", "Adam's step size for the generator."
+    )
+
+
+def label_noise(default: float = 0.05) -> ParamSpec:
+    return ParamSpec(
+        "label_noise",
+        "float",
+        default,
+        min=0.0,
+        max=0.5,
+        step=0.01,
+        help="Uniform noise added to the discriminator's labels (the guide uses 0.05).",
+    )
+
+
+NUM_IMAGES = ParamSpec(
+    "num_images",
+    "int",
+    0,
+    min=0,
+    max=70_000,
+    step=64,
+    advanced=True,
+    help="Train on the first n MNIST images only (0: all that were found).",
+)
+QUALITY_SAMPLES = ParamSpec(
+    "quality_samples",
+    "int",
+    1000,
+    min=0,
+    max=5000,
+    step=100,
+    advanced=True,
+    help="Digits the classifier scores every so often (0: no scores). Scoring takes at most 3% of training time.",
+)
+
+
+def steering(gan: GanBase, params: dict[str, ParamSpec], next_batch: Callable[[], tuple], batch_size: int) -> Steering:
+    """Learning rates (and label noise, where the step has it) mid-run; single D, G and full steps."""
+    knobs = {
+        "d_learning_rate": optimizer_rate(gan.d_optimizer, params["d_learning_rate"]),
+        "g_learning_rate": optimizer_rate(gan.g_optimizer, params["g_learning_rate"]),
+    }
+    if hasattr(gan, "label_noise") and "label_noise" in params:
+        knobs["label_noise"] = attribute(gan, "label_noise", params["label_noise"])
+
+    def d_step():
+        batch = next_batch()
+        gan.d_phase(*batch) if len(batch) > 1 else gan.d_phase(batch[0])
+
+    def g_step():
+        batch = next_batch()
+        gan.g_phase(batch_size, batch[0].device)
+
+    def full_step():
+        batch = next_batch()
+        gan.train_step(batch if len(batch) > 1 else batch[0])
+
+    return Steering(
+        knobs,
+        {
+            "d": SingleStep("One discriminator step", d_step, ("discriminator",)),
+            "g": SingleStep("One generator step", g_step, ("generator",)),
+            "full": SingleStep("One full step", full_step, ("discriminator", "generator")),
+        },
+    )
+
+
+def gan_experiment(
+    gan: GanBase,
+    config: dict,
+    params: tuple[ParamSpec, ...],
+    data,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+) -> Experiment:
+    """The experiment around a compiled GAN: fit arguments, fixed-noise grid, scores, steering."""
+    z = fixed_latents(SAMPLE_COUNT, config["latent_dim"], config["seed"])
+    grid_labels = None if labels is None else np.repeat(np.arange(6) % 10, 6)
+    arrays = (images,) if labels is None else (images, labels)
+    next_batch = random_batches(*arrays, batch_size=config["batch_size"], seed=config["seed"] + 11)
+    quality_labels = None if labels is None else np.arange(config.get("quality_samples", 0)) % 10
+    return Experiment(
+        model=gan,
+        fit_kwargs=dict(x=data, epochs=config["epochs"]),
+        batch_size=config["batch_size"],
+        sample_images=lambda: sample_digits(gan, z, grid_labels),
+        quality_report=quality_probe(gan, config.get("quality_samples", 0), config["seed"], quality_labels),
+        steering=steering(gan, {p.name: p for p in params}, next_batch, config["batch_size"]),
+        data_source=f"MNIST {load_mnist().source}: {len(images)} images",
+    )

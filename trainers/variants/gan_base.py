@@ -1,0 +1,245 @@
+"""What every GAN of the lab shares: diagnostics, phases a person can run one at a time, data.
+
+``GanBase`` is a ``keras.Model`` holding a discriminator (or critic) and a generator,
+their optimizers (passed through ``compile()``, as in the guide), loss trackers and
+the lab's diagnostics, computed from tensors a step already holds:
+
+- ``d_real`` / ``d_fake``: the discriminator's mean verdict on real and on generated
+  images (the probability it gives "real"; a critic's raw score for critics);
+- ``d_grad_norm`` / ``g_grad_norm``: the L2 norm of each network's gradient as applied.
+
+A GAN step is a discriminator phase then a generator phase. Subclasses implement
+``d_phase`` and ``g_phase``; ``train_step`` composes them, and a paused run can be
+stepped one phase at a time (GAN Lab's single-step mode).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import keras
+import numpy as np
+import torch
+
+from trainers.data import load_mnist
+from trainers.images import to_uint8
+from trainers.quality import load_scorer
+
+
+class GanBase(keras.Model):
+    """Two networks, two optimizers, trackers; ``d_phase`` + ``g_phase`` make a step."""
+
+    data_format = "channels_first"  # the lab's own GANs compute in PyTorch's native layout
+    verdict = "probability"  # what d_real/d_fake are: "probability" (of real) or "score" (a critic's)
+
+    def __init__(self, discriminator, generator, latent_dim, seed=1337, diagnostics=True, **kwargs):
+        super().__init__(**kwargs)
+        self.discriminator = discriminator
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.diagnostics = diagnostics  # off: exactly the step's own work (the speed benchmark)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.d_grad_tracker = keras.metrics.Mean(name="d_grad_norm")
+        self.g_grad_tracker = keras.metrics.Mean(name="g_grad_norm")
+        self.built = True
+
+    @property
+    def metrics(self):
+        losses = [self.d_loss_tracker, self.g_loss_tracker]
+        if not self.diagnostics:
+            return losses
+        return losses + [self.d_real_tracker, self.d_fake_tracker, self.d_grad_tracker, self.g_grad_tracker]
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn=None):
+        super().compile()
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn
+
+    # ---- the step ----------------------------------------------------------------
+    def d_phase(self, real_images) -> None:
+        """Train the discriminator on one batch of real images (and as many fakes)."""
+        raise NotImplementedError
+
+    def g_phase(self, batch_size: int, device) -> None:
+        """Train the generator on ``batch_size`` fresh latent vectors."""
+        raise NotImplementedError
+
+    def train_step(self, real_images):
+        real_images = self.real_batch(real_images)
+        self.d_phase(real_images)
+        self.g_phase(real_images.shape[0], real_images.device)
+        return self.results()
+
+    def results(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+    # ---- helpers for the phases --------------------------------------------------------
+    @staticmethod
+    def real_batch(data):
+        """The images of a batch: fit(DataLoader of (x, x)) and fit(numpy) hand over tuples."""
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return keras.ops.convert_to_tensor(data)  # moved to Keras's device only if it is not there
+
+    def latents(self, batch_size: int):
+        return keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+
+    @staticmethod
+    def apply_gradients(optimizer, weights) -> list:
+        """One optimizer update from the ``.grad`` that backward() filled; returns the gradients."""
+        grads = [v.value.grad for v in weights]
+        with torch.no_grad():
+            optimizer.apply(grads, weights)
+        return grads
+
+    @staticmethod
+    @contextmanager
+    def frozen(weights):
+        """No gradients for these weights while the block runs (gradients still flow *through* them)."""
+        for v in weights:
+            v.value.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for v in weights:
+                v.value.requires_grad_(True)
+
+    def watch_discriminator(self, real_verdict, fake_verdict, grads) -> None:
+        """Record the discriminator's mean verdicts and its gradient norm (when diagnostics are on)."""
+        if not self.diagnostics:
+            return
+        with torch.no_grad():
+            self.d_real_tracker.update_state(torch.mean(real_verdict))
+            self.d_fake_tracker.update_state(torch.mean(fake_verdict))
+            self.d_grad_tracker.update_state(_norm(grads))
+
+    def watch_generator(self, grads) -> None:
+        if self.diagnostics:
+            with torch.no_grad():
+                self.g_grad_tracker.update_state(_norm(grads))
+
+    # ---- outside the step --------------------------------------------------------
+    def generate(self, latent_vectors, labels=None, chunk: int = 256) -> np.ndarray:
+        """Images (n, 28, 28, 1) in [0, 1] for the given latent vectors, without gradients.
+
+        In chunks: a thousand samples at once would hold ~400 MB of activations.
+        """
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(latent_vectors), chunk):
+                z = keras.ops.convert_to_tensor(latent_vectors[start : start + chunk], dtype="float32")
+                if labels is not None:
+                    z = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
+                out.append(keras.ops.convert_to_numpy(self.generator(z, training=False)))
+        return np.concatenate(out)
+
+    def condition(self, z, labels):
+        raise TypeError(f"{type(self).__name__} is not a conditional GAN")
+
+    def get_config(self):
+        return {
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "latent_dim": self.latent_dim,
+            "seed": self.seed,
+            "diagnostics": self.diagnostics,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        return cls(**config)
+
+    def get_compile_config(self):
+        # compile() takes optimizers Keras cannot rebuild from the saved "optimizer"
+        # entry; a loaded GAN is for generating, and is compiled again to train.
+        return None
+
+
+def _norm(grads) -> torch.Tensor:
+    return torch.sqrt(sum(torch.sum(g * g) for g in grads if g is not None))
+
+
+# ---- data ---------------------------------------------------------------------------
+def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """One batch of latent vectors drawn once per run, so the same digits can be watched forming."""
+    return np.random.default_rng(seed).normal(size=(n, latent_dim)).astype(np.float32)
+
+
+def sample_digits(gan: GanBase, latent_vectors: np.ndarray, labels=None) -> np.ndarray:
+    """The generator's digits for ``latent_vectors`` as uint8 (n, 28, 28)."""
+    return to_uint8(gan.generate(latent_vectors, labels))
+
+
+def mnist_images(num_images: int | None = None, with_labels: bool = False):
+    """MNIST digits as float32 (n, 28, 28, 1) in [0, 1], all splits found (the guide uses train+test)."""
+    mnist = load_mnist()
+    n = num_images or len(mnist)
+    images = mnist.images[:n].astype(np.float32)[..., None] / 255.0
+    return (images, mnist.labels[:n].astype(np.int64)) if with_labels else images
+
+
+class _BatchIndexed(torch.utils.data.Dataset):
+    """A dataset whose items are whole batches: ``dataset[list_of_indices]`` is one slice."""
+
+    def __init__(self, *tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, indices):
+        out = tuple(t[indices] for t in self.tensors)
+        return out if len(out) > 1 else out[0]
+
+
+def device_batches(*arrays: np.ndarray, batch_size: int, seed: int) -> torch.utils.data.DataLoader:
+    """Shuffled batches sliced from tensors kept on the training device (no per-sample collation).
+
+    The order equals ``torch.utils.data.DataLoader(..., shuffle=True, generator=seeded)``'s,
+    epoch after epoch: both draw from one generator seeded with ``seed`` in the same sequence.
+    """
+    tensors = [keras.ops.convert_to_tensor(a) for a in arrays]  # on the GPU when there is one
+    generator = torch.Generator().manual_seed(seed)
+    sampler = torch.utils.data.BatchSampler(
+        torch.utils.data.RandomSampler(range(len(arrays[0])), generator=generator),
+        batch_size=batch_size,
+        drop_last=False,
+    )
+    # The loader takes the generator too: each epoch's iterator draws its base seed
+    # from it before the sampler draws the permutation, exactly as the guide's does.
+    return torch.utils.data.DataLoader(_BatchIndexed(*tensors), sampler=sampler, batch_size=None, generator=generator)
+
+
+class QualityProbe:
+    """Scores ``samples`` digits from fixed latent vectors (trainers/quality.py) each time it is called.
+
+    The scorer is loaded on the first call (trained once per data set, then cached on disk);
+    ``prepare()`` does that ahead, so the runtime can keep it out of the scoring's time budget.
+    """
+
+    def __init__(self, gan: GanBase, samples: int, seed: int, labels: np.ndarray | None = None):
+        self.gan, self.labels = gan, labels
+        self.z = fixed_latents(samples, gan.latent_dim, seed + 7)  # not the grid's vectors: a larger, separate set
+        self.scorer = None
+
+    def prepare(self):
+        if self.scorer is None:
+            self.scorer = load_scorer()
+        return self.scorer
+
+    def __call__(self) -> dict[str, float]:
+        return self.prepare().judge(self.gan.generate(self.z, self.labels), self.labels).as_metrics()
+
+
+def quality_probe(gan: GanBase, samples: int, seed: int, labels: np.ndarray | None = None) -> QualityProbe | None:
+    return QualityProbe(gan, samples, seed, labels) if samples else None
