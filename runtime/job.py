@@ -69,6 +69,7 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
         callback = StreamCallback(
             run,
             sample_images=experiment.sample_images,
+            grid_columns=experiment.grid_columns,
             cadence=cadence,
             epoch_report=experiment.epoch_report,
             quality_report=experiment.quality_report,

@@ -22,6 +22,7 @@ import numpy as np
 
 from runtime.live import LiveRun
 from runtime.step_values import StepValues
+from trainers.config import format_value
 from trainers.images import grid_png
 
 
@@ -68,6 +69,7 @@ class StreamCallback(keras.callbacks.Callback):
         self,
         run: LiveRun,
         sample_images: Callable[[], np.ndarray] | None = None,
+        grid_columns: int | None = None,
         cadence: Cadence = GRIDS,
         epoch_report: Callable[[], dict[str, float]] | None = None,
         quality_report: Callable[[], dict[str, float]] | None = None,
@@ -77,6 +79,7 @@ class StreamCallback(keras.callbacks.Callback):
         super().__init__()
         self.run = run
         self.sample_images = sample_images
+        self.grid_columns = grid_columns
         self.cadence = cadence
         self.epoch_report = epoch_report
         self.quality_report = quality_report
@@ -97,7 +100,7 @@ class StreamCallback(keras.callbacks.Callback):
         if self.sample_images is None or self.last_grid_step == self.step:
             return
         started = time.monotonic()
-        self.run.record_grid(self.step, self.epoch, grid_png(self.sample_images()))
+        self.run.record_grid(self.step, self.epoch, grid_png(self.sample_images(), cols=self.grid_columns))
         self.last_grid_step = self.step
         self.last_grid_time = time.monotonic()
         self.last_grid_cost = self.last_grid_time - started
@@ -107,22 +110,24 @@ class StreamCallback(keras.callbacks.Callback):
             return False
         return time.monotonic() - self.last_grid_time >= self.cadence.wait_after(self.last_grid_cost)
 
+    def _quality_ready(self) -> bool:
+        """Whether scores can be computed now (a first run trains the scorer in the background)."""
+        return self.quality_report is not None and getattr(self.quality_report, "ready", True)
+
     def _quality(self) -> None:
-        if self.quality_report is None or self.last_quality_step == self.step:
+        if not self._quality_ready() or self.last_quality_step == self.step:
             return
-        prepare = getattr(self.quality_report, "prepare", None)
-        if prepare is not None:
-            prepare()  # a first run trains the scorer once (cached): not the scoring's cost
         started = time.monotonic()
         scores = self.quality_report()
         self.last_quality_time = time.monotonic()
         self.last_quality_cost = self.last_quality_time - started
         self.last_quality_step = self.step
         self.run.quality_seconds += self.last_quality_cost
+        scores["time_share"] = self.run.quality_seconds / max(1e-9, time.perf_counter() - self.train_started)
         self.run.record_metrics(self.step, self.epoch, {f"quality/{k}": v for k, v in scores.items()})
 
     def _quality_due(self) -> bool:
-        if self.quality_report is None or self.step % self.quality_cadence.every:
+        if not self._quality_ready() or self.step % self.quality_cadence.every:
             return False
         wait = self.quality_cadence.wait_after(self.last_quality_cost)
         return time.monotonic() - self.last_quality_time >= wait
@@ -136,7 +141,7 @@ class StreamCallback(keras.callbacks.Callback):
             if kind == "set":
                 for name, value in arg.items():
                     steering.knobs[name].set(value)
-                text = ", ".join(f"{name} → {value:g}" for name, value in arg.items())
+                text = ", ".join(f"{name} → {format_value(value)}" for name, value in arg.items())
                 self.run.record_event(self.step, "steer", text, arg)
             elif kind == "single":
                 single = steering.single_steps[arg]
@@ -170,6 +175,8 @@ class StreamCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.train_started = started = time.perf_counter()
         self.last_quality_time = time.monotonic()
+        if hasattr(self.quality_report, "prepare_in_background"):
+            self.quality_report.prepare_in_background()
         self.values = StepValues(self.model)
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
@@ -218,7 +225,7 @@ class StreamCallback(keras.callbacks.Callback):
         self.run.fit_seconds = started - self.train_started
         if self.run.diverged_at is None:
             self._grid()
-            # Final scores, unless the run was too short to have been scored at all (a quick test).
-            if self.last_quality_step is not None or self.run.fit_seconds >= self.quality_cadence.min_seconds:
+            # Final scores, unless a person stopped it (they want it stopped) or it was never scored.
+            if self.last_quality_step is not None and not self.run.stop_event.is_set():
                 self._quality()
         self._spent(started)

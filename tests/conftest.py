@@ -17,9 +17,14 @@ import trainers  # noqa: E402,F401
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_scorer_cache(tmp_path_factory):
-    """One cache for the MNIST classifier that scores GAN samples: trained once per test session
-    (about 30 s), not once per test's run store. Browser tests' servers inherit it."""
+    """One cache for the MNIST classifier that scores GAN samples, trained once per test session
+    (about 30 s) before any test, not once per test's run store nor in the background of a timed
+    browser test. Browser tests' servers inherit the folder."""
     os.environ.setdefault("LAB_SCORER_DIR", str(tmp_path_factory.mktemp("scorer")))
+    if os.environ.get("MNIST_DIR") and Path(os.environ["MNIST_DIR"]).is_dir():
+        from trainers.quality import load_scorer
+
+        load_scorer()
     yield
 
 

@@ -26,6 +26,9 @@ CATALOGUE = (  # modules under trainers/variants/, in the order the lab lists th
     "weighted",
     "test_step",
     "gan",
+    "dcgan",
+    "wgan_gp",
+    "cgan",
 )
 
 for _name in CATALOGUE:

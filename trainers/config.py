@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-KINDS = ("int", "float", "bool", "choice")
+KINDS = ("int", "float", "bool", "choice", "digits")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ParamSpec:
             raise ValueError(f"{self.name}: kind must be one of {KINDS}, not {self.kind!r}")
         if self.kind == "choice" and self.default not in self.choices:
             raise ValueError(f"{self.name}: default {self.default!r} is not among {self.choices}")
-        if self.kind in ("int", "float"):
+        if self.kind in ("int", "float", "digits"):
             check(self, self.default)
         if not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " "))
@@ -47,6 +47,8 @@ class ParamSpec:
             return "one of " + ", ".join(map(str, self.choices))
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "digits":
+            return "one or more different digits 0-9, e.g. 0,3,8"
         return f"a{'n integer' if self.kind == 'int' else ' number'} from {self.min:g} to {self.max:g}"
 
 
@@ -61,6 +63,12 @@ def check(spec: ParamSpec, value: Any) -> Any:
         if value not in spec.choices:
             raise ValueError(bad)
         return value
+    if spec.kind == "digits":
+        if not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value):
+            raise ValueError(bad)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 9 for d in value):
+            raise ValueError(bad)
+        return tuple(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(bad)
     if spec.kind == "int":
@@ -92,6 +100,11 @@ def parse_value(spec: ParamSpec, text: str) -> Any:
             if str(choice) == text:
                 return choice
         raise ValueError(f"{spec.name}={text!r} is invalid: expected {spec.range_text()}")
+    if spec.kind == "digits":
+        parts = [p.strip() for p in text.split(",")]
+        if not all(p.isdigit() and len(p) == 1 for p in parts):
+            raise ValueError(f"{spec.name}={text!r} is invalid: expected {spec.range_text()}")
+        return check(spec, [int(p) for p in parts])
     try:
         value = int(text) if spec.kind == "int" else float(text)
     except ValueError:
@@ -112,4 +125,6 @@ def format_value(value: Any) -> str:
     """The inverse of ``parse_value`` for URLs: short, exact and stable."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
     return repr(value) if isinstance(value, float) else str(value)

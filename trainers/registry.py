@@ -32,6 +32,7 @@ class Experiment:
     fit_kwargs: dict  # x, y, epochs, batch_size, sample_weight, class_weight, validation_data, ...
     batch_size: int  # samples per step, for throughput in samples/s
     sample_images: Callable[[], np.ndarray] | None = None  # fixed-noise digits, uint8 (n, 28, 28)
+    grid_columns: int | None = None  # columns of the sample grid (default: as square as possible)
     epoch_report: Callable[[], dict[str, float]] | None = None  # extra figures at each epoch end
     final_report: Callable[[], dict[str, float]] | None = None  # figures once training ends
     quality_report: Callable[[], dict[str, float]] | None = None  # scores of the samples (costly: on a budget)

@@ -22,8 +22,8 @@ from trainers.config import ParamSpec, check
 @dataclass(frozen=True)
 class Knob:
     param: ParamSpec  # range and type of a new value (the setting's own)
-    get: Callable[[], float]
-    set: Callable[[float], None]
+    get: Callable[[], object]
+    set: Callable[[object], None]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def optimizer_rate(optimizer: keras.optimizers.Optimizer, param: ParamSpec) -> K
 
 def attribute(obj, name: str, param: ParamSpec) -> Knob:
     """A knob for a plain attribute the step reads every batch (e.g. ``label_noise``)."""
-    return Knob(param, lambda: float(getattr(obj, name)), lambda v: setattr(obj, name, v))
+    return Knob(param, lambda: getattr(obj, name), lambda v: setattr(obj, name, v))
 
 
 def random_batches(*arrays: np.ndarray, batch_size: int, seed: int) -> Callable[[], tuple]:

@@ -53,3 +53,12 @@ class StepSpeed(View):
     setting: str = "step"  # the setting whose values are compared
     per: str = "batch_size"  # compared at the value of this setting the page shows
     title: str = "What tuning buys"
+
+
+@dataclass(frozen=True)
+class QualityScores(View):
+    """The samples' scores over time (``quality/*``: confident share, class balance, Fréchet distance)
+    and the latest predicted-digit histogram; with ``per_digit``, each asked-for digit's legibility."""
+
+    title: str = "Quality of the samples, judged by an MNIST classifier"
+    per_digit: bool = False

@@ -319,16 +319,24 @@ def curves_figure(
     total_steps: int | None = None,
     batch_size: int | None = None,
     events: list[tuple[int, str]] | None = None,
+    panels: tuple[tuple[str, tuple[str, ...]], ...] = (),
     height_per_row: int = 260,
 ) -> go.Figure:
     """A run's per-step curves: one panel per metric group on a shared x axis (step, samples or time).
 
-    Dotted lines mark epoch ends; ``events`` (step, label) are drawn as orange marks.
+    ``panels`` (title, names) say which metrics share a panel (a variant's declaration);
+    the others are grouped by ``metric_groups``. Dotted lines mark epoch ends;
+    ``events`` (step, label) are drawn as orange marks.
     """
     names = [n for n in curves if len(curves[n])]
-    groups = metric_groups(names) or [[]]
+    declared = [(title, [n for n in group if n in names]) for title, group in panels]
+    declared = [(title, group) for title, group in declared if group]
+    placed = {n for _, group in declared for n in group}
+    rest = metric_groups([n for n in names if n not in placed])
+    titled = declared + [(" · ".join(g), g) for g in rest]
+    groups = [g for _, g in titled] or [[]]
     color_of = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    titles = [" · ".join(g) for g in groups]
+    titles = [t for t, _ in titled]
     layout, panel_axes = _stacked_layout(titles, height_per_row, 0.08, X_MODES.get(options.x, options.x))
     data: list[dict] = []
     for group, axes in zip(groups, panel_axes):
@@ -439,3 +447,53 @@ def compare_figure(
         _apply_y_options(layout, axes, shown, options)
     layout["uirevision"] = f"compare-{options.x}"
     return go.Figure({"data": data, "layout": layout})
+
+
+def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] | None = None) -> go.Figure:
+    """Quality scores over steps: legibility and balance (0 to 1) above, Fréchet distance below."""
+    panels = [
+        ("share (higher is better)", ["quality/confident_share", "quality/class_balance"]),
+        ("Fréchet distance (lower is better)", ["quality/frechet"]),
+    ]
+    panels = [(t, [n for n in names if n in curves and len(curves[n])]) for t, names in panels]
+    panels = [(t, names) for t, names in panels if names]
+    layout, panel_axes = _stacked_layout([t for t, _ in panels], 220, 0.1, "step")
+    labels = {
+        "quality/confident_share": "confident share (legible)",
+        "quality/class_balance": "class balance (all ten digits)",
+        "quality/frechet": "Fréchet distance",
+    }
+    data = []
+    for i, ((_, names), axes) in enumerate(zip(panels, panel_axes)):
+        for j, name in enumerate(names):
+            curve = curves[name]
+            color = PALETTE[(2 * i + j) % len(PALETTE)]
+            data.append(_line_trace(curve.steps, curve.mean, labels[name], axes, color, mode="lines+markers"))
+        if i == 0:
+            layout[axes["_layout_y"]]["range"] = [0, 1.05]
+    shapes, notes = _marks([s for s, _ in events or []], [t for _, t in events or []], 1, "#E66A00", "dash")
+    layout.update({"shapes": shapes, "annotations": notes, "uirevision": "scores"})
+    return go.Figure({"data": data, "layout": layout})
+
+
+def digit_bars(values: list[float], title: str, percent: bool = True) -> go.Figure:
+    """Ten bars, one per digit (the predicted-digit histogram, or each digit's legibility)."""
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in range(10)],
+            y=values,
+            marker_color="#1F77B4",
+            text=[f"{v:.0%}" for v in values],
+            textposition="outside",
+        )
+    )
+    top = max([v for v in values if np.isfinite(v)] or [0.1])
+    fig.update_layout(
+        height=240,
+        title={"text": title, "font": {"size": 13}},
+        yaxis=dict(range=[0, min(1.05, top * 1.3) if percent else top * 1.3], tickformat=".0%"),
+        xaxis_title="digit",
+        margin=dict(l=10, r=10, t=40, b=10),
+        uirevision=title,
+    )
+    return fig

@@ -19,6 +19,7 @@ from ui import charts
 from ui.chart_controls import chart_options_ui
 from ui.fmt import STATUS_ICONS, fmt_duration, fmt_number
 from ui.lab import get_manager
+from ui.steering import steering_ui
 from ui.views import run_views
 from ui.visitor import visitor
 
@@ -160,14 +161,17 @@ def draw(run_id: str, snap: Snapshot) -> None:
     with left:
         has_time = snap.active or any(np.isfinite(c.times).any() for c in snap.curves.values())
         options = chart_options_ui(run_id, has_time)
-        if any(len(c) for c in snap.curves.values()):
+        per_step = {n: c for n, c in snap.curves.items() if not n.startswith("quality/")}
+        if any(len(c) for c in per_step.values()):
             fig = charts.curves_figure(
-                snap.curves,
+                per_step,
                 snap.epoch_steps,
                 snap.epoch_curves,
                 options,
                 total_steps=snap.total_steps,
                 batch_size=snap.batch_size,
+                events=[(step, text) for step, _, text in snap.events],
+                panels=spec.panels if spec else (),
             )
             st.plotly_chart(fig, width="stretch", key=f"curves:{run_id}", config={"displaylogo": False})
         else:
@@ -214,4 +218,6 @@ def run_panel(run_id: str) -> bool:
         if frozen:
             st.caption("Updates frozen — training continues in the background. Untoggle to catch up.")
         _still_fragment(run_id)
+    if snap.active:
+        steering_ui(run_id)
     return True

@@ -51,21 +51,24 @@ def _seed_widgets(spec: VariantSpec) -> list[str]:
     remembered = st.session_state.get(f"cfg-last:{spec.key}", {}) if not signature else {}
     seeded = {p.name: from_url.get(p.name, remembered.get(p.name, p.default)) for p in spec.params}
     for p in spec.params:
-        st.session_state[_widget_key(spec, p)] = seeded[p.name]
+        value = seeded[p.name]
+        st.session_state[_widget_key(spec, p)] = list(value) if p.kind == "digits" else value
     st.session_state[marker] = signature
     st.session_state[f"cfg-seeded:{spec.key}"] = seeded
     st.session_state[f"cfg-notes:{spec.key}"] = notes
     return notes
 
 
-def _widget(spec: VariantSpec, p: ParamSpec, disabled: bool) -> Any:
-    key = _widget_key(spec, p)
-    common = dict(key=key, help=p.help, disabled=disabled)
+def param_widget(p: ParamSpec, key: str, disabled: bool = False, help: str | None = None) -> Any:
+    """The widget for one setting (its kind decides which), bound to session-state ``key``."""
+    common = dict(key=key, help=help or p.help, disabled=disabled)
     label = p.label[0].upper() + p.label[1:]
     if p.kind == "bool":
         return st.toggle(label, **common)
     if p.kind == "choice":
         return st.radio(label, p.choices, horizontal=True, **common)
+    if p.kind == "digits":
+        return tuple(sorted(st.pills(label, list(range(10)), selection_mode="multi", **common) or ()))
     if p.kind == "float" and p.log:
         return st.number_input(
             label,
@@ -81,6 +84,10 @@ def _widget(spec: VariantSpec, p: ParamSpec, disabled: bool) -> Any:
     if span <= 200:
         return st.slider(label, min_value=int(p.min), max_value=int(p.max), step=int(p.step or 1), **common)
     return st.number_input(label, min_value=int(p.min), max_value=int(p.max), step=int(p.step or 1), **common)
+
+
+def _widget(spec: VariantSpec, p: ParamSpec, disabled: bool) -> Any:
+    return param_widget(p, _widget_key(spec, p), disabled)
 
 
 def settings_ui(spec: VariantSpec, disabled: bool = False) -> tuple[dict[str, Any], list[str]]:
@@ -115,7 +122,8 @@ def settings_ui(spec: VariantSpec, disabled: bool = False) -> tuple[dict[str, An
 
 def current_config(spec: VariantSpec) -> dict[str, Any]:
     """The values the widgets hold right now (read in callbacks, which run before the rerun)."""
-    return {p.name: st.session_state.get(_widget_key(spec, p), p.default) for p in spec.params}
+    values = {p.name: st.session_state.get(_widget_key(spec, p), p.default) for p in spec.params}
+    return {p.name: tuple(values[p.name]) if p.kind == "digits" else values[p.name] for p in spec.params}
 
 
 def sync_url(spec: VariantSpec, values: dict[str, Any]) -> None:

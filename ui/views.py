@@ -12,7 +12,7 @@ import streamlit as st
 
 from runtime.snapshot import Snapshot
 from trainers.registry import VariantSpec
-from trainers.views import EpochTable, RecallByDigit, StepSpeed
+from trainers.views import EpochTable, QualityScores, RecallByDigit, StepSpeed
 from ui import charts
 from ui.lab import get_manager
 
@@ -42,7 +42,63 @@ def _epoch_table(view: EpochTable, snap: Snapshot) -> None:
             col.metric(label, f"{snap.final.get(f'final/{name}', float('nan')):.4f}")
 
 
-RUN_RENDERERS = {RecallByDigit: _recall_by_digit, EpochTable: _epoch_table}
+def _latest(snap: Snapshot, name: str) -> float | None:
+    curve = snap.curves.get(name)
+    return float(curve.mean[-1]) if curve is not None and len(curve) else None
+
+
+def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
+    st.markdown(f"**{view.title}**")
+    confident = _latest(snap, "quality/confident_share")
+    if confident is None:
+        st.caption(
+            "Scores appear after about 5 s of training, then as often as keeps scoring under 3% of the "
+            "training time. The first GAN run of a data set first trains the classifier (about 30 s, once)."
+        )
+        return
+    accuracy, share = _latest(snap, "quality/scorer_accuracy"), _latest(snap, "quality/time_share")
+    cols = st.columns(4)
+    cols[0].metric("confident share", f"{confident:.0%}", help="Samples the classifier reads as one digit, p > 0.9.")
+    cols[1].metric(
+        "class balance",
+        f"{_latest(snap, 'quality/class_balance'):.2f}",
+        help="Entropy of the predicted digits / log 10: 1.0 = all ten equally often; low = mode collapse.",
+    )
+    cols[2].metric(
+        "Fréchet distance",
+        f"{_latest(snap, 'quality/frechet'):.1f}",
+        help="FID's recipe in the classifier's feature space, against real held-out digits: lower is better.",
+    )
+    cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
+    left, right = st.columns([3, 2])
+    events = [(step, text) for step, _, text in snap.events]
+    left.plotly_chart(
+        charts.scores_figure(snap.curves, events), width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG
+    )
+    histogram = [_latest(snap, f"quality/digit_{d}") or 0.0 for d in range(10)]
+    right.plotly_chart(
+        charts.digit_bars(histogram, "Predicted digits (latest)"),
+        width="stretch",
+        key=f"hist:{snap.id}",
+        config=PLOTLY_CONFIG,
+    )
+    if view.per_digit and _latest(snap, "quality/legible_0") is not None:
+        legible = [_latest(snap, f"quality/legible_{d}") for d in range(10)]
+        right.plotly_chart(
+            charts.digit_bars(legible, "Legible as the digit asked for"),
+            width="stretch",
+            key=f"legible:{snap.id}",
+            config=PLOTLY_CONFIG,
+        )
+    st.caption(
+        f"Judged on {snap.config.get('quality_samples', 1000):,} samples from fixed latent vectors by a small "
+        f"MNIST classifier trained on the lab's data ({accuracy:.1%} accurate on held-out digits)."
+        if accuracy
+        else ""
+    )
+
+
+RUN_RENDERERS = {RecallByDigit: _recall_by_digit, EpochTable: _epoch_table, QualityScores: _quality_scores}
 
 
 def run_views(spec: VariantSpec, snap: Snapshot) -> None:

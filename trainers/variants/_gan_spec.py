@@ -24,6 +24,7 @@ PANELS = (
     ("D's verdict: P(real) on real vs generated", ("d_real", "d_fake")),
     ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
 )
+HEADLINE = ("d_loss", "g_loss", "quality/confident_share", "quality/class_balance", "quality/frechet")
 KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise")
 GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
 
@@ -78,14 +79,21 @@ QUALITY_SAMPLES = ParamSpec(
 )
 
 
-def steering(gan: GanBase, params: dict[str, ParamSpec], next_batch: Callable[[], tuple], batch_size: int) -> Steering:
-    """Learning rates (and label noise, where the step has it) mid-run; single D, G and full steps."""
+def steering(
+    gan: GanBase,
+    params: dict[str, ParamSpec],
+    next_batch: Callable[[], tuple],
+    batch_size: int,
+    attributes: tuple[str, ...] = ("label_noise",),
+) -> Steering:
+    """Learning rates and the step's own ``attributes`` (label noise, ...) mid-run; single D, G, full steps."""
     knobs = {
         "d_learning_rate": optimizer_rate(gan.d_optimizer, params["d_learning_rate"]),
         "g_learning_rate": optimizer_rate(gan.g_optimizer, params["g_learning_rate"]),
     }
-    if hasattr(gan, "label_noise") and "label_noise" in params:
-        knobs["label_noise"] = attribute(gan, "label_noise", params["label_noise"])
+    for name in attributes:
+        if hasattr(gan, name) and name in params:
+            knobs[name] = attribute(gan, name, params[name])
 
     def d_step():
         batch = next_batch()
@@ -116,10 +124,15 @@ def gan_experiment(
     data,
     images: np.ndarray,
     labels: np.ndarray | None = None,
+    attributes: tuple[str, ...] = ("label_noise",),
+    grid_labels: Callable[[], np.ndarray] | None = None,
 ) -> Experiment:
-    """The experiment around a compiled GAN: fit arguments, fixed-noise grid, scores, steering."""
+    """The experiment around a compiled GAN: fit arguments, fixed-noise grid, scores, steering.
+
+    ``attributes`` are the step's own knobs a person may change mid-run; ``grid_labels``
+    (conditional GANs) returns the digits the grid shows, a row each.
+    """
     z = fixed_latents(SAMPLE_COUNT, config["latent_dim"], config["seed"])
-    grid_labels = None if labels is None else np.repeat(np.arange(6) % 10, 6)
     arrays = (images,) if labels is None else (images, labels)
     next_batch = random_batches(*arrays, batch_size=config["batch_size"], seed=config["seed"] + 11)
     quality_labels = None if labels is None else np.arange(config.get("quality_samples", 0)) % 10
@@ -127,8 +140,16 @@ def gan_experiment(
         model=gan,
         fit_kwargs=dict(x=data, epochs=config["epochs"]),
         batch_size=config["batch_size"],
-        sample_images=lambda: sample_digits(gan, z, grid_labels),
+        sample_images=lambda: sample_digits(gan, z) if grid_labels is None else conditional_grid(gan, z, grid_labels()),
+        grid_columns=None if grid_labels is None else 6,
         quality_report=quality_probe(gan, config.get("quality_samples", 0), config["seed"], quality_labels),
-        steering=steering(gan, {p.name: p for p in params}, next_batch, config["batch_size"]),
+        steering=steering(gan, {p.name: p for p in params}, next_batch, config["batch_size"], attributes),
         data_source=f"MNIST {load_mnist().source}: {len(images)} images",
     )
+
+
+def conditional_grid(gan: GanBase, z: np.ndarray, digits: np.ndarray, per_row: int = 6) -> np.ndarray:
+    """One row of ``per_row`` samples per chosen digit (the same latent vectors in every row)."""
+    digits = np.asarray(digits, np.int64)
+    latents = np.tile(z[:per_row], (len(digits), 1))
+    return sample_digits(gan, latents, np.repeat(digits, per_row))

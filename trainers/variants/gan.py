@@ -15,7 +15,7 @@ from trainers.variants import _common, _gan_spec
 from trainers.variants.gan_base import mnist_images
 from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
 from trainers.variants.gan_tuned import TunedGAN
-from trainers.views import StepSpeed
+from trainers.views import QualityScores, StepSpeed
 
 STEPS = {"guide": GAN, "tuned": TunedGAN}
 
@@ -99,9 +99,10 @@ SPEC = VariantSpec(
     grid_caption=_gan_spec.GRID_CAPTION,
     uses_mnist=lambda config: True,
     key_settings=("step", *_gan_spec.KEY_SETTINGS),
-    headline=("d_loss", "g_loss", "quality/confident_share", "quality/class_balance"),
+    headline=_gan_spec.HEADLINE,
     panels=_gan_spec.PANELS,
     watch_for=WATCH_FOR,
+    run_views=(QualityScores(),),
     page_views=(StepSpeed(setting="step", per="batch_size"),),
 )
 

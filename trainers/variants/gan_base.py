@@ -15,6 +15,7 @@ stepped one phase at a time (GAN Lab's single-step mode).
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import keras
@@ -231,14 +232,32 @@ class QualityProbe:
         self.gan, self.labels = gan, labels
         self.z = fixed_latents(samples, gan.latent_dim, seed + 7)  # not the grid's vectors: a larger, separate set
         self.scorer = None
+        self.error: str | None = None
 
     def prepare(self):
         if self.scorer is None:
             self.scorer = load_scorer()
         return self.scorer
 
+    def prepare_in_background(self) -> None:
+        """Load (or, the first time, train) the scorer in a thread of its own, so training goes on."""
+
+        def load():
+            try:
+                self.prepare()
+            except Exception as exc:  # the run trains on; its scores say why they are missing
+                self.error = f"{type(exc).__name__}: {exc}"
+
+        threading.Thread(target=load, name="quality-scorer", daemon=True).start()
+
+    @property
+    def ready(self) -> bool:
+        return self.scorer is not None
+
     def __call__(self) -> dict[str, float]:
-        return self.prepare().judge(self.gan.generate(self.z, self.labels), self.labels).as_metrics()
+        scorer = self.prepare()
+        scores = scorer.judge(self.gan.generate(self.z, self.labels), self.labels).as_metrics()
+        return {**scores, "scorer_accuracy": scorer.accuracy}
 
 
 def quality_probe(gan: GanBase, samples: int, seed: int, labels: np.ndarray | None = None) -> QualityProbe | None:

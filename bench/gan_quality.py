@@ -1,0 +1,117 @@
+"""Benchmark of quality: train a GAN variant N steps and score its digits as it goes.
+
+Trains through the variant's own spec (the same model and data the lab runs), on the
+CPU by default, and every ``--every`` steps scores ``--samples`` digits from fixed
+latent vectors with the lab's MNIST classifier (trainers/quality.py): confident share
+(legible digits), class balance (1.0: all ten digits equally often) and the Fréchet
+distance in the classifier's feature space. Scoring time is left out of the wall time.
+The final grid is saved as a PNG.
+
+    python bench/gan_quality.py --variant gan --steps 2000
+    python bench/gan_quality.py --variant dcgan --steps 3000 --set d_learning_rate=2e-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+from _common import ROOT, choose_device, device_name
+
+OUT = ROOT / "bench" / "out"
+
+
+def parse_setting(text: str, spec) -> tuple[str, object]:
+    from trainers.config import parse_value
+
+    name, _, value = text.partition("=")
+    return name, parse_value(spec.param(name), value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", default="gan")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--every", type=int, default=250, help="score every this many steps")
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--set", action="append", default=[], help="a setting, name=value (repeatable)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--label", default="", help="name of this configuration in the output")
+    args = parser.parse_args()
+    choose_device(args.device)
+
+    import keras
+
+    from trainers import get_variant
+    from trainers.data import load_mnist
+    from trainers.images import grid_png
+
+    spec = get_variant(args.variant)
+    overrides = dict(parse_setting(s, spec) for s in args.set)
+    images_found = len(load_mnist())
+    num_images = overrides.get("num_images") or images_found
+    steps_per_epoch = math.ceil(num_images / args.batch_size)
+    config = {
+        "batch_size": args.batch_size,
+        "epochs": math.ceil(args.steps / steps_per_epoch),
+        "quality_samples": args.samples,
+        **overrides,
+    }
+    config = spec.validate(config)
+    keras.utils.set_random_seed(config.get("seed", 1337))
+    keras.config.set_dtype_policy("float32")
+    experiment = spec.build(config)
+    probe = experiment.quality_report
+    probe.prepare()  # the classifier: trained once per data set, then cached
+    print(
+        f"{args.variant} {args.label} on {device_name()}: {args.steps} steps, batch {args.batch_size}, "
+        f"{num_images} images; scorer held-out accuracy {probe.scorer.accuracy:.3f}"
+    )
+    print(f"{'step':>6} {'confident':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
+    rows = []
+
+    class Scores(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.step, self.train_seconds, self.t0 = 0, 0.0, time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            if self.step % args.every == 0 or self.step == args.steps:
+                self.train_seconds += time.perf_counter() - self.t0
+                scores = probe()
+                rows.append({"step": self.step, "train_s": self.train_seconds, **scores})
+                print(
+                    f"{self.step:6d} {scores['confident_share']:9.3f} {scores['class_balance']:8.3f} "
+                    f"{scores['frechet']:8.2f} {self.train_seconds:8.0f}",
+                    flush=True,
+                )
+                self.t0 = time.perf_counter()
+            if self.step >= args.steps:
+                self.model.stop_training = True
+
+    experiment.model.fit(**experiment.fit_kwargs, callbacks=[Scores()], verbose=0)
+    label = args.label or args.variant
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"grid-{label}.png").write_bytes(grid_png(experiment.sample_images()))
+    (OUT / f"quality-{label}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=1))
+    best = max(rows, key=lambda r: r["confident_share"])
+    final = rows[-1]
+    at = {r["step"]: r for r in rows}
+    picked = " ".join(
+        f"s{s}={at[s]['confident_share']:.2f}/{at[s]['class_balance']:.2f}/{at[s]['frechet']:.1f}"
+        for s in (500, 1000, 2000, 3000)
+        if s in at
+    )
+    print(
+        f"SUMMARY gan_quality variant={args.variant} label={label} steps={final['step']} "
+        f"best_confident={best['confident_share']:.3f}@{best['step']} balance_at_best={best['class_balance']:.3f} "
+        f"final_confident={final['confident_share']:.3f} final_balance={final['class_balance']:.3f} "
+        f"final_frechet={final['frechet']:.2f} train_s={final['train_s']:.0f} [{picked}] (confident/balance/frechet)"
+    )
+
+
+if __name__ == "__main__":
+    main()

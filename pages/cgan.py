@@ -1,0 +1,5 @@
+"""Page: the 'cgan' training-step variant (all of it lives in ui.variant_page)."""
+
+from ui.variant_page import render
+
+render("cgan")

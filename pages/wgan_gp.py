@@ -1,0 +1,5 @@
+"""Page: the 'wgan_gp' training-step variant (all of it lives in ui.variant_page)."""
+
+from ui.variant_page import render
+
+render("wgan_gp")

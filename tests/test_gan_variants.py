@@ -1,0 +1,130 @@
+"""The GAN variants beyond the guide on tiny data: each phase moves only its own network,
+the gradient penalty is what it says, and the conditional generator listens to the label."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+from trainers import get_variant
+from trainers.variants.cgan import one_hot
+from trainers.variants.gan_base import fixed_latents
+from trainers.variants.wgan_gp import gradient_penalty
+
+KEYS = ["dcgan", "wgan_gp", "cgan"]
+
+
+def build(key, **config):
+    spec = get_variant(key)
+    keras.utils.set_random_seed(0)
+    return spec.build(spec.validate({**spec.tiny, **config}))
+
+
+def snapshot(net):
+    return [w.copy() for w in net.get_weights()]
+
+
+def moved(before, net) -> bool:
+    return any(not np.array_equal(a, b) for a, b in zip(before, net.get_weights()))
+
+
+def trainable_moved(before, net) -> bool:
+    """Whether trainable weights moved (batch norm's moving statistics are not weights an update makes)."""
+    names = [w.path for w in net.weights]
+    trainable = {w.path for w in net.trainable_weights}
+    return any(not np.array_equal(a, b) for n, a, b in zip(names, before, net.get_weights()) if n in trainable)
+
+
+def batch_for(key, n=16):
+    rng = np.random.default_rng(0)
+    images = keras.ops.convert_to_tensor(rng.random((n, 28, 28, 1), dtype=np.float32))
+    if key == "cgan":
+        return images, keras.ops.convert_to_tensor(rng.integers(0, 10, n))
+    return (images,)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_discriminator_phase_leaves_the_generator_untouched_and_back(key, mnist_dir):
+    gan = build(key).model
+    batch = batch_for(key)
+    d0, g0 = snapshot(gan.discriminator), snapshot(gan.generator)
+    gan.d_phase(*batch)
+    assert trainable_moved(d0, gan.discriminator)
+    assert not trainable_moved(g0, gan.generator)  # the critic/discriminator step: the generator stays
+    d1, g1 = snapshot(gan.discriminator), snapshot(gan.generator)
+    gan.g_phase(16, batch[0].device)
+    assert trainable_moved(g1, gan.generator)
+    assert not moved(d1, gan.discriminator)  # the generator step: the discriminator stays (all of it)
+
+
+def test_wgan_takes_n_critic_critic_steps_per_generator_step(mnist_dir):
+    gan = build("wgan_gp", n_critic=3).model
+    calls = {"d": 0, "g": 0}
+    d_apply, g_apply = gan.d_optimizer.apply, gan.g_optimizer.apply
+    gan.d_optimizer.apply = lambda *a, **k: (calls.__setitem__("d", calls["d"] + 1), d_apply(*a, **k))[1]
+    gan.g_optimizer.apply = lambda *a, **k: (calls.__setitem__("g", calls["g"] + 1), g_apply(*a, **k))[1]
+    logs = gan.train_step(batch_for("wgan_gp")[0])
+    assert calls == {"d": 3, "g": 1}
+    assert {"wasserstein", "gradient_penalty"} <= set(logs) and np.isfinite(float(logs["wasserstein"]))
+
+
+def test_gradient_penalty_equals_a_hand_computation():
+    """A linear critic C(x) = w . x + b has gradient w everywhere: the penalty is (||w|| - 1)^2."""
+    w = torch.tensor([[3.0], [4.0]])  # ||w|| = 5
+
+    def critic(x, training=False):
+        return x.reshape(x.shape[0], -1) @ w + 1.0
+
+    real, fake = torch.rand(4, 2), torch.rand(4, 2)
+    eps = torch.rand(4, 1)
+    assert float(gradient_penalty(critic, real, fake, eps)) == pytest.approx((5.0 - 1.0) ** 2)
+
+    # And a non-linear one, against a hand-made finite-difference gradient at the same interpolates.
+    def square(x, training=False):
+        return (x.reshape(x.shape[0], -1) ** 2).sum(dim=1, keepdim=True)
+
+    mixed = eps * real + (1 - eps) * fake
+    expected = torch.mean((torch.linalg.norm(2 * mixed, dim=1) - 1) ** 2)  # grad of sum x^2 is 2x
+    assert float(gradient_penalty(square, real, fake, eps)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_the_gradient_penalty_trains_the_critic():
+    """create_graph=True: the penalty's own gradient reaches the critic's weights."""
+    layer = torch.nn.Linear(2, 1)
+
+    def critic(x, training=False):
+        return layer(x)
+
+    penalty = gradient_penalty(critic, torch.rand(8, 2), torch.rand(8, 2), torch.rand(8, 1))
+    penalty.backward()
+    assert layer.weight.grad is not None and torch.any(layer.weight.grad != 0)
+
+
+def test_the_conditional_generator_draws_the_digit_it_is_asked_for(mnist_dir):
+    gan = build("cgan").model
+    z = fixed_latents(10, gan.latent_dim, seed=1)
+    as_threes = gan.generate(z, np.full(10, 3))
+    as_sevens = gan.generate(z, np.full(10, 7))
+    assert not np.allclose(as_threes, as_sevens)  # same noise, another digit: another image
+    np.testing.assert_allclose(gan.generate(z, np.full(10, 3)), as_threes, atol=1e-6)  # and deterministic
+    assert one_hot([0, 9]).tolist() == [[1.0] + [0.0] * 9, [0.0] * 9 + [1.0]]
+
+
+def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):
+    exp = build("cgan", grid_digits=(1, 4, 8))
+    images = exp.sample_images()
+    assert images.shape == (18, 28, 28) and exp.grid_columns == 6
+    exp.model.grid_digits = (2,)  # a setting a person may change mid-run
+    assert exp.sample_images().shape == (6, 28, 28)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_each_variant_saves_and_loads(key, tmp_path, mnist_dir):
+    exp = build(key)
+    exp.model.fit(**exp.fit_kwargs, verbose=0)
+    path = tmp_path / f"{key}.keras"
+    exp.model.save(path)
+    loaded = keras.saving.load_model(path)
+    z = fixed_latents(3, exp.model.latent_dim, seed=0)
+    labels = np.array([1, 2, 3]) if key == "cgan" else None
+    np.testing.assert_allclose(loaded.generate(z, labels), exp.model.generate(z, labels), atol=1e-5)

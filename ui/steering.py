@@ -1,0 +1,83 @@
+"""Steer a training run: change its settings from the next batch on; while paused, take single steps.
+
+Drawn for runs whose variant can be steered (``Experiment.steering``), under the same
+rule as Stop: with private runs only the starting browser may steer. Its own fragment,
+refreshed every two seconds, so typing a value is not interrupted by the live charts.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from trainers.config import format_value
+from ui.lab import get_manager
+from ui.settings import param_widget
+from ui.visitor import visitor
+
+
+def _apply(run_id: str, names: list[str]) -> None:
+    changes = {name: st.session_state[f"steer:{run_id}:{name}"] for name in names}
+    try:
+        done = get_manager().steer(run_id, changes, visitor=visitor())
+    except (ValueError, PermissionError) as exc:
+        st.session_state[f"steer-error:{run_id}"] = str(exc)
+    else:
+        st.session_state[f"steer-note:{run_id}"] = "Applied from the next batch: " + ", ".join(
+            f"{k} = {format_value(v)}" for k, v in done.items()
+        )
+
+
+def _single(run_id: str, which: str) -> None:
+    try:
+        get_manager().single_step(run_id, which, visitor=visitor())
+    except (ValueError, PermissionError) as exc:
+        st.session_state[f"steer-error:{run_id}"] = str(exc)
+
+
+@st.fragment(run_every=2.0)
+def steering_ui(run_id: str) -> None:
+    manager = get_manager()
+    steering = manager.steering(run_id)
+    if steering is None:
+        return
+    with st.expander("Steer this run while it trains", icon=":material/tune:", expanded=False):
+        if not manager.may_control(run_id, visitor()):
+            st.caption("Only the browser that started this run can steer it.")
+            return
+        current = steering.current()
+        names = list(steering.knobs)
+        cols = st.columns(len(names) + 1, vertical_alignment="bottom")
+        for col, name in zip(cols, names):
+            key = f"steer:{run_id}:{name}"
+            if key not in st.session_state:
+                st.session_state[key] = list(current[name]) if isinstance(current[name], tuple) else current[name]
+            with col:
+                param_widget(steering.knobs[name].param, key, help=f"Now: {format_value(current[name])}")
+        cols[-1].button(
+            "Apply",
+            icon=":material/check:",
+            key=f"steer-apply:{run_id}",
+            on_click=_apply,
+            args=(run_id, names),
+            help="The new values take effect at the next batch; the charts mark the change.",
+        )
+        paused = manager.status(run_id) == "paused"
+        st.caption(
+            "Single steps (GAN Lab's single-step mode): "
+            + ("the run is paused, take one step at a time." if paused else "pause the run to take one step at a time.")
+        )
+        step_cols = st.columns(len(steering.single_steps))
+        for col, (which, single) in zip(step_cols, steering.single_steps.items()):
+            col.button(
+                single.label,
+                key=f"single:{which}:{run_id}",
+                on_click=_single,
+                args=(run_id, which),
+                disabled=not paused,
+                help=f"Trains the {' and the '.join(single.networks)} on one fresh batch; the grid and scores follow.",
+                width="stretch",
+            )
+        if note := st.session_state.pop(f"steer-note:{run_id}", None):
+            st.success(note, icon=":material/tune:")
+        if problem := st.session_state.pop(f"steer-error:{run_id}", None):
+            st.error(problem)
