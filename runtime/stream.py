@@ -59,7 +59,7 @@ class Cadence:
 
 
 GRIDS = Cadence()  # the app's sample grids: as soon as 2 s have passed, at most 2% of training time
-QUALITY = Cadence(min_seconds=5.0, budget=0.03)  # scores of the samples: at most 3% of training time
+QUALITY = Cadence(min_seconds=10.0, budget=0.03)  # scores of the samples: at most 3% of training time
 
 
 class StreamCallback(keras.callbacks.Callback):

@@ -312,3 +312,36 @@ def test_a_run_can_be_renamed_and_annotated(lab):
     at.button(key=f"save-name:{run_id}").click().run()
     assert "needs a name" in "\n".join(e.value for e in at.error)
     assert lab().snapshot(run_id).name == "baseline, lr 1e-3"  # nothing recorded is lost
+
+
+def test_a_gan_run_shows_its_diagnostics_panels_quality_scores_and_steering(lab):
+    """Scores arrive after 10 s of training (then on a 3% budget); the diagnostics are panels of the
+    main chart; the steering expander offers the run's knobs."""
+    at = page("pages/gan.py", num_images="4096", batch_size="8", latent_dim="8", epochs="5", quality_samples="200")
+    at.button(key="start:gan").click().run()
+    run_id = at.query_params["run"]
+    manager = lab()
+    deadline = time.monotonic() + 90
+    while "quality/confident_share" not in manager.snapshot(run_id).curves:
+        assert time.monotonic() < deadline, "no quality scores within 90 s"
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, at.exception
+    body = texts(at)
+    assert "Quality of the samples" in body and "held-out digits" in body
+    labels = {m.label for m in at.metric}
+    assert {"confident share", "class balance", "Fréchet distance", "scoring cost"} <= labels
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    main = next(s for s in specs if "d_real" in s)
+    assert "D's verdict" in main and "gradient norm per update" in main and '"d_grad_norm"' in main
+    assert any("Predicted digits" in s for s in specs) and any("confident share (legible)" in s for s in specs)
+    assert at.button(key=f"steer-apply:{run_id}") and at.button(key=f"single:d:{run_id}").disabled  # not paused
+    at.number_input(key=f"steer:{run_id}:d_learning_rate").set_value(1e-4)
+    at.button(key=f"steer-apply:{run_id}").click().run()
+    assert "Applied from the next batch: d_learning_rate = 0.0001" in texts(at)
+    deadline = time.monotonic() + 30
+    while not manager.snapshot(run_id).events:
+        assert time.monotonic() < deadline, "the change was not applied"
+        time.sleep(0.1)
+    manager.stop(run_id)
+    manager.wait(run_id, 30)

@@ -52,7 +52,7 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     confident = _latest(snap, "quality/confident_share")
     if confident is None:
         st.caption(
-            "Scores appear after about 5 s of training, then as often as keeps scoring under 3% of the "
+            "Scores appear after about 10 s of training, then as often as keeps scoring under 3% of the "
             "training time. The first GAN run of a data set first trains the classifier (about 30 s, once)."
         )
         return
