@@ -8,6 +8,7 @@ events and command queue, between two batches.
 from __future__ import annotations
 
 import shutil
+import time
 
 from runtime import job, naming
 
@@ -26,6 +27,8 @@ class RunControls:
         if self.scheduler.dequeue(run_id):
             job.finish(self.store, run, "stopped")
             return
+        run.stop_requested_at = run.stop_requested_at or time.time()
+        run.version += 1
         run.stop_event.set()
         run.resume_event.set()
 

@@ -90,16 +90,24 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
             run.record_final(experiment.final_report())
         if run.quality_seconds and run.fit_seconds:
             run.record_final({"quality_time_share": run.quality_seconds / run.fit_seconds})
-        artifact = save_model(experiment.model, folder)
+        artifact, note = None, None
+        try:
+            artifact = save_model(experiment.model, folder)
+        except Exception as exc:  # a model Keras cannot serialise (a custom class without get_config)
+            note = f"The trained model could not be saved as .keras ({type(exc).__name__}: {exc})."
         writer.close()
-        finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact)
+        finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact, error=note)
     except Exception as exc:  # any failure ends this run only, with its reason kept
         if writer is not None:
             try:
                 writer.close()
             except Exception:
                 pass
-        finish(store, run, "failed", error=f"{type(exc).__name__}: {exc}", traceback=tb.format_exc())
+        message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
+        spec = trainers.VARIANTS.get(run.variant)
+        if spec is not None and spec.explain_error is not None:
+            message, details = spec.explain_error(run.config, exc)  # e.g. only the frames of a person's own code
+        finish(store, run, "failed", error=message, traceback=details)
     finally:
         run.writer = None
         run.steering = None  # it holds the model: let the run's memory go

@@ -84,6 +84,7 @@ class LiveRun:
         self.events: list[tuple[int, float, str]] = []  # (step, seconds since start, text): steering marks
         self.commands: queue.SimpleQueue = queue.SimpleQueue()  # steering requests, applied between batches
         self.steering = None  # the experiment's trainers.steering.Steering, once built
+        self.stop_requested_at: float | None = None
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------
@@ -229,5 +230,6 @@ class LiveRun:
                 samples_per_s=rate * self.batch_size if rate and self.batch_size else None,
                 eta_s=remaining / rate if rate and remaining is not None else None,
                 queue_position=self.queue_position,
+                stop_requested=self.stop_requested_at if self.active else None,
                 version=self.version,
             )

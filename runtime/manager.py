@@ -47,11 +47,14 @@ class RunManager(RunControls):
         torch_threads: int | None = None,
         private_runs: bool = False,
         max_per_visitor: int | None = None,
+        allow_code: bool | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
         self.cadence = cadence
         self.access = AccessPolicy(private_runs, max_per_visitor)
+        # Running code a visitor typed is the local lab's privilege: off with private runs unless allowed.
+        self.allow_code = (not private_runs) if allow_code is None else allow_code
         self.scheduler = Scheduler(max_concurrent, max_queue, self._launch)
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
@@ -80,6 +83,11 @@ class RunManager(RunControls):
         only the same token may control the run later.
         """
         spec = trainers.get_variant(variant)
+        if spec.runs_code and not self.allow_code:
+            raise ValueError(
+                "Running code typed in the browser is turned off on this shared demo (set LAB_ALLOW_CODE=1 "
+                "to allow it, knowing it runs with the server's rights)."
+            )
         config = spec.validate(config or {})
         owner = visitor_hash(visitor)
         with self.scheduler.lock:

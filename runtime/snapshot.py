@@ -77,6 +77,7 @@ class Snapshot:
     samples_per_s: float | None = None
     eta_s: float | None = None
     queue_position: int | None = None  # 1-based place in the waiting line, when queued
+    stop_requested: float | None = None  # when Stop was pressed, while the run has not stopped yet
     version: int = 0  # bumps on every change of a live run; equal versions mean equal snapshots
 
     @classmethod

@@ -29,6 +29,7 @@ CATALOGUE = (  # modules under trainers/variants/, in the order the lab lists th
     "dcgan",
     "wgan_gp",
     "cgan",
+    "own_step",
 )
 
 for _name in CATALOGUE:

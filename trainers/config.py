@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-KINDS = ("int", "float", "bool", "choice", "digits")
+KINDS = ("int", "float", "bool", "choice", "digits", "code", "mapping")
+MAX_CODE = 200_000  # characters of a "code" setting (a module's source)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class ParamSpec:
             return "true or false"
         if self.kind == "digits":
             return "one or more different digits 0-9, e.g. 0,3,8"
+        if self.kind == "code":
+            return f"Python source text of at most {MAX_CODE:,} characters"
+        if self.kind == "mapping":
+            return "a mapping of names to numbers or booleans"
         return f"a{'n integer' if self.kind == 'int' else ' number'} from {self.min:g} to {self.max:g}"
 
 
@@ -63,6 +68,17 @@ def check(spec: ParamSpec, value: Any) -> Any:
         if value not in spec.choices:
             raise ValueError(bad)
         return value
+    if spec.kind == "code":
+        if not isinstance(value, str) or len(value) > MAX_CODE:
+            raise ValueError(f"{spec.name} is invalid: expected {spec.range_text()}")
+        return value
+    if spec.kind == "mapping":
+        ok = isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in value.items()
+        )
+        if not ok:
+            raise ValueError(f"{spec.name}={value!r} is invalid: expected {spec.range_text()}")
+        return dict(value)
     if spec.kind == "digits":
         if not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value):
             raise ValueError(bad)

@@ -69,7 +69,9 @@ class VariantSpec:
     panels: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (title, metrics) drawn together; others by default
     tiny_falls: str | None = None  # a metric that must fall over the tiny config's epochs, if any
     epoch_metrics: tuple[str, ...] = field(default_factory=tuple)  # extra names reported per epoch
-    check: Callable[[dict], None] | None = None  # cross-knob rules; raises ValueError
+    check: Callable[[dict], dict | None] | None = None  # cross-knob rules; raises ValueError, may complete the config
+    explain_error: Callable[[dict, BaseException], tuple[str, str]] | None = None  # (message, details) of a failure
+    runs_code: bool = False  # runs code a visitor typed: off on a shared demo unless explicitly allowed
 
     def __post_init__(self):
         if not self.headline:
@@ -83,7 +85,7 @@ class VariantSpec:
         """A complete, checked config for this variant (``ValueError`` if anything is off)."""
         config = validate_config(self.params, values)
         if self.check is not None:
-            self.check(config)
+            config = self.check(config) or config
         return config
 
     def param(self, name: str) -> ParamSpec:

@@ -52,6 +52,7 @@ def settings_from_env() -> dict:
         torch_threads=_env_int("LAB_TORCH_THREADS", 0, 0) or None,
         private_runs=private,
         max_per_visitor=_env_int("LAB_MAX_PER_VISITOR", 2 if private else 0, 0) or None,
+        allow_code=_env_flag("LAB_ALLOW_CODE") if os.environ.get("LAB_ALLOW_CODE", "").strip() else None,
     )
 
 

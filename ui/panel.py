@@ -33,6 +33,11 @@ def status_line(snap: Snapshot) -> str:
         text += f" — number {snap.queue_position} in line; it starts when a training slot frees up"
     if snap.status == "paused":
         text += " — training is holding at the end of a batch"
+    if snap.stop_requested:
+        waited = time.time() - snap.stop_requested
+        text += f" — **stop requested** {fmt_duration(waited)} ago; it stops when the current batch ends"
+        if waited > 10:
+            text += ". A train_step that never returns cannot be interrupted from here: restart the server to end it"
     return text
 
 
@@ -154,7 +159,8 @@ def draw(run_id: str, snap: Snapshot) -> None:
     _controls(run_id, snap)
     _problem(snap)
     _progress(snap)
-    if spec is not None and spec.produces_images:
+    # A grid column for runs that draw samples (a module of your own may or may not).
+    if snap.grid_png is not None or (spec is not None and spec.produces_images and snap.step == 0):
         left, right = st.columns([3, 2])
     else:
         left, right = st.container(), None
@@ -178,7 +184,7 @@ def draw(run_id: str, snap: Snapshot) -> None:
             st.info("Curves appear after the first training step.")
     if right is not None:
         with right:
-            _grid(run_id, snap, spec.grid_caption)
+            _grid(run_id, snap, (spec.grid_caption if spec else "") or "Samples")
     if spec is not None:
         run_views(spec, snap)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,43 @@ def _shared_grids(snaps: list) -> None:
             col.caption(f"{snap.name}: no grid yet at step {step:,}.")
 
 
+def _code(snap) -> None:
+    """A run of your own step carries its module: show it, and offer it as a file."""
+    source = snap.config.get("source")
+    if not isinstance(source, str):
+        return
+    with st.expander("The code of this run", icon=":material/code:"):
+        st.code(source, language="python", line_numbers=True)
+        st.download_button(
+            "Download the code (.py)",
+            source,
+            f"{snap.id}-step.py",
+            "text/x-python",
+            icon=":material/download:",
+            on_click="ignore",
+            key=f"dl-code:{snap.id}",
+        )
+
+
+def code_diff(a: str, b: str, name_a: str, name_b: str) -> str:
+    """A unified diff of two runs' modules (empty when they are the same)."""
+    return "".join(difflib.unified_diff(a.splitlines(True), b.splitlines(True), name_a, name_b))
+
+
+def _diffs(snaps: list, labels: list[str]) -> None:
+    coded = [(label, s) for label, s in zip(labels, snaps) if isinstance(s.config.get("source"), str)]
+    if len(coded) < 2:
+        return
+    st.markdown("**What the code changed**")
+    base_label, base = coded[0]
+    for label, other in coded[1:]:
+        diff = code_diff(base.config["source"], other.config["source"], base_label, label)
+        if diff:
+            st.code(diff, language="diff")
+        else:
+            st.caption(f"{label}: the same code as {base_label}.")
+
+
 def _labels(snaps: list) -> list[str]:
     """Legend labels: run names, made unique with the id where two runs share one."""
     names = [s.name or s.id for s in snaps]
@@ -156,6 +194,7 @@ def _compare(run_ids: list[str]) -> None:
     options = chart_options_ui("compare", has_time)
     fig = charts.compare_figure([(label, s.curves, s.batch_size) for label, s in zip(labels, snaps)], options)
     st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+    _diffs(snaps, labels)
 
     st.markdown("**Settings that differ**")
     differing = exports.differing_settings(rows)
@@ -198,6 +237,7 @@ def render() -> None:
         st.divider()
         _name_and_notes(chosen[0])
         run_panel(chosen[0])
+        _code(manager.snapshot(chosen[0]))
         st.markdown("**Take it away**")
         _exports(chosen[0])
         _delete(chosen[0])

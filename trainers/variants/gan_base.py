@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -33,12 +34,16 @@ class GanBase(keras.Model):
     data_format = "channels_first"  # the lab's own GANs compute in PyTorch's native layout
     verdict = "probability"  # what d_real/d_fake are: "probability" (of real) or "score" (a critic's)
 
-    def __init__(self, discriminator, generator, latent_dim, seed=1337, diagnostics=True, **kwargs):
+    def __init__(self, discriminator, generator, latent_dim, seed=1337, diagnostics=True, g_ema=0.0, **kwargs):
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.generator = generator
         self.latent_dim = latent_dim
         self.seed = seed
+        # An exponential moving average of the generator's weights, used to draw samples (not to train):
+        # it smooths the last steps' back-and-forth between the two players (0: off).
+        self.g_ema = g_ema
+        self._ema = SimpleNamespace(net=None)  # not an attribute Keras tracks: the saved model stays as built
         self.diagnostics = diagnostics  # off: exactly the step's own work (the speed benchmark)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -121,9 +126,27 @@ class GanBase(keras.Model):
             self.d_grad_tracker.update_state(_norm(grads))
 
     def watch_generator(self, grads) -> None:
+        """After each generator update: its gradient norm, and the moving average of its weights."""
         if self.diagnostics:
             with torch.no_grad():
                 self.g_grad_tracker.update_state(_norm(grads))
+        if self.g_ema:
+            self._update_ema()
+
+    def _update_ema(self) -> None:
+        if self._ema.net is None:
+            self._ema.net = keras.models.clone_model(self.generator)
+            self._ema.net.set_weights(self.generator.get_weights())
+            return
+        decay = float(self.g_ema)
+        with torch.no_grad():
+            for average, current in zip(self._ema.net.weights, self.generator.weights):
+                average.value.mul_(decay).add_(current.value, alpha=1 - decay)
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The network samples are drawn from: the moving average of the generator when kept."""
+        return self._ema.net if self._ema.net is not None else self.generator
 
     # ---- outside the step --------------------------------------------------------
     def generate(self, latent_vectors, labels=None, chunk: int = 256) -> np.ndarray:
@@ -137,7 +160,7 @@ class GanBase(keras.Model):
                 z = keras.ops.convert_to_tensor(latent_vectors[start : start + chunk], dtype="float32")
                 if labels is not None:
                     z = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
-                out.append(keras.ops.convert_to_numpy(self.generator(z, training=False)))
+                out.append(keras.ops.convert_to_numpy(self.sampler(z, training=False)))
         return np.concatenate(out)
 
     def condition(self, z, labels):
@@ -150,6 +173,7 @@ class GanBase(keras.Model):
             "latent_dim": self.latent_dim,
             "seed": self.seed,
             "diagnostics": self.diagnostics,
+            "g_ema": self.g_ema,
             "name": self.name,
         }
 

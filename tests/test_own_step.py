@@ -1,0 +1,148 @@
+"""Your own step: templates train unchanged; errors a person can act on; the code is part of the run."""
+
+import time
+
+import pytest
+
+from runtime import RunManager
+from tests.apptest import page, texts
+from trainers import templates
+from trainers.own_step import StepCodeError, check_source
+
+TINY_HP = {
+    "compute_loss": {"samples": 64, "epochs": 1},
+    "manual": {"samples": 64, "epochs": 1},
+    "weighted": {"samples": 64, "epochs": 1},
+    "test_step": {"samples": 80, "epochs": 2},
+    "gan": {"latent_dim": 16, "batch_size": 16, "epochs": 1},
+    "blank": {"epochs": 1},
+}
+
+
+def start(manager, source, template="blank", hp=None, **config):
+    return manager.start("own_step", {"template": template, "source": source, "hp": hp or {}, **config})
+
+
+@pytest.mark.parametrize("name", templates.NAMES)
+def test_every_template_trains_a_few_steps_unchanged(manager, name, mnist_dir):
+    data = check_source(templates.source(name)).data or "regression"  # what the page would pick for it
+    run_id = start(manager, templates.source(name), name, TINY_HP[name], data=data, data_limit=64)
+    assert manager.wait(run_id, 120) == "completed", manager.snapshot(run_id).error
+    snap = manager.snapshot(run_id)
+    assert snap.step >= 2 and snap.curves
+    assert snap.config["source"] == templates.source(name)  # the exact code is stored with the run
+    if name == "gan":
+        assert snap.grid_png is not None and set(snap.curves) == {"d_loss", "g_loss"}
+    if name == "test_step":
+        assert "epoch/val_loss" in snap.epoch_curves  # its test_step ran in fit()'s validation
+
+
+def test_a_syntax_error_is_refused_before_anything_runs_with_its_line_and_column(manager):
+    source = templates.source("blank").replace("def build_model(hp):", "def build_model(hp)")
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if text.startswith("def build_model"))
+    with pytest.raises(StepCodeError, match=rf"Syntax error at line {line}, column \d+") as info:
+        start(manager, source)
+    assert info.value.line == line and info.value.column
+    assert manager.list() == []  # nothing was recorded or started
+
+
+def test_a_missing_contract_function_is_named_with_the_near_miss(manager):
+    source = templates.source("blank").replace("def build_model(hp):", "def buildmodel(hp):")
+    with pytest.raises(StepCodeError, match="No function `build_model`; found `buildmodel`"):
+        start(manager, source)
+
+
+def test_hyperparameters_are_checked_against_the_module(manager):
+    with pytest.raises(ValueError, match="learning_rate=5.0 is invalid"):
+        start(manager, templates.source("blank"), hp={"learning_rate": 5.0})
+    with pytest.raises(ValueError, match="unknown setting"):
+        start(manager, templates.source("blank"), hp={"momentum": 0.9})
+    bad = templates.source("blank").replace('"epochs": 3', '"epochs": foo()')
+    with pytest.raises(StepCodeError, match="literal dict"):
+        check_source(bad)
+
+
+def test_an_exception_in_train_step_fails_the_run_with_the_users_frames(manager):
+    source = templates.source("blank").replace(
+        "        loss.backward()\n", "        loss.backward()\n        raise RuntimeError('my bug')\n"
+    )
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if "my bug" in text)
+    run_id = start(manager, source, hp={"epochs": 1})
+    assert manager.wait(run_id, 60) == "failed"
+    snap = manager.snapshot(run_id)
+    assert snap.error == f"RuntimeError: my bug (line {line}, in train_step)"
+    assert f"line {line}, in train_step" in snap.traceback and "raise RuntimeError('my bug')" in snap.traceback
+    assert "site-packages" not in snap.traceback and "runtime/" not in snap.traceback  # no lab internals
+
+
+def test_an_error_at_import_and_a_wrong_model_are_explained(manager):
+    run_id = start(manager, "import nonexistent_package_xyz\n" + templates.source("blank"))
+    assert manager.wait(run_id, 60) == "failed"
+    assert "ModuleNotFoundError" in manager.snapshot(run_id).error and "line 1" in manager.snapshot(run_id).error
+    not_a_model = templates.source("blank").replace("    return model\n", "    return 42\n")
+    run_id = start(manager, not_a_model)
+    assert manager.wait(run_id, 60) == "failed"
+    assert manager.snapshot(run_id).error == "`build_model` returned a int, not a keras.Model."
+
+
+def test_nan_losses_end_as_diverged(manager):
+    source = templates.source("blank").replace(
+        "loss = keras.ops.mean((self(x, training=True) - y) ** 2)",
+        "loss = keras.ops.mean((self(x, training=True) - y) ** 2) * float('nan')",
+    )
+    run_id = start(manager, source, hp={"epochs": 1})
+    assert manager.wait(run_id, 60) == "diverged"
+
+
+def test_a_step_that_never_returns_is_honest_about_stop(manager):
+    source = templates.source("blank").replace(
+        "        x, y = data\n", "        x, y = data\n        import time\n        time.sleep(3)\n"
+    )
+    run_id = start(manager, source, hp={"epochs": 1})
+    deadline = time.monotonic() + 30
+    while manager.status(run_id) != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    manager.stop(run_id)
+    snap = manager.snapshot(run_id)
+    assert snap.status == "running" and snap.stop_requested  # not "stopped" while the step is still inside
+    assert manager.wait(run_id, 30) == "stopped"
+
+
+def test_with_private_runs_code_is_off_unless_allowed(tmp_path):
+    manager = RunManager(home=tmp_path, private_runs=True)
+    with pytest.raises(ValueError, match="turned off on this shared demo"):
+        start(manager, templates.source("blank"))
+    allowed = RunManager(home=tmp_path / "b", private_runs=True, allow_code=True)
+    run_id = start(allowed, templates.source("blank"), hp={"epochs": 1})
+    assert allowed.wait(run_id, 60) == "completed"
+
+
+def test_the_page_is_off_on_a_shared_demo_and_says_why(lab, monkeypatch):
+    monkeypatch.setenv("LAB_PRIVATE_RUNS", "1")
+    at = page("pages/own_step.py")
+    assert not at.exception
+    assert "turned off on this shared demo" in texts(at) and "LAB_ALLOW_CODE=1" in texts(at)
+    assert not [b for b in at.button if b.key == "start:own_step"]
+
+
+def test_the_page_shows_errors_before_start_and_trains_the_module(lab):
+    at = page("pages/own_step.py", template="blank")
+    assert not at.exception, at.exception
+    assert at.session_state["code:source"] == templates.source("blank")
+    assert at.number_input(key="code:hp:learning_rate").value == pytest.approx(1e-2)  # a widget per hyperparameter
+    at.session_state["code:source"] = templates.source("blank").replace("def build_model(hp):", "def build_model(hp)")
+    at.run()
+    assert "Syntax error at line" in "\n".join(e.value for e in at.error)
+    assert at.button(key="start:own_step").disabled
+    at.session_state["code:source"] = templates.source("blank")
+    at.run()
+    at.slider(key="code:hp:epochs").set_value(2).run()
+    assert at.query_params["hp_epochs"] == "2"  # hyperparameters travel in the URL
+    at.button(key="start:own_step").click().run()
+    run_id = at.query_params["run"]
+    assert lab().wait(run_id, 60) == "completed"
+    at.run()
+    assert not at.exception and "Completed" in texts(at)
+    assert lab().snapshot(run_id).config["hp"]["epochs"] == 2

@@ -1,0 +1,188 @@
+"""Your own training step: the contract a module must meet for the lab to train it.
+
+A module the lab can run (the "Your own step" page edits one; templates are in
+``trainers/templates/``) defines:
+
+``HYPERPARAMETERS`` (required)
+    A dict *literal*: name -> default, or name -> (default, min, max). Numbers and
+    booleans. They become the page's widgets and travel in its URL. ``epochs`` and
+    ``batch_size``, when present, are fit()'s.
+``build_model(hp)`` (required)
+    Returns a compiled ``keras.Model`` whose class defines its own ``train_step``
+    (and, if you like, ``test_step``). ``hp`` is a dict of the values chosen.
+``load_data(hp)`` (optional)
+    Returns fit()'s data: ``x``, ``(x, y)``, ``(x, y, sample_weight)``, or a dict of
+    fit() arguments (``x``, ``y``, ``validation_data``, ...). Without it, the page's
+    choice of the lab's data sets is used (``DATA_SETS``).
+``sample_images(model)`` (optional)
+    Returns images to show as a grid, (n, 28, 28[, 1]) in [0, 1] or uint8.
+
+The module is checked before anything runs (syntax, the names above, the
+hyperparameters); errors name the line and column in the editor's numbering. An
+exception raised by the module's code is reported with the module's own frames only.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import hashlib
+import linecache
+import math
+import traceback
+import types
+from dataclasses import dataclass
+
+from trainers.config import ParamSpec
+
+REQUIRED = ("build_model",)
+OPTIONAL = ("load_data", "sample_images")
+MAX_SOURCE = 200_000  # characters
+DATA_SETS = {
+    "regression": "the guide's regression data: x (n, 32) uniform, y (n, 1)",
+    "mnist_digits": "MNIST digits alone: x (n, 28, 28, 1) in [0, 1] (for a GAN)",
+    "mnist_labelled": "MNIST digits and labels: x (n, 28, 28, 1) in [0, 1], y (n,) 0-9",
+}
+
+
+class StepCodeError(ValueError):
+    """The module breaks the contract; the message says where and what to change."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the lab learnt from a module without running it."""
+
+    hyperparameters: tuple[ParamSpec, ...]
+    functions: frozenset[str]
+    data: str | None  # the module's ``DATA = "..."``: which of the lab's data sets it expects
+
+
+def filename_for(source: str) -> str:
+    """The name tracebacks give the module: stable per source, so frames can be told apart."""
+    return f"your_step_{hashlib.sha256(source.encode()).hexdigest()[:8]}.py"
+
+
+def check_source(source: str) -> Checked:
+    """Syntax, the required functions and the hyperparameters, from the text alone (nothing runs)."""
+    if not isinstance(source, str) or not source.strip():
+        raise StepCodeError("The module is empty: start from a template.")
+    if len(source) > MAX_SOURCE:
+        raise StepCodeError(f"The module is {len(source):,} characters long; the lab takes up to {MAX_SOURCE:,}.")
+    try:
+        tree = ast.parse(source, filename_for(source))
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}, column {exc.offset}" if exc.lineno else "somewhere"
+        raise StepCodeError(f"Syntax error at {where}: {exc.msg}.", exc.lineno, exc.offset) from None
+    functions = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for name in REQUIRED:
+        if name not in functions:
+            near = difflib.get_close_matches(name, sorted(functions), n=1, cutoff=0.6)
+            hint = f"; found `{near[0]}`" if near else ""
+            raise StepCodeError(f"No function `{name}`{hint}. The lab calls `{name}(hp)` to get a compiled model.")
+    return Checked(hyperparameters(tree), frozenset(functions), _data(tree))
+
+
+def _data(tree: ast.Module) -> str | None:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DATA" for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            return value if value in DATA_SETS else None
+    return None
+
+
+def hyperparameters(tree: ast.Module) -> tuple[ParamSpec, ...]:
+    """ParamSpecs from the module's ``HYPERPARAMETERS`` literal."""
+    node = next(
+        (
+            n
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "HYPERPARAMETERS" for t in n.targets)
+        ),
+        None,
+    )
+    if node is None:
+        raise StepCodeError("No `HYPERPARAMETERS = {...}`: declare the settings (name -> default) as a dict literal.")
+    try:
+        values = ast.literal_eval(node.value)
+    except ValueError:
+        raise StepCodeError(
+            "`HYPERPARAMETERS` must be a literal dict of numbers and booleans (no calls or names).", node.lineno
+        ) from None
+    if not isinstance(values, dict):
+        raise StepCodeError("`HYPERPARAMETERS` must be a dict: name -> default.", node.lineno)
+    specs = []
+    for name, value in values.items():
+        try:
+            specs.append(_param(name, value))
+        except (TypeError, ValueError) as exc:
+            raise StepCodeError(f"HYPERPARAMETERS[{name!r}]: {exc}", node.lineno) from None
+    return tuple(specs)
+
+
+def _param(name, value) -> ParamSpec:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError("names must be identifiers, like learning_rate")
+    explicit = isinstance(value, tuple)
+    if explicit:
+        if len(value) != 3:
+            raise ValueError("give a default, or (default, min, max)")
+        default, low, high = value
+    else:
+        default, low, high = value, None, None
+    if isinstance(default, bool):
+        return ParamSpec(name, "bool", default, help="from your module's HYPERPARAMETERS")
+    if not isinstance(default, (int, float)) or not math.isfinite(default):
+        raise ValueError(f"{default!r} is not a number or a boolean")
+    kind = "int" if isinstance(default, int) else "float"
+    if not explicit:  # a generous range around the default; (default, min, max) says otherwise
+        low, high = min(0, default), max(10 * abs(default), 1 if kind == "float" else 100)
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low <= default <= high):
+        raise ValueError(f"default {default!r} must lie in [{low!r}, {high!r}]")
+    log = kind == "float" and 0 < low and high / low >= 1000
+    step = 1 if kind == "int" else None
+    return ParamSpec(
+        name, kind, default, min=low, max=high, step=step, log=log, help="from your module's HYPERPARAMETERS"
+    )
+
+
+def load_module(source: str, name: str = "your_step") -> types.ModuleType:
+    """Run the module's top level and check the contract on what it defined."""
+    checked = check_source(source)
+    filename = filename_for(source)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks show lines
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (the local lab runs your code)
+    for fn in REQUIRED + tuple(n for n in OPTIONAL if n in checked.functions):
+        if not callable(getattr(module, fn, None)):
+            raise StepCodeError(f"`{fn}` is not a function after the module ran (was it redefined?).")
+    return module
+
+
+def user_frames(exc: BaseException, source: str) -> tuple[str, str]:
+    """(message, traceback) of ``exc`` showing only the frames of the user's module, with their lines."""
+    filename = filename_for(source)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    message = f"{type(exc).__name__}: {exc}"
+    if not frames:
+        return (
+            message,
+            message + "\n(raised by the lab or Keras while running your module; no line of yours was on the stack)",
+        )
+    lines = ["Traceback (your module's frames):"]
+    for frame in frames:
+        lines.append(f"  line {frame.lineno}, in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines.append(message)
+    last = frames[-1]
+    return f"{message} (line {last.lineno}, in {last.name})", "\n".join(lines)

@@ -1,0 +1,139 @@
+"""Your own step: a module a person wrote (or edited from a template), trained like any variant.
+
+The contract is ``trainers/own_step.py``'s. The run's config holds the module's exact
+source, so the code is part of the run: stored, shown, compared and downloaded with it.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import torch
+
+from trainers import templates
+from trainers.config import ParamSpec, validate_config
+from trainers.data import load_mnist, regression_data
+from trainers.images import to_uint8
+from trainers.own_step import DATA_SETS, StepCodeError, check_source, load_module, user_frames
+from trainers.registry import Experiment, VariantSpec
+from trainers.variants import _common
+
+PARAMS = (
+    ParamSpec("template", "choice", "gan", choices=templates.NAMES, help="The module the editor started from."),
+    ParamSpec(
+        "data",
+        "choice",
+        "regression",
+        choices=tuple(DATA_SETS),
+        help="The lab's data set, used when the module has no load_data.",
+    ),
+    ParamSpec(
+        "data_limit",
+        "int",
+        0,
+        min=0,
+        max=70_000,
+        step=64,
+        advanced=True,
+        help="Use the first n rows of the lab's data set only (0: all).",
+    ),
+    ParamSpec("source", "code", templates.source("gan"), help="The module's text."),
+    ParamSpec("hp", "mapping", {}, help="Values of the module's HYPERPARAMETERS."),
+    _common.SEED,
+)
+
+
+def check(config: dict) -> dict:
+    """The module's syntax and names, and its hyperparameters, checked without running anything."""
+    checked = check_source(config["source"])
+    hp = validate_config(checked.hyperparameters, config["hp"])
+    return {**config, "hp": hp}
+
+
+def lab_data(config: dict):
+    """The lab's data set chosen for a module without load_data, as fit() arguments."""
+    limit = config["data_limit"] or None
+    if config["data"] == "regression":
+        x, y = regression_data(limit or 1000, seed=config["seed"])
+        return {"x": x, "y": y}, f"the guide's regression data: {len(x)} rows"
+    mnist = load_mnist()
+    images = mnist.images[:limit].astype(np.float32)[..., None] / 255.0
+    if config["data"] == "mnist_digits":
+        return {"x": images}, f"MNIST {mnist.source}: {len(images)} digits"
+    return {"x": images, "y": mnist.labels[:limit].astype(np.int64)}, f"MNIST {mnist.source}: {len(images)} labelled"
+
+
+def _fit_arguments(data) -> dict:
+    if isinstance(data, dict):
+        return dict(data)
+    if isinstance(data, (tuple, list)):
+        return dict(zip(("x", "y", "sample_weight"), data))
+    return {"x": data}
+
+
+def _defines_a_step(model: keras.Model, module_name: str) -> bool:
+    return any(
+        cls.__module__ == module_name and ("train_step" in vars(cls) or "test_step" in vars(cls))
+        for cls in type(model).__mro__
+    )
+
+
+def build(config: dict) -> Experiment:
+    module = load_module(config["source"], name="your_step")
+    hp = dict(config["hp"])
+    model = module.build_model(hp)
+    if not isinstance(model, keras.Model):
+        raise StepCodeError(f"`build_model` returned a {type(model).__name__}, not a keras.Model.")
+    if not _defines_a_step(model, module.__name__):
+        raise StepCodeError(
+            f"`build_model` returned a {type(model).__name__} whose class defines neither train_step nor "
+            "test_step: subclass keras.Model and write your step in it."
+        )
+    if getattr(model, "optimizer", None) is None and not hasattr(model, "d_optimizer"):
+        raise StepCodeError("`build_model` must compile the model (call model.compile(...) before returning it).")
+    if hasattr(module, "load_data"):
+        fit_kwargs, source = _fit_arguments(module.load_data(hp)), "your load_data()"
+    else:
+        fit_kwargs, source = lab_data(config)
+    batch_size = hp.get("batch_size", 32)
+    if not isinstance(fit_kwargs.get("x"), torch.utils.data.DataLoader):
+        fit_kwargs.setdefault("batch_size", batch_size)
+    fit_kwargs.setdefault("epochs", hp.get("epochs", 1))
+    sample = getattr(module, "sample_images", None)
+    return Experiment(
+        model=model,
+        fit_kwargs=fit_kwargs,
+        batch_size=batch_size,
+        sample_images=(lambda: to_uint8(sample(model))) if sample else None,
+        data_source=source,
+    )
+
+
+def explain(config: dict, exc: BaseException) -> tuple[str, str]:
+    """A failure as the person can act on it: the contract's message, or their own frames."""
+    if isinstance(exc, StepCodeError):
+        return str(exc), str(exc)
+    return user_frames(exc, config.get("source", ""))
+
+
+def code_for(config: dict):
+    return []  # the page shows the editor itself
+
+
+SPEC = VariantSpec(
+    key="own_step",
+    title="Your own step",
+    summary="Edit a training step in the browser, start it, and watch it train with the lab's live panel.",
+    guide_section="",
+    params=PARAMS,
+    metrics=(),
+    build=build,
+    code=code_for,
+    tiny={"template": "blank", "source": templates.source("blank"), "hp": {"epochs": 1}, "data_limit": 64},
+    icon=":material/edit_note:",
+    section="Your own step",
+    key_settings=("template", "data", "hp"),
+    check=check,
+    explain_error=explain,
+    runs_code=True,
+)

@@ -1,0 +1,244 @@
+"""The "Your own step" page: a code editor (Ace, with line numbers and Python highlighting),
+templates, the module's hyperparameters as widgets, Start, and the same live panel as every page.
+
+The module is checked as it is typed (syntax, the contract's names, the hyperparameters),
+without running it; errors are marked in the editor's gutter at their line.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_ace import st_ace
+
+from trainers import get_variant, templates
+from trainers.config import ParamSpec, check, format_value, parse_value
+from trainers.own_step import DATA_SETS, Checked, StepCodeError, check_source
+from ui.lab import get_manager
+from ui.navigation import require_app
+from ui.panel import run_panel
+from ui.settings import param_widget
+from ui.visitor import visitor
+
+CONTRACT = """
+A module the lab can train defines:
+
+- `HYPERPARAMETERS = {...}`: a dict literal, name → default (or `(default, min, max)`); numbers and
+  booleans. They become the widgets in the sidebar and travel in the page's address. `epochs` and
+  `batch_size`, when present, are fit()'s.
+- `build_model(hp)`: returns a **compiled** `keras.Model` whose class defines `train_step` (and/or
+  `test_step`). `hp` holds the values chosen.
+- `load_data(hp)` *(optional)*: `x`, `(x, y)`, `(x, y, sample_weight)` or a dict of fit() arguments.
+  Without it, the data set chosen in the sidebar is used (`DATA = "mnist_digits"` in the module picks
+  the default).
+- `sample_images(model)` *(optional)*: images `(n, 28, 28[, 1])` in [0, 1] for the grid.
+
+**What Stop can and cannot interrupt.** Stop and Pause act between two batches. A `train_step` that
+never returns (an endless loop) cannot be interrupted from here: the run then says *stop requested*
+until the step returns; restarting the server ends it.
+"""
+
+S = "code:"  # session-state prefix of this page
+
+
+def _initial_source(key: str) -> tuple[str, str]:
+    """(template, source) to open with: a linked run's own code, else the URL's template, else the GAN's."""
+    run_id = st.query_params.get("run")
+    if run_id:
+        snap = get_manager().snapshot(run_id)
+        if snap is not None and snap.variant == key and isinstance(snap.config.get("source"), str):
+            return snap.config.get("template", "blank"), snap.config["source"]
+    template = st.query_params.get("template", "gan")
+    return (template, templates.source(template)) if template in templates.NAMES else ("gan", templates.source("gan"))
+
+
+def _load(template: str, source: str) -> None:
+    st.session_state[S + "template"] = template
+    st.session_state[S + "source"] = source
+    st.session_state[S + "version"] = st.session_state.get(S + "version", 0) + 1  # a new editor, with this text
+
+
+def _on_template() -> None:
+    name = st.session_state[S + "pick"]
+    _load(name, templates.source(name))
+    st.query_params["template"] = name
+
+
+def _on_upload() -> None:
+    upload = st.session_state.get(S + "upload")
+    if upload is None:
+        return
+    try:
+        text = upload.getvalue().decode("utf-8")
+    except UnicodeDecodeError:
+        st.session_state[S + "problem"] = f"{upload.name} is not UTF-8 text: upload a .py file."
+        return
+    _load(st.session_state.get(S + "template", "blank"), text)
+
+
+def _hp_widgets(checked: Checked) -> dict:
+    """The module's hyperparameters as widgets, seeded from the URL (``hp_<name>``) or their defaults."""
+    values = {}
+    for p in checked.hyperparameters:
+        key = f"{S}hp:{p.name}"
+        try:
+            check(p, st.session_state[key])  # a value the current code still accepts
+        except (KeyError, ValueError):
+            text = st.query_params.get(f"hp_{p.name}")
+            try:
+                st.session_state[key] = parse_value(p, text) if text is not None else p.default
+            except ValueError:
+                st.session_state[key] = p.default
+        values[p.name] = param_widget(p, key)
+    return values
+
+
+def _sync_url(template: str, data: str, hp: dict, checked: Checked) -> None:
+    defaults = {p.name: p.default for p in checked.hyperparameters}
+    wanted = {"template": template, **({"data": data} if data != (checked.data or "regression") else {})}
+    wanted.update({f"hp_{k}": format_value(v) for k, v in hp.items() if v != defaults.get(k)})
+    for k in [k for k in st.query_params.keys() if k not in ("run",) and k not in wanted]:
+        del st.query_params[k]
+    for k, v in wanted.items():
+        if st.query_params.get(k) != v:
+            st.query_params[k] = v
+
+
+def _start(key: str, config: dict) -> None:
+    try:
+        run_id = get_manager().start(key, config, visitor=visitor())
+    except ValueError as exc:
+        st.session_state[S + "start-error"] = str(exc)
+        return
+    st.session_state.pop(S + "start-error", None)
+    st.query_params["run"] = run_id
+
+
+def _data_widgets(checked: Checked) -> tuple[str, int]:
+    if S + "data" not in st.session_state or st.session_state.get(S + "data-for") != checked.data:
+        st.session_state[S + "data"] = st.query_params.get("data", checked.data or "regression")
+        if st.session_state[S + "data"] not in DATA_SETS:
+            st.session_state[S + "data"] = "regression"
+        st.session_state[S + "data-for"] = checked.data
+    data = st.selectbox(
+        "Data (when the module has no load_data)",
+        list(DATA_SETS),
+        format_func=DATA_SETS.get,
+        key=S + "data",
+    )
+    limit = param_widget(
+        ParamSpec("data_limit", "int", 0, min=0, max=70_000, step=64, help="First n rows only (0: all)."),
+        S + "limit",
+    )
+    return data, limit
+
+
+def render(key: str) -> None:
+    require_app()
+    spec = get_variant(key)
+    manager = get_manager()
+    st.title(spec.title)
+    st.markdown(spec.summary)
+    if not manager.allow_code:
+        st.warning(
+            "**Running code typed in the browser is turned off on this shared demo.** A module you write here "
+            "would run on the server with the server's rights, so a hosted lab keeps this page for the person "
+            "who runs it locally (`streamlit run app.py`), or for a demo started with `LAB_ALLOW_CODE=1` by "
+            "someone who accepts that risk. The five steps of the guide and the GAN variants are on the other pages.",
+            icon=":material/lock:",
+        )
+        return
+    if S + "source" not in st.session_state:
+        _load(*_initial_source(key))
+    with st.expander("The contract: what your module defines", icon=":material/description:"):
+        st.markdown(CONTRACT)
+
+    cols = st.columns([3, 2])
+    cols[0].selectbox(
+        "Start from a template",
+        templates.NAMES,
+        index=templates.NAMES.index(st.session_state.get(S + "template", "gan")),
+        format_func=templates.TITLES.get,
+        key=S + "pick",
+        on_change=_on_template,
+        help="Loads the template into the editor (your edits are replaced).",
+    )
+    cols[1].file_uploader("…or load a .py file", type=["py"], key=S + "upload", on_change=_on_upload)
+    if problem := st.session_state.pop(S + "problem", None):
+        st.error(problem)
+
+    source = st.session_state[S + "source"]
+    checked, error = None, None
+    try:
+        checked = check_source(source)
+    except StepCodeError as exc:
+        error = exc
+    annotations = (
+        [{"row": (error.line or 1) - 1, "column": (error.column or 1) - 1, "type": "error", "text": str(error)}]
+        if error
+        else None
+    )
+    edited = st_ace(
+        value=source,
+        language="python",
+        theme="chrome",
+        height=460,
+        font_size=13,
+        show_gutter=True,
+        annotations=annotations,
+        auto_update=True,
+        key=f"{S}editor:{st.session_state[S + 'version']}",
+    )
+    if edited is not None and edited != source:
+        st.session_state[S + "source"] = edited
+        st.rerun()
+    if error:
+        st.error(f"**Your module cannot run yet.** {error}", icon=":material/error:")
+    st.download_button(
+        "Download this code",
+        source,
+        "my_step.py",
+        "text/x-python",
+        icon=":material/download:",
+        on_click="ignore",
+        key=S + "download",
+    )
+
+    with st.sidebar:
+        start_slot = st.container()
+        st.subheader("Settings")
+        hp, data, limit = {}, "regression", 0
+        if checked is not None:
+            hp = _hp_widgets(checked)
+            data, limit = _data_widgets(checked)
+            _sync_url(st.session_state.get(S + "template", "gan"), data, hp, checked)
+        config = {
+            "template": st.session_state.get(S + "template", "gan"),
+            "data": data,
+            "data_limit": limit,
+            "source": source,
+            "hp": hp,
+        }
+        with start_slot:
+            st.button(
+                "Start training",
+                icon=":material/play_arrow:",
+                type="primary",
+                width="stretch",
+                key=f"start:{key}",
+                on_click=_start,
+                args=(key, config),
+                disabled=checked is None,
+                help="Runs your module: build_model(hp), then fit() with the lab's live callback.",
+            )
+    if problem := st.session_state.get(S + "start-error"):
+        st.error(f"**The run was not started.** {problem}")
+
+    run_id = st.query_params.get("run")
+    if run_id:
+        snap = manager.snapshot(run_id)
+        if snap is None:
+            st.warning("There is no such run here (it may have been deleted). Start a new one.")
+        elif snap.variant == key:
+            run_panel(run_id)
+    else:
+        st.info("Edit the module, then press **Start training**: it trains with the same live panel as every page.")
