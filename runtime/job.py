@@ -12,6 +12,7 @@ import threading
 import time
 import traceback as tb
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import keras
@@ -20,6 +21,7 @@ import trainers
 from runtime.live import LiveRun
 from runtime.store import RunStore
 from runtime.stream import Cadence, StreamCallback
+from trainers import precision
 
 
 def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
@@ -52,6 +54,7 @@ def save_model(model: keras.Model, folder: Path) -> str:
 def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None:
     """Train ``run`` to its end in this thread; the outcome is in ``run.status`` and the store."""
     writer = None
+    stack = ExitStack()
     try:
         if run.stop_event.is_set():  # stopped while it was being handed a slot
             finish(store, run, "stopped")
@@ -60,7 +63,8 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
         store.update_run(run.id, status="running", started=run.started)
         spec = trainers.get_variant(run.variant)
         keras.utils.set_random_seed(run.config.get("seed", 1337))
-        keras.config.set_dtype_policy("float32")
+        # The run's precision (thread-local Keras state; put back afterwards all the same).
+        stack.enter_context(precision.policy(run.config.get("precision", "float32")))
         experiment = spec.build(run.config)
         run.data_source = experiment.data_source
         writer = run.writer = store.writer(run.id)
@@ -109,5 +113,6 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
             message, details = spec.explain_error(run.config, exc)  # e.g. only the frames of a person's own code
         finish(store, run, "failed", error=message, traceback=details)
     finally:
+        stack.close()
         run.writer = None
         run.steering = None  # it holds the model: let the run's memory go

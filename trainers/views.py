@@ -62,3 +62,10 @@ class QualityScores(View):
 
     title: str = "Quality of the samples, judged by an MNIST classifier"
     per_digit: bool = False
+
+
+@dataclass(frozen=True)
+class PrecisionNote(View):
+    """Page view: which precisions this machine offers for the ``precision`` setting, and why."""
+
+    setting: str = "precision"

@@ -11,8 +11,9 @@ import statistics
 import streamlit as st
 
 from runtime.snapshot import Snapshot
+from trainers.precision import bf16_support
 from trainers.registry import VariantSpec
-from trainers.views import EpochTable, QualityScores, RecallByDigit, StepSpeed
+from trainers.views import EpochTable, PrecisionNote, QualityScores, RecallByDigit, StepSpeed
 from ui import charts
 from ui.lab import get_manager
 
@@ -142,7 +143,16 @@ def _step_speed(view: StepSpeed, spec: VariantSpec, config: dict) -> None:
         cols[-1].caption(f"Run each *{view.setting}* at this {view.per.replace('_', ' ')} to compare them.")
 
 
-PAGE_RENDERERS = {StepSpeed: _step_speed}
+def _precision_note(view: PrecisionNote, spec: VariantSpec, config: dict) -> None:
+    available, why = bf16_support()
+    chosen = config.get(view.setting, "float32")
+    if available:
+        st.caption(f":material/speed: Precision **{chosen}** is active. bfloat16 is available here: {why}.")
+    else:
+        st.caption(f":material/speed: Precision **float32**. bfloat16 is not offered here: {why}.")
+
+
+PAGE_RENDERERS = {StepSpeed: _step_speed, PrecisionNote: _precision_note}
 
 
 def page_views(spec: VariantSpec, config: dict) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
+from trainers.precision import PRECISIONS, check_precision
 from trainers.registry import Experiment
 from trainers.steering import SingleStep, Steering, attribute, optimizer_rate, random_batches
 from trainers.variants import _common
@@ -67,6 +68,19 @@ NUM_IMAGES = ParamSpec(
     advanced=True,
     help="Train on the first n MNIST images only (0: all that were found).",
 )
+PRECISION = ParamSpec(
+    "precision",
+    "choice",
+    "float32",
+    choices=PRECISIONS,
+    help="bfloat16: layers compute in bfloat16, weights and losses stay float32 (only where the hardware has it).",
+)
+
+
+def check(config: dict) -> None:
+    check_precision(config.get("precision", "float32"))
+
+
 QUALITY_SAMPLES = ParamSpec(
     "quality_samples",
     "int",

@@ -49,9 +49,27 @@ class TorchConv2DTranspose(layers.Conv2DTranspose):
         if args is None:
             return super().call(inputs)
         padding, output_padding = args
-        weight = self.kernel.value.permute(3, 2, 0, 1)  # Keras (kh, kw, out, in) -> torch (in, out, kh, kw)
+        # Keras (kh, kw, out, in) -> torch (in, out, kh, kw), contiguous: torch's fallback kernels
+        # (bfloat16 on a CPU without it) refuse a permuted weight in the backward pass.
+        weight = self.kernel.value.permute(3, 2, 0, 1).contiguous()
         bias = self.bias.value if self.use_bias else None
         outputs = torch.nn.functional.conv_transpose2d(
             inputs, weight, bias, stride=self.strides, padding=padding, output_padding=output_padding
         )
         return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="keras_lab")
+class TorchConv2D(layers.Conv2D):
+    """``Conv2D`` whose kernel reaches torch contiguous in torch's (out, in, kh, kw) order.
+
+    Keras 3.15 on torch permutes the (kh, kw, in, out) kernel into a strided view. Float32
+    kernels accept it; torch's fallback convolution (bfloat16 on a CPU without native
+    bfloat16) does not, in the backward pass ("grad_weight must be contiguous"). Handing
+    Keras the kernel as a view of a contiguous torch-order copy makes its permute land on
+    that copy. Same layer, same weights, same outputs.
+    """
+
+    def convolution_op(self, inputs, kernel):
+        kernel = keras.ops.convert_to_tensor(kernel).permute(3, 2, 0, 1).contiguous().permute(2, 3, 1, 0)
+        return super().convolution_op(inputs, kernel)

@@ -23,7 +23,7 @@ from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common, _gan_spec, dcgan_nets
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import QualityScores
+from trainers.views import PrecisionNote, QualityScores
 
 
 def one_hot(labels) -> torch.Tensor:
@@ -93,7 +93,8 @@ class ConditionalGAN(GanBase):
 
 
 def _bce(target, logits):
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    # In float32 whatever the layers computed in (the losses stay float32 under mixed bfloat16).
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
 def make_cgan(config: dict) -> ConditionalGAN:
@@ -140,6 +141,7 @@ PARAMS = (
         help="Which digits the sample grid shows, one row each (can be changed while it trains).",
     ),
     _gan_spec.NUM_IMAGES,
+    _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
     _common.SEED,
 )
@@ -172,6 +174,8 @@ SPEC = VariantSpec(
     key_settings=_gan_spec.KEY_SETTINGS[:4],
     watch_for=WATCH_FOR,
     headline=_gan_spec.HEADLINE,
+    check=_gan_spec.check,
     panels=_gan_spec.PANELS,
+    page_views=(PrecisionNote(),),
     run_views=(QualityScores(per_digit=True),),
 )

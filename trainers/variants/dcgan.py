@@ -24,7 +24,7 @@ from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common, _gan_spec, dcgan_nets
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import QualityScores
+from trainers.views import PrecisionNote, QualityScores
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -75,7 +75,8 @@ class DCGAN(GanBase):
 
 
 def _bce(target, logits):
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    # In float32 whatever the layers computed in (the losses stay float32 under mixed bfloat16).
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
 def make_dcgan(config: dict) -> DCGAN:
@@ -126,6 +127,7 @@ PARAMS = (
         help="Real images are labelled 1 - this (one-sided smoothing; bce only).",
     ),
     _gan_spec.NUM_IMAGES,
+    _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
     _common.SEED,
 )
@@ -158,6 +160,8 @@ SPEC = VariantSpec(
     key_settings=(*_gan_spec.KEY_SETTINGS[:4], "beta_1", "g_batchnorm", "loss", "label_smoothing"),
     watch_for=WATCH_FOR,
     headline=_gan_spec.HEADLINE,
+    check=_gan_spec.check,
     panels=_gan_spec.PANELS,
+    page_views=(PrecisionNote(),),
     run_views=(QualityScores(),),
 )

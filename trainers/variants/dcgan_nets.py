@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from trainers.variants._torch_layers import TorchConv2DTranspose
+from trainers.variants._torch_layers import TorchConv2D, TorchConv2DTranspose
 
 CF = "channels_first"
 
@@ -49,10 +49,10 @@ def discriminator(conditional: bool = False, dropout: float = 0.0, name="discrim
     """
     image = keras.Input(shape=(28, 28, 1), name="image")
     h = layers.Reshape((1, 28, 28))(image)
-    h = layers.Conv2D(64, 4, strides=2, padding="same", data_format=CF)(h)
+    h = TorchConv2D(64, 4, strides=2, padding="same", data_format=CF)(h)
     h = layers.LeakyReLU(negative_slope=0.2)(h)
     h = layers.Dropout(dropout)(h) if dropout else h
-    h = layers.Conv2D(128, 4, strides=2, padding="same", data_format=CF)(h)
+    h = TorchConv2D(128, 4, strides=2, padding="same", data_format=CF)(h)
     h = layers.LeakyReLU(negative_slope=0.2)(h)
     h = layers.Dropout(dropout)(h) if dropout else h
     features = layers.Flatten(data_format=CF)(h)

@@ -15,7 +15,7 @@ from trainers.variants import _common, _gan_spec
 from trainers.variants.gan_base import mnist_images
 from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
 from trainers.variants.gan_tuned import TunedGAN
-from trainers.views import QualityScores, StepSpeed
+from trainers.views import PrecisionNote, QualityScores, StepSpeed
 
 STEPS = {"guide": GAN, "tuned": TunedGAN}
 
@@ -63,6 +63,7 @@ PARAMS = (
     _gan_spec.g_learning_rate(3e-4),
     _gan_spec.label_noise(0.05),
     _gan_spec.NUM_IMAGES,
+    _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
     _common.SEED,
 )
@@ -100,10 +101,11 @@ SPEC = VariantSpec(
     uses_mnist=lambda config: True,
     key_settings=("step", *_gan_spec.KEY_SETTINGS),
     headline=_gan_spec.HEADLINE,
+    check=_gan_spec.check,
     panels=_gan_spec.PANELS,
     watch_for=WATCH_FOR,
     run_views=(QualityScores(),),
-    page_views=(StepSpeed(setting="step", per="batch_size"),),
+    page_views=(StepSpeed(setting="step", per="batch_size"), PrecisionNote()),
 )
 
 

@@ -160,7 +160,8 @@ class GanBase(keras.Model):
                 z = keras.ops.convert_to_tensor(latent_vectors[start : start + chunk], dtype="float32")
                 if labels is not None:
                     z = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
-                out.append(keras.ops.convert_to_numpy(self.sampler(z, training=False)))
+                images = keras.ops.cast(self.sampler(z, training=False), "float32")  # bfloat16 has no numpy dtype
+                out.append(keras.ops.convert_to_numpy(images))
         return np.concatenate(out)
 
     def condition(self, z, labels):

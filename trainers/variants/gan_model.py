@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from keras import layers
 
-from trainers.variants._torch_layers import TorchConv2DTranspose
+from trainers.variants._torch_layers import TorchConv2D, TorchConv2DTranspose
 from trainers.variants.gan_base import GanBase
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
@@ -28,13 +28,14 @@ def build_discriminator(data_format: str = "channels_last") -> keras.Sequential:
     uses it. Since the image has one channel, the reshape to (1, 28, 28) moves no data.
     """
     cf = data_format == "channels_first"
+    conv = TorchConv2D if cf else layers.Conv2D  # the same layer, its kernel handed to torch contiguous
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1)),
             *([layers.Reshape((1, 28, 28))] if cf else []),
-            layers.Conv2D(64, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
+            conv(64, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
             layers.LeakyReLU(negative_slope=0.2),
-            layers.Conv2D(128, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
+            conv(128, (3, 3), strides=(2, 2), padding="same", data_format=data_format),
             layers.LeakyReLU(negative_slope=0.2),
             layers.GlobalMaxPooling2D(data_format=data_format),
             layers.Dense(1),
@@ -53,6 +54,7 @@ def build_generator(latent_dim: int, data_format: str = "channels_last") -> kera
     """
     cf = data_format == "channels_first"
     conv_transpose = TorchConv2DTranspose if cf else layers.Conv2DTranspose
+    conv2d = TorchConv2D if cf else layers.Conv2D
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,)),
@@ -65,7 +67,7 @@ def build_generator(latent_dim: int, data_format: str = "channels_last") -> kera
             layers.LeakyReLU(negative_slope=0.2),
             conv_transpose(128, (4, 4), strides=(2, 2), padding="same", data_format=data_format),
             layers.LeakyReLU(negative_slope=0.2),
-            layers.Conv2D(1, (7, 7), padding="same", activation="sigmoid", data_format=data_format),
+            conv2d(1, (7, 7), padding="same", activation="sigmoid", data_format=data_format),
             *([layers.Reshape((28, 28, 1))] if cf else []),
         ],
         name="generator",

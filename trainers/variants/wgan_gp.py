@@ -29,7 +29,7 @@ from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common, _gan_spec, dcgan_nets
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import QualityScores
+from trainers.views import PrecisionNote, QualityScores
 
 
 def gradient_penalty(critic, real, fake, epsilon) -> torch.Tensor:
@@ -134,6 +134,7 @@ PARAMS = (
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
     _gan_spec.NUM_IMAGES,
+    _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
     _common.SEED,
 )
@@ -176,6 +177,8 @@ SPEC = VariantSpec(
     key_settings=(*_gan_spec.KEY_SETTINGS[:4], "n_critic", "gp_weight"),
     watch_for=WATCH_FOR,
     headline=(*_gan_spec.HEADLINE, "wasserstein"),
+    check=_gan_spec.check,
     panels=PANELS,
+    page_views=(PrecisionNote(),),
     run_views=(QualityScores(),),
 )
