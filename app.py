@@ -22,6 +22,7 @@ if __name__ != "__main__":  # imported by `streamlit run` (or an ASGI server): t
 else:  # a session's script run
     st.set_page_config(page_title="Keras training-step lab", page_icon=":material/science:", layout="wide")
 
+    from ui.guard import guarded
     from ui.lab import environment_problem, private_runs
     from ui.navigation import app_pages, running_app
     from ui.visitor import remember_visitor
@@ -33,4 +34,4 @@ else:  # a session's script run
     if private_runs():
         remember_visitor()
     with running_app():
-        page.run()
+        guarded(page.run)()  # no traceback page: an unexpected error is explained (ui/guard.py)

@@ -1,13 +1,19 @@
-"""Benchmark: the guide's GAN step vs the tuned step — same networks, losses, optimizers, noise.
+"""Benchmark: the guide's GAN step as the guide writes it, against the lab's tuned step in
+float32 and in mixed bfloat16 — same networks, losses, optimizers, data.
 
-Both start from the same weights and train on the same MNIST batches (batch 64 by
-default) through ``fit``; blocks of steps alternate between the two so that a noisy
-shared machine slows both alike. Reported: median ms per train step (inside
-``train_step``), median ms per step end to end (data loading and fit's loop
-included), images/s, and the ratio.
+- ``guide``: ``bench/guide_gan.py``, the guide's code verbatim, with its data pipeline
+  (a DataLoader of (x, x) pairs; ``torch.tensor`` copies each batch);
+- ``tuned``: the lab's ``TunedGAN`` (trainers/variants/gan_tuned.py), float32;
+- ``tuned-bf16``: the same under Keras's ``mixed_bfloat16`` policy (emulated, and slower,
+  where the hardware has no bfloat16: the line says so).
 
-    python bench/gan_step.py                 # CPU
-    python bench/gan_step.py --device cuda   # GPU, where there is one
+Blocks of steps alternate between the kinds, so a noisy shared machine slows all alike.
+Reported: median ms per train step (inside ``train_step``), median ms per step end to
+end (data and fit's loop included), images/s, and each kind's speed-up over the guide.
+
+    python bench/gan_step.py                               # CPU, batch 64
+    python bench/gan_step.py --device cuda --batch-size 512
+    python bench/gan_step.py --device cuda --compile       # CUDA graphs via torch.compile (experimental)
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ import argparse
 
 from _common import StepTimer, choose_device, device_name, median
 
+KINDS = ("guide", "tuned", "tuned-bf16")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
-    parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per step kind")
+    parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per kind")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
+    parser.add_argument("--compile", action="store_true", help="torch.compile(mode='reduce-overhead') the tuned steps")
     args = parser.parse_args()
     choose_device(args.device)
 
@@ -32,49 +42,66 @@ def main() -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is visible")
-    from trainers import get_variant
+    from guide_gan import guide_dataloader, guide_gan
+
+    from trainers import get_variant, precision
     from trainers.variants.gan import make_gan
     from trainers.variants.gan_base import mnist_images
-    from trainers.variants.gan_model import digit_loader
     from trainers.variants.gan_tuned import TunedGAN
 
+    kinds = [k for k in args.kinds.split(",") if k]
     spec = get_variant("gan")
     keras.utils.set_random_seed(0)
-    models = {
-        "guide": make_gan(spec.validate({"step": "guide", "batch_size": args.batch_size})),
-        "tuned": make_gan(spec.validate({"step": "tuned", "batch_size": args.batch_size})),
-    }
-    models["tuned"].set_weights(models["guide"].get_weights())
+    reference = guide_gan()
+    models, data = {}, {}
     n = args.batch_size * (args.steps + args.warmup)
     images = mnist_images(n)
-    data = {
-        "guide": lambda: digit_loader(images, args.batch_size, seed=0),
-        "tuned": lambda: TunedGAN.make_dataset(images, args.batch_size, seed=0),
-    }
-    step_ms = {k: [] for k in models}
-    wall_ms = {k: [] for k in models}
+    for kind in kinds:
+        if kind == "guide":
+            models[kind], data[kind] = reference, (lambda: guide_dataloader(images, args.batch_size))
+            continue
+        with precision.policy("bfloat16" if kind.endswith("bf16") else "float32"):
+            gan = make_gan(spec.validate({"step": "tuned", "batch_size": args.batch_size}))
+        gan.diagnostics = False  # exactly the step's own work, as the guide's
+        gan.set_weights(reference.get_weights())  # the same start (interchangeable weight shapes)
+        if args.compile:
+            gan.train_step = torch.compile(gan.train_step, mode="reduce-overhead")
+        models[kind], data[kind] = gan, (lambda: TunedGAN.make_dataset(images, args.batch_size, seed=0))
+
+    step_ms = {k: [] for k in kinds}
+    wall_ms = {k: [] for k in kinds}
     for block in range(args.blocks):
-        for kind in ("guide", "tuned") if block % 2 == 0 else ("tuned", "guide"):
+        order = kinds[block % len(kinds) :] + kinds[: block % len(kinds)]
+        for kind in order:
             timer = StepTimer()
-            models[kind].fit(data[kind](), epochs=1, verbose=0, callbacks=[timer])
+            with precision.policy("bfloat16" if kind.endswith("bf16") else "float32"):
+                models[kind].fit(data[kind](), epochs=1, verbose=0, callbacks=[timer])
             step_ms[kind] += [1000 * s for s in timer.step_seconds[args.warmup :]]
             ends = timer.ends[args.warmup - 1 :]
             wall_ms[kind] += [1000 * (b - a) for a, b in zip(ends, ends[1:])]
-    print(f"device: {device_name()}  batch: {args.batch_size}  timed steps per kind: {len(step_ms['guide'])}")
-    for kind in models:
-        ms = median(step_ms[kind])
-        print(
-            f"  {kind:5s}  train_step {ms:8.1f} ms   end-to-end {median(wall_ms[kind]):8.1f} ms   "
-            f"{1000 * args.batch_size / median(wall_ms[kind]):8.0f} images/s"
-        )
-    ratio = median(step_ms["guide"]) / median(step_ms["tuned"])
-    wall_ratio = median(wall_ms["guide"]) / median(wall_ms["tuned"])
+
+    available, why = precision.bf16_support()
+    cpu = precision.cpu_model()
     print(
-        f"SUMMARY gan_step device={device_name()!r} batch={args.batch_size} "
-        f"guide_ms={median(step_ms['guide']):.1f} tuned_ms={median(step_ms['tuned']):.1f} "
-        f"guide_img_s={1000 * args.batch_size / median(wall_ms['guide']):.0f} "
-        f"tuned_img_s={1000 * args.batch_size / median(wall_ms['tuned']):.0f} "
-        f"speedup_step={ratio:.2f}x speedup_end_to_end={wall_ratio:.2f}x"
+        f"device: {device_name()}  cpu: {cpu}  batch: {args.batch_size}  "
+        f"timed steps per kind: {args.steps * args.blocks}"
+    )
+    print(f"bfloat16: {'native' if available else 'NOT native (emulated)'}: {why}")
+    base = median(step_ms["guide"]) if "guide" in kinds else None
+    for kind in kinds:
+        ms = median(step_ms[kind])
+        ratio = f"{base / ms:5.2f}x" if base else "  -  "
+        print(
+            f"  {kind:10s} train_step {ms:8.1f} ms   end-to-end {median(wall_ms[kind]):8.1f} ms   "
+            f"{1000 * args.batch_size / median(wall_ms[kind]):8.0f} images/s   vs guide {ratio}"
+        )
+    figures = " ".join(f"{k.replace('-', '_')}_ms={median(step_ms[k]):.1f}" for k in kinds)
+    ratios = " ".join(
+        f"speedup_{k.replace('-', '_')}={base / median(step_ms[k]):.2f}x" for k in kinds if base and k != "guide"
+    )
+    print(
+        f"SUMMARY gan_step device={device_name()!r} cpu={cpu!r} bf16_native={available} batch={args.batch_size} "
+        f"compile={args.compile} {figures} {ratios}"
     )
 
 

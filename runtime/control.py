@@ -11,6 +11,7 @@ import shutil
 import time
 
 from runtime import job, naming
+from runtime.status import ACTIVE
 
 
 class RunControls:
@@ -23,6 +24,7 @@ class RunControls:
         self.access.check(self._owner(run_id), visitor)
         run = self.scheduler.get(run_id)
         if run is None:
+            self._elsewhere(run_id, "stop")
             return
         if self.scheduler.dequeue(run_id):
             job.finish(self.store, run, "stopped")
@@ -32,10 +34,27 @@ class RunControls:
         run.stop_event.set()
         run.resume_event.set()
 
+    def _elsewhere(self, run_id: str, action: str) -> None:
+        """Ask, through the store, the process that trains ``run_id`` (another server, a script's
+        LabCallback) to stop, pause or resume it; a queued run of another process cannot be reached."""
+        row = self.store.get_run(run_id)
+        if row is None or row["status"] not in ACTIVE:
+            return
+        if self.store.mark_interrupted(self.heartbeat_timeout, only=run_id):
+            return  # its process is gone: nothing left to stop
+        if row["status"] == "queued":
+            raise ValueError(
+                "This run waits in the queue of another server process: only that process can take it out. "
+                "(One store is meant for the processes of one host; see the README.)"
+            )
+        self.store.request_control(run_id, action)
+
     def rename(self, run_id: str, name: str, notes: str = "", visitor: str | None = None) -> None:
         """Give a run a name and notes (``ValueError`` if they are empty or too long)."""
         self.access.check(self._owner(run_id), visitor)
         name, notes = naming.check_name(name, notes)
+        if self.store.get_run(run_id) is None:
+            raise ValueError("This run no longer exists (it was deleted, perhaps in another tab).")
         self.store.update_run(run_id, name=name, notes=notes)
         if (run := self.scheduler.get(run_id)) is not None:
             run.name, run.notes = name, notes
@@ -73,19 +92,29 @@ class RunControls:
     def pause(self, run_id: str, visitor: str | None = None) -> None:
         self.access.check(self._owner(run_id), visitor)
         run = self.scheduler.get(run_id)
-        if run is not None and run.status in ("running", "queued"):
+        if run is None:
+            self._elsewhere(run_id, "pause")
+        elif run.status in ("running", "queued"):
             run.resume_event.clear()
 
     def resume(self, run_id: str, visitor: str | None = None) -> None:
         self.access.check(self._owner(run_id), visitor)
         run = self.scheduler.get(run_id)
-        if run is not None:
+        if run is None:
+            self._elsewhere(run_id, "resume")
+        else:
             run.resume_event.set()
 
     def delete(self, run_id: str, visitor: str | None = None) -> None:
         """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
         self.access.check(self._owner(run_id), visitor)
+        if not self.valid_id(run_id):
+            raise ValueError(f"{run_id[:40]!r} is not a run id.")
         run = self.scheduler.get(run_id)
+        row = self.store.get_run(run_id) if run is None else None
+        if run is None and row is not None and row["status"] in ACTIVE:
+            if not self.store.mark_interrupted(self.heartbeat_timeout, only=run_id):
+                raise ValueError("This run is still training in another process: stop it before deleting it.")
         if run is not None and run.active:
             raise ValueError("This run is still active: stop it before deleting it.")
         if run is not None and run.thread is not None:

@@ -18,9 +18,12 @@ from pathlib import Path
 import keras
 
 import trainers
+from runtime.cadence import Cadence
+from runtime.heartbeat import Heartbeat
+from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.store import RunStore
-from runtime.stream import Cadence, StreamCallback
+from runtime.stream import StreamCallback
 from trainers import precision
 
 
@@ -51,7 +54,7 @@ def save_model(model: keras.Model, folder: Path) -> str:
     return str(final)
 
 
-def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None:
+def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits = Limits()) -> None:
     """Train ``run`` to its end in this thread; the outcome is in ``run.status`` and the store."""
     writer = None
     stack = ExitStack()
@@ -60,7 +63,8 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
             finish(store, run, "stopped")
             return
         run.set_status("running", started=time.time())
-        store.update_run(run.id, status="running", started=run.started)
+        store.update_run(run.id, status="running", started=run.started, heartbeat=run.started)
+        stack.enter_context(Heartbeat(store.path, run.id))  # signs of life for other processes
         spec = trainers.get_variant(run.variant)
         keras.utils.set_random_seed(run.config.get("seed", 1337))
         # The run's precision (thread-local Keras state; put back afterwards all the same).
@@ -77,6 +81,7 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
             cadence=cadence,
             epoch_report=experiment.epoch_report,
             quality_report=experiment.quality_report,
+            limits=limits,
         )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
@@ -100,6 +105,8 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence) -> None
         except Exception as exc:  # a model Keras cannot serialise (a custom class without get_config)
             note = f"The trained model could not be saved as .keras ({type(exc).__name__}: {exc})."
         writer.close()
+        if run.limit_reason:  # stopped by a fair-sharing limit: say which
+            note = run.limit_reason + (f" {note}" if note else "")
         finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact, error=note)
     except Exception as exc:  # any failure ends this run only, with its reason kept
         if writer is not None:

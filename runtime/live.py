@@ -85,6 +85,7 @@ class LiveRun:
         self.commands: queue.SimpleQueue = queue.SimpleQueue()  # steering requests, applied between batches
         self.steering = None  # the experiment's trainers.steering.Steering, once built
         self.stop_requested_at: float | None = None
+        self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/limits.py)
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------

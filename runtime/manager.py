@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import threading
 import time
 import uuid
@@ -22,16 +23,19 @@ import trainers
 from runtime import job, naming
 from runtime.access import AccessPolicy, visitor_hash
 from runtime.allocator import keep_tensor_memory, release_memory
+from runtime.cadence import Cadence
 from runtime.control import RunControls
 from runtime.devices import device_info, library_versions
+from runtime.limits import Limits, evict
 from runtime.live import LiveRun
 from runtime.readback import snapshot_from_store
 from runtime.scheduler import Scheduler
+from runtime.settings import available_cpus
 from runtime.snapshot import Snapshot
 from runtime.store import RunStore
-from runtime.stream import Cadence
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
+RUN_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class RunManager(RunControls):
@@ -48,17 +52,23 @@ class RunManager(RunControls):
         private_runs: bool = False,
         max_per_visitor: int | None = None,
         allow_code: bool | None = None,
+        limits: Limits | dict | None = None,
+        trust_proxy: bool = False,
+        heartbeat_timeout: float = 30.0,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
         self.cadence = cadence
+        self.limits = Limits(**limits) if isinstance(limits, dict) else (limits or Limits())
+        self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
+        self.heartbeat_timeout = heartbeat_timeout
         self.access = AccessPolicy(private_runs, max_per_visitor)
         # Running code a visitor typed is the local lab's privilege: off with private runs unless allowed.
         self.allow_code = (not private_runs) if allow_code is None else allow_code
         self.scheduler = Scheduler(max_concurrent, max_queue, self._launch)
         # Two runs fighting over the same cores each get far less than half: give each
         # slot its share of the cores, deliberately (torch's pool is process-wide).
-        self.torch_threads = torch_threads or max(1, (os.cpu_count() or 1) // self.scheduler.max_concurrent)
+        self.torch_threads = torch_threads or max(1, available_cpus() // self.scheduler.max_concurrent)
         torch.set_num_threads(self.torch_threads)
         keep_tensor_memory()  # see runtime/allocator.py: page faults cost ~8% of CPU time otherwise
         if torch.cuda.is_available():
@@ -66,6 +76,7 @@ class RunManager(RunControls):
         self.device = device_info()
         self._snapshot_cache: dict[str, Snapshot] = {}
         self.recovered = self.store.mark_interrupted()
+        self.evicted = evict(self.store, self.home, self.limits)
 
     @property
     def private_runs(self) -> bool:
@@ -134,6 +145,8 @@ class RunManager(RunControls):
 
     def snapshot(self, run_id: str) -> Snapshot | None:
         """The run as a page draws it, live or from the store; ``None`` if there is no such run."""
+        if not self.valid_id(run_id):
+            return None
         run = self.scheduler.get(run_id)
         if run is not None:
             return run.snapshot()
@@ -141,12 +154,15 @@ class RunManager(RunControls):
         if cached is not None:
             return cached
         snap = snapshot_from_store(self.store, run_id)
+        if snap is not None and snap.active and self.store.mark_interrupted(self.heartbeat_timeout, only=run_id):
+            snap = snapshot_from_store(self.store, run_id)  # another process's run whose process is gone
         if snap is not None and not snap.active:
             self._snapshot_cache[run_id] = snap  # finished runs do not change
         return snap
 
     def list(self, limit: int = 200) -> list[dict]:
-        """Every run, newest first, with live status and progress."""
+        """Every run, newest first, with live status and progress (another process's dead runs marked)."""
+        self.store.mark_interrupted(self.heartbeat_timeout, skip=self.scheduler.ids())
         rows = self.store.list_runs(limit)
         for row in rows:
             run = self.scheduler.get(row["id"])
@@ -167,7 +183,14 @@ class RunManager(RunControls):
             return run.grid_step, run.grid_png
         return self.store.grid(run_id, step)  # the writer commits about once a second
 
+    @staticmethod
+    def valid_id(run_id) -> bool:
+        return isinstance(run_id, str) and RUN_ID.fullmatch(run_id) is not None
+
     def run_dir(self, run_id: str) -> Path:
+        """The run's folder (its saved model); the id is checked before any path is made."""
+        if not self.valid_id(run_id):
+            raise ValueError(f"{str(run_id)[:40]!r} is not a run id.")
         return self.home / run_id
 
     def active_count(self) -> tuple[int, int]:
@@ -193,9 +216,13 @@ class RunManager(RunControls):
     def _execute(self, run: LiveRun) -> None:
         """The body of a run's thread: train, free the slot, give memory back if the lab is now idle."""
         try:
-            job.train(run, self.store, self.run_dir(run.id), self.cadence)
+            job.train(run, self.store, self.run_dir(run.id), self.cadence, self.limits)
         finally:
             idle = self.scheduler.release(run.id)
+        try:
+            evict(self.store, self.home, self.limits)  # retention: the oldest finished runs first
+        except Exception:  # noqa: BLE001  (a full disk must not take the lab down; the next run tries again)
+            pass
         # The run's model, optimizer state and data were locals of job.train: gone now, but
         # Keras layers hold reference cycles, so collect them before trimming the heap.
         if idle:

@@ -30,6 +30,10 @@ class Scheduler:
         with self.lock:
             return self._runs.get(run_id)
 
+    def ids(self) -> set[str]:
+        with self.lock:
+            return set(self._runs)
+
     def owned_active(self, owner: str | None) -> int:
         """Active runs started by visitor hash ``owner`` (call with the lock held)."""
         return sum(1 for r in self._runs.values() if r.visitor == owner and r.active)

@@ -108,7 +108,20 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_by_run ON events(run_id, step)")
 
 
-MIGRATIONS = (_v1, _v2, _v3)  # step i brings a store from version i to version i + 1
+def _v4(conn: sqlite3.Connection) -> None:
+    # Several processes on one store: a run's owner beats (its last sign of life), and control
+    # requests for a run another process trains wait in the store until that process takes them.
+    conn.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")
+    conn.execute(
+        """CREATE TABLE controls (
+               run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+               action TEXT NOT NULL,      -- stop, pause, resume
+               at REAL NOT NULL
+           )"""
+    )
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4)  # step i brings a store from version i to version i + 1
 VERSION = len(MIGRATIONS)
 
 

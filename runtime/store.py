@@ -135,19 +135,59 @@ class RunStore(MetricReads):
         ).fetchall()
         return [{"config": json.loads(r[0]), "device": r[1], "ms_per_step": r[2]} for r in rows]
 
-    def mark_interrupted(self) -> list[str]:
-        """Mark active runs whose owning process is gone as interrupted; return their ids."""
+    def mark_interrupted(
+        self, timeout: float | None = None, only: str | None = None, skip: set[str] = frozenset()
+    ) -> list[str]:
+        """Mark active runs whose owner is gone as interrupted; return their ids.
+
+        Gone: its process no longer exists on this host, or (``timeout``) a running or paused
+        run has not beaten for that long, whatever process or host owned it.
+        ``only`` checks one run (what a page looking at a foreign run does).
+        """
         marks = ", ".join("?" * len(ACTIVE))
-        rows = self.conn.execute(f"SELECT id, owner FROM runs WHERE status IN ({marks})", ACTIVE).fetchall()
-        dead = [r["id"] for r in rows if not _owner_alive(r["owner"])]
-        for run_id in dead:
-            self.update_run(
-                run_id,
-                status="interrupted",
-                ended=time.time(),
-                error="The process running this run stopped (crash or restart); what was recorded is kept.",
+        query = f"SELECT id, owner, status, heartbeat FROM runs WHERE status IN ({marks})"
+        params: list = list(ACTIVE)
+        if only is not None:
+            query += " AND id = ?"
+            params.append(only)
+        now = time.time()
+        dead = []
+        for r in self.conn.execute(query, params).fetchall():
+            if r["id"] in skip:  # this process's own runs: it knows they are alive
+                continue
+            silent = timeout and r["status"] != "queued" and r["heartbeat"] and now - r["heartbeat"] > timeout
+            if not _owner_alive(r["owner"]) or silent:
+                dead.append((r["id"], bool(silent)))
+        for run_id, silent in dead:
+            why = (
+                f"Its process stopped sending signs of life (none for more than {timeout:g} s)"
+                if silent
+                else "The process running this run stopped (crash or restart)"
             )
-        return dead
+            self.conn.execute(
+                f"UPDATE runs SET status = 'interrupted', ended = ?, error = ? WHERE id = ? AND status IN ({marks})",
+                (now, f"{why}; what was recorded is kept.", run_id, *ACTIVE),
+            )
+        return [run_id for run_id, _ in dead]
+
+    def request_control(self, run_id: str, action: str) -> None:
+        """Ask the process that trains ``run_id`` to stop, pause or resume it (it polls the store)."""
+        self.conn.execute("INSERT INTO controls VALUES (?, ?, ?)", (run_id, action, time.time()))
+
+    def take_controls(self, run_id: str) -> list[str]:
+        """The control requests waiting for ``run_id``, oldest first; they are removed."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute("SELECT action FROM controls WHERE run_id = ? ORDER BY at", (run_id,)).fetchall()
+            if rows:
+                conn.execute("DELETE FROM controls WHERE run_id = ?", (run_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return [r[0] for r in rows]
 
     def delete_run(self, run_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))

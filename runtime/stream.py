@@ -14,52 +14,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import keras
 import numpy as np
 
+from runtime.cadence import GRIDS, QUALITY, Cadence
+from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.step_values import StepValues
 from trainers.config import format_value
 from trainers.images import grid_png
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """How often something costly is done while training: the one definition, with the grid's defaults.
-
-    It is due every ``every`` steps, but no sooner than ``min_seconds`` after the last
-    time (on a fast GPU every N steps would flood the store), and never more often than
-    keeps it under ``budget`` of training time (a 0.1 s grid on a 2-core CPU at 2%: one
-    every 5 s). Tests use ``Cadence.every_step(n)``: exactly every n steps.
-    """
-
-    every: int = 1
-    min_seconds: float = 2.0
-    budget: float | None = 0.02
-
-    def __post_init__(self):
-        if not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f"grid every={self.every!r} is invalid: expected an integer of at least 1")
-        if not self.min_seconds >= 0:
-            raise ValueError(f"grid min_seconds={self.min_seconds!r} is invalid: expected 0 or more seconds")
-        if self.budget is not None and not 0 < self.budget <= 1:
-            raise ValueError(f"grid budget={self.budget!r} is invalid: expected a share of time in (0, 1]")
-
-    @classmethod
-    def every_step(cls, every: int = 1) -> "Cadence":
-        """A grid exactly every ``every`` steps, whatever the time (deterministic, for tests)."""
-        return cls(every=every, min_seconds=0.0, budget=None)
-
-    def wait_after(self, last_cost: float) -> float:
-        """Seconds to wait after a grid that took ``last_cost`` seconds to draw."""
-        return max(self.min_seconds, last_cost / self.budget) if self.budget else self.min_seconds
-
-
-GRIDS = Cadence()  # the app's sample grids: as soon as 2 s have passed, at most 2% of training time
-QUALITY = Cadence(min_seconds=10.0, budget=0.03)  # scores of the samples: at most 3% of training time
 
 
 class StreamCallback(keras.callbacks.Callback):
@@ -74,6 +39,7 @@ class StreamCallback(keras.callbacks.Callback):
         epoch_report: Callable[[], dict[str, float]] | None = None,
         quality_report: Callable[[], dict[str, float]] | None = None,
         quality_cadence: Cadence = QUALITY,
+        limits: Limits = Limits(),
         watch: Callable[[str], bool] = lambda name: "loss" in name,
     ):
         super().__init__()
@@ -84,6 +50,8 @@ class StreamCallback(keras.callbacks.Callback):
         self.epoch_report = epoch_report
         self.quality_report = quality_report
         self.quality_cadence = quality_cadence
+        self.limits = limits
+        self.paused_seconds = 0.0  # time spent paused: not training time
         self.watch = watch  # which metrics stop the run as diverged when not finite
         self.step = 0
         self.epoch = 0
@@ -153,17 +121,48 @@ class StreamCallback(keras.callbacks.Callback):
                 self._grid()
                 self._quality()
 
+    def _limit(self, reason: str | None) -> None:
+        if reason and not self.run.stop_event.is_set():
+            self.run.limit_reason = reason
+            self.run.stop_event.set()
+
+    def _store_controls(self) -> None:
+        """Stop, pause and resume asked for through the store (by a page of another server process)."""
+        if self.run.writer is None:
+            return
+        for action in self.run.writer.controls():
+            if action == "stop":
+                self.run.stop_event.set()
+                self.run.resume_event.set()
+            elif action == "pause":
+                self.run.resume_event.clear()
+            elif action == "resume":
+                self.run.resume_event.set()
+
     def _obey_controls(self) -> None:
         run = self.run
+        self._store_controls()
         self._steer()
+        training = time.perf_counter() - self.train_started - self.paused_seconds
+        self._limit(self.limits.stop_reason(self.step, training))
         if not run.resume_event.is_set() and not run.stop_event.is_set():
             run.set_status("paused")
+            if run.writer:
+                run.writer.pause()  # what it has is written, and the store says paused
+            since = time.perf_counter()
             while not run.resume_event.wait(0.05):
                 if run.stop_event.is_set():
                     break
                 self._steer()  # single steps are taken while paused
+                self._store_controls()
+                if run.writer:
+                    run.writer.beat()  # still alive, for other processes watching the store
+                self._limit(self.limits.pause_reason(time.perf_counter() - since))
+            self.paused_seconds += time.perf_counter() - since
             if not run.stop_event.is_set():
                 run.set_status("running")
+                if run.writer:
+                    run.writer.set_progress(status="running")
         if run.stop_event.is_set():
             self.model.stop_training = True
 

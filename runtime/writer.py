@@ -34,6 +34,7 @@ class RunWriter:
         self.event_rows: list[tuple] = []
         self.progress: dict[str, Any] = {}
         self.last_flush = time.monotonic()
+        self.last_poll = 0.0
 
     def metrics(self, step: int, epoch: int, values: dict[str, float], t: float | None = None) -> None:
         """Values of ``step``, recorded at wall-clock time ``t`` (now if not given)."""
@@ -75,6 +76,29 @@ class RunWriter:
         self.event_rows.append((self.run_id, step, t, kind, text, json.dumps(payload) if payload else None))
         self.flush()  # rare, and a person waits to see it marked
 
+    def controls(self, every_s: float = 1.0) -> list[str]:
+        """Control requests other processes left for this run (stop, pause, resume), at most every ``every_s``."""
+        now = time.monotonic()
+        if now - self.last_poll < every_s:
+            return []
+        self.last_poll = now
+        rows = self.conn.execute(
+            "SELECT rowid, action FROM controls WHERE run_id = ? ORDER BY at", (self.run_id,)
+        ).fetchall()
+        if rows:
+            self.conn.executemany("DELETE FROM controls WHERE rowid = ?", [(r[0],) for r in rows])
+        return [r[1] for r in rows]
+
+    def pause(self) -> None:
+        """The run holds: write what it has, and say so in the store (a kill -9 now loses nothing)."""
+        self.set_progress(status="paused")
+        self.flush(force=True)
+
+    def beat(self, every_s: float = 2.0) -> None:
+        """A sign of life while nothing else is written (a paused run), for other processes watching."""
+        if time.monotonic() - self.last_flush >= every_s:
+            self.flush(force=True)
+
     def set_progress(self, **fields: Any) -> None:
         """Run-row fields (steps_done, epoch, ...) written with the next flush."""
         self.progress.update(fields)
@@ -83,11 +107,12 @@ class RunWriter:
         if len(self.metric_rows) >= self.max_rows or time.monotonic() - self.last_flush >= self.flush_every_s:
             self.flush()
 
-    def flush(self) -> None:
-        """Commit everything buffered in one transaction."""
+    def flush(self, force: bool = False) -> None:
+        """Commit everything buffered in one transaction, with a heartbeat (``force``: even if nothing is)."""
         self.last_flush = time.monotonic()
-        if not (self.metric_rows or self.grid_rows or self.progress or self.bucket_rows or self.event_rows):
+        if not (force or self.metric_rows or self.grid_rows or self.progress or self.bucket_rows or self.event_rows):
             return
+        self.progress["heartbeat"] = time.time()
         conn = self.conn
         conn.execute("BEGIN")
         try:

@@ -13,6 +13,7 @@ bucket's lowest to highest value, so spikes stay visible without pulling the lin
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -140,7 +141,7 @@ def _stacked_layout(titles: list[str], height_per_row: int, gap: float, x_title:
         if row == rows:
             layout[xa]["title"] = {"text": x_title}
         domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]  # float error must not leave [0, 1]
-        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": title}}
+        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": html.escape(title)}}
         axes.append({"xaxis": x_ref, "yaxis": y_ref, "_layout_y": ya})
     return layout, axes
 
@@ -164,7 +165,8 @@ def _rgba(color: str, alpha: float) -> str:
 
 
 def _line_trace(x, y, name: str, axes: dict, color: str, **style) -> dict:
-    """A line; ``style`` overrides width, opacity, legend and hover."""
+    """A line; ``style`` overrides width, opacity, legend and hover. ``name`` is shown as text."""
+    name = html.escape(name)  # Plotly renders a subset of HTML (links too) in legends and hovers
     trace = {
         "type": "scatter",
         "x": np.asarray(x, np.float32),
@@ -437,9 +439,9 @@ def compare_figure(
                     label,
                     axes,
                     color,
-                    legendgroup=label,
+                    legendgroup=html.escape(label),
                     showlegend=label not in in_legend,
-                    hovertemplate=f"{label}: %{{y:.4g}}<extra>{name}</extra>",
+                    hovertemplate=f"{html.escape(label)}: %{{y:.4g}}<extra>{html.escape(name)}</extra>",
                 )
             )
             in_legend.add(label)

@@ -13,6 +13,7 @@ from streamlit_ace import st_ace
 from trainers import get_variant, templates
 from trainers.config import ParamSpec, check, format_value, parse_value
 from trainers.own_step import DATA_SETS, Checked, StepCodeError, check_source
+from ui.fmt import plain
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
@@ -47,8 +48,12 @@ def _initial_source(key: str) -> tuple[str, str]:
         snap = get_manager().snapshot(run_id)
         if snap is not None and snap.variant == key and isinstance(snap.config.get("source"), str):
             return snap.config.get("template", "blank"), snap.config["source"]
-    template = st.query_params.get("template", "gan")
-    return (template, templates.source(template)) if template in templates.NAMES else ("gan", templates.source("gan"))
+    template = st.query_params.get("template", templates.DEFAULT)
+    return (
+        (template, templates.source(template))
+        if template in templates.NAMES
+        else (templates.DEFAULT, templates.source(templates.DEFAULT))
+    )
 
 
 def _load(template: str, source: str) -> None:
@@ -156,7 +161,7 @@ def render(key: str) -> None:
     cols[0].selectbox(
         "Start from a template",
         templates.NAMES,
-        index=templates.NAMES.index(st.session_state.get(S + "template", "gan")),
+        index=templates.NAMES.index(st.session_state.get(S + "template", templates.DEFAULT)),
         format_func=templates.TITLES.get,
         key=S + "pick",
         on_change=_on_template,
@@ -164,7 +169,7 @@ def render(key: str) -> None:
     )
     cols[1].file_uploader("…or load a .py file", type=["py"], key=S + "upload", on_change=_on_upload)
     if problem := st.session_state.pop(S + "problem", None):
-        st.error(problem)
+        st.error(plain(problem))
 
     source = st.session_state[S + "source"]
     checked, error = None, None
@@ -192,7 +197,7 @@ def render(key: str) -> None:
         st.session_state[S + "source"] = edited
         st.rerun()
     if error:
-        st.error(f"**Your module cannot run yet.** {error}", icon=":material/error:")
+        st.error(f"**Your module cannot run yet.** {plain(error)}", icon=":material/error:")
     st.download_button(
         "Download this code",
         source,
@@ -210,9 +215,9 @@ def render(key: str) -> None:
         if checked is not None:
             hp = _hp_widgets(checked)
             data, limit = _data_widgets(checked)
-            _sync_url(st.session_state.get(S + "template", "gan"), data, hp, checked)
+            _sync_url(st.session_state.get(S + "template", templates.DEFAULT), data, hp, checked)
         config = {
-            "template": st.session_state.get(S + "template", "gan"),
+            "template": st.session_state.get(S + "template", templates.DEFAULT),
             "data": data,
             "data_limit": limit,
             "source": source,
@@ -231,7 +236,7 @@ def render(key: str) -> None:
                 help="Runs your module: build_model(hp), then fit() with the lab's live callback.",
             )
     if problem := st.session_state.get(S + "start-error"):
-        st.error(f"**The run was not started.** {problem}")
+        st.error(f"**The run was not started.** {plain(problem)}")
 
     run_id = st.query_params.get("run")
     if run_id:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 STATUS_ICONS = {  # Material icons: Streamlit ships the font, so they render in every browser
     "queued": ":material/hourglass_top:",
     "running": ":material/play_circle:",
@@ -35,3 +37,36 @@ def fmt_number(value: float | None, unit: str = "") -> str:
 def fmt_setting(name: str, value) -> str:
     """``name=value``, floats in their shortest form (3e-04 reads as 0.0003)."""
     return f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+
+
+_MARKDOWN = set("\\`*_{}[]()#+-.!|<>~:$=")
+
+
+_ZWSP = "\u200b"  # a zero-width space: invisible, but it breaks what Markdown would turn into a link or icon
+
+
+def plain(text) -> str:
+    """``text`` (anything a visitor could have typed or linked) shown as written: every Markdown
+    character escaped, and the autolinks (``http://``, ``www.``, ``a@b``) and Streamlit's
+    ``:icon:``/``:color[...]`` directives broken with a zero-width space. It cannot become a
+    link, an image, an icon or a heading."""
+    text = " ".join(str(text).split())  # no line breaks: no headings or lists either
+    out = []
+    for ch in text:
+        if ch in ":@":
+            out.append("\\" + ch + _ZWSP)
+        elif ch in _MARKDOWN:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return re.sub(r"(?i)w(?=ww\\\.)", "w" + _ZWSP, "".join(out))
+
+
+def code(value, limit: int = 80) -> str:
+    """``value`` as an inline code span, shortened to ``limit`` characters (safe for any text)."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1) if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -17,7 +17,8 @@ from runtime.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts
 from ui.chart_controls import chart_options_ui
-from ui.fmt import STATUS_ICONS, fmt_duration, fmt_number
+from ui.fmt import STATUS_ICONS, code, fmt_duration, fmt_number, plain
+from ui.guard import guarded
 from ui.lab import get_manager
 from ui.steering import steering_ui
 from ui.views import run_views
@@ -53,7 +54,7 @@ def _controls(run_id: str, snap: Snapshot) -> None:
     if not snap.active:
         return
     if problem := st.session_state.pop(f"control-error:{run_id}", None):
-        st.warning(problem, icon=":material/visibility:")
+        st.warning(plain(problem), icon=":material/visibility:")
     if not get_manager().may_control(run_id, visitor()):
         st.caption(
             ":material/visibility: You are watching a run started in another browser: only that browser can "
@@ -107,7 +108,7 @@ def _progress(snap: Snapshot) -> None:
 def _problem(snap: Snapshot) -> None:
     if snap.status == "failed":
         st.error(
-            f"**This run failed.** {snap.error}\n\n"
+            f"**This run failed.** {plain(snap.error)}\n\n"
             + (
                 "Provide MNIST (see the home page) and start again."
                 if "MNIST" in (snap.error or "")
@@ -118,9 +119,9 @@ def _problem(snap: Snapshot) -> None:
             with st.expander("Technical details (traceback)"):
                 st.code(snap.traceback, language="text")
     elif snap.status == "diverged":
-        st.error(f"**Training diverged.** {snap.error}")
+        st.error(f"**Training diverged.** {plain(snap.error)}")
     elif snap.status == "interrupted":
-        st.warning(f"**Interrupted.** {snap.error} Start a new run to continue experimenting.")
+        st.warning(f"**Interrupted.** {plain(snap.error)} Start a new run to continue experimenting.")
 
 
 def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
@@ -155,7 +156,8 @@ def draw(run_id: str, snap: Snapshot) -> None:
     spec = VARIANTS.get(snap.variant)
     head = st.columns([3, 2])
     head[0].markdown(status_line(snap))
-    head[1].caption(f"Run `{run_id}` · {spec.title if spec else snap.variant} · {snap.device or ''}")
+    what = spec.title if spec else plain(snap.name or snap.variant)
+    head[1].caption(f"Run {code(run_id)} · {what} · {plain(snap.device or '')}")
     _controls(run_id, snap)
     _problem(snap)
     _progress(snap)
@@ -190,10 +192,12 @@ def draw(run_id: str, snap: Snapshot) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
+@guarded
 def _live_fragment(run_id: str) -> None:
     snap = get_manager().snapshot(run_id)
     if snap is None:
-        st.rerun()
+        st.info("This run no longer exists (it was deleted, perhaps in another tab).")
+        return
     draw(run_id, snap)
     if not snap.active:
         time.sleep(0.2)
@@ -201,8 +205,12 @@ def _live_fragment(run_id: str) -> None:
 
 
 @st.fragment
+@guarded
 def _still_fragment(run_id: str) -> None:
     snap = get_manager().snapshot(run_id)
+    if snap is None:
+        st.info("This run no longer exists (it was deleted, perhaps in another tab).")
+        return
     draw(run_id, snap)
 
 

@@ -14,6 +14,7 @@ from runtime.naming import MAX_NAME, MAX_NOTES
 from runtime.status import ACTIVE
 from ui import charts
 from ui.chart_controls import chart_options_ui
+from ui.fmt import code, plain
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
@@ -90,7 +91,7 @@ def _delete(run_id: str) -> None:
             args=(asked, True),
         )
         return
-    st.warning(f"Delete run `{run_id}`: its curves, grids and saved model? This cannot be undone.")
+    st.warning(f"Delete run {code(run_id)}: its curves, grids and saved model? This cannot be undone.")
     cols = st.columns([1, 1, 4])
     cols[0].button("Yes, delete", key=f"delete-yes:{run_id}", type="primary", on_click=_confirm_delete, args=(run_id,))
     cols[1].button("Cancel", key=f"delete-no:{run_id}", on_click=st.session_state.pop, args=(asked, None))
@@ -112,16 +113,18 @@ def _name_and_notes(run_id: str) -> None:
     """Rename a run and keep notes on it (its owner only, with private runs)."""
     manager = get_manager()
     snap = manager.snapshot(run_id)
+    if snap is None:
+        return
     if not manager.may_control(run_id, visitor()):
         if snap.notes:
-            st.caption(f"Notes: {snap.notes}")
+            st.caption(f"Notes: {plain(snap.notes)}")
         return
     cols = st.columns([2, 3, 1], vertical_alignment="bottom")
     cols[0].text_input("Name", value=snap.name or run_id, max_chars=MAX_NAME, key=f"name:{run_id}")
     cols[1].text_area("Notes", value=snap.notes or "", height=68, max_chars=MAX_NOTES, key=f"notes:{run_id}")
     cols[2].button("Save", icon=":material/save:", key=f"save-name:{run_id}", on_click=_save_name, args=(run_id,))
     if problem := st.session_state.pop(f"name-error:{run_id}", None):
-        st.error(problem)
+        st.error(plain(problem))
 
 
 def _shared_grids(snaps: list) -> None:
@@ -136,14 +139,14 @@ def _shared_grids(snaps: list) -> None:
     for col, snap in zip(cols, shown):
         found = get_manager().grid(snap.id, step)
         if found:
-            col.image(found[1], caption=f"{snap.name}, step {found[0]:,}", output_format="PNG", width="stretch")
+            col.image(found[1], caption=f"{plain(snap.name)}, step {found[0]:,}", output_format="PNG", width="stretch")
         else:
-            col.caption(f"{snap.name}: no grid yet at step {step:,}.")
+            col.caption(f"{plain(snap.name)}: no grid yet at step {step:,}.")
 
 
 def _code(snap) -> None:
     """A run of your own step carries its module: show it, and offer it as a file."""
-    source = snap.config.get("source")
+    source = snap.config.get("source") if snap is not None else None
     if not isinstance(source, str):
         return
     with st.expander("The code of this run", icon=":material/code:"):
@@ -175,7 +178,7 @@ def _diffs(snaps: list, labels: list[str]) -> None:
         if diff:
             st.code(diff, language="diff")
         else:
-            st.caption(f"{label}: the same code as {base_label}.")
+            st.caption(f"{plain(label)}: the same code as {plain(base_label)}.")
 
 
 def _labels(snaps: list) -> list[str]:
@@ -223,9 +226,9 @@ def render() -> None:
     manager = get_manager()
     st.title("Runs")
     if st.session_state.get("deleted"):
-        st.success(f"Run `{st.session_state.pop('deleted')}` was deleted, with its curves, grids and model.")
+        st.success(f"Run {code(st.session_state.pop('deleted'))} was deleted, with its curves, grids and model.")
     if st.session_state.get("delete-error"):
-        st.error(st.session_state.pop("delete-error"))
+        st.error(plain(st.session_state.pop("delete-error")))
     runs = manager.list(limit=500)
     if not runs:
         st.info("No runs yet. Open a training step and press Start.")
@@ -236,7 +239,9 @@ def render() -> None:
     if len(chosen) == 1:
         st.divider()
         _name_and_notes(chosen[0])
-        run_panel(chosen[0])
+        if not run_panel(chosen[0]):
+            st.info("This run no longer exists (it was deleted, perhaps in another tab).")
+            return
         _code(manager.snapshot(chosen[0]))
         st.markdown("**Take it away**")
         _exports(chosen[0])

@@ -31,7 +31,7 @@ def config_from_query(spec: VariantSpec, query: dict[str, str]) -> tuple[dict[st
             continue
         param = by_name.get(name)
         if param is None:
-            notes.append(f"`{name}` is not a setting of {spec.title}; ignored.")
+            notes.append(f"{name!r} is not a setting of {spec.title}; ignored.")
             continue
         try:
             values[name] = parse_value(param, text)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from trainers.config import format_value
+from ui.fmt import plain
+from ui.guard import guarded
 from ui.lab import get_manager
 from ui.settings import param_widget
 from ui.visitor import visitor
@@ -35,6 +37,7 @@ def _single(run_id: str, which: str) -> None:
 
 
 @st.fragment(run_every=2.0)
+@guarded
 def steering_ui(run_id: str) -> None:
     manager = get_manager()
     steering = manager.steering(run_id)
@@ -78,6 +81,6 @@ def steering_ui(run_id: str) -> None:
                 width="stretch",
             )
         if note := st.session_state.pop(f"steer-note:{run_id}", None):
-            st.success(note, icon=":material/tune:")
+            st.success(plain(note), icon=":material/tune:")
         if problem := st.session_state.pop(f"steer-error:{run_id}", None):
-            st.error(problem)
+            st.error(plain(problem))

@@ -10,9 +10,10 @@ import textwrap
 
 import streamlit as st
 
-from trainers import get_variant
+from trainers import VARIANTS, get_variant
 from trainers.data import MnistError, MnistNotFoundError, load_mnist
 from trainers.registry import VariantSpec
+from ui.fmt import code, plain
 from ui.lab import get_manager
 from ui.navigation import page_of, require_app
 from ui.panel import run_panel
@@ -84,21 +85,26 @@ def render(key: str) -> None:
             _start_ui(spec, problem)
 
     for note in notes:
-        st.warning(f"Link setting ignored: {note}", icon=":material/warning:")
+        st.warning(f"Link setting ignored: {plain(note)}", icon=":material/warning:")
     if problem:
-        st.error(f"**MNIST is not available, so this run cannot start.** {problem}")
+        st.error(f"**MNIST is not available, so this run cannot start.** {plain(problem)}")
     error = st.session_state.get(f"start-error:{key}")
     if error:
-        st.error(f"**The run was not started.** {error}")
+        st.error(f"**The run was not started.** {plain(error)}")
 
     run_id = st.query_params.get("run")
     if run_id:
         snap = get_manager().snapshot(run_id)
         if snap is None:
-            st.warning(f"There is no run `{run_id}` here (it may have been deleted). Start a new one.")
+            st.warning(f"There is no run {code(run_id)} here (it may have been deleted). Start a new one.")
         elif snap.variant != key:
-            st.info(f"Run `{run_id}` is a run of another variant.")
-            st.page_link(page_of(snap.variant), label="Open it on its page", query_params={"run": run_id})
+            st.info(f"Run {code(run_id)} is a run of another variant.")
+            if snap.variant in VARIANTS:
+                st.page_link(page_of(snap.variant), label="Open it on its page", query_params={"run": run_id})
+            else:
+                st.caption(
+                    "Its variant is not offered by this lab any more: the Runs page still shows what it recorded."
+                )
         else:
             st.caption("This page's address links to this run: share it and others watch it live.")
             run_panel(run_id)
@@ -107,8 +113,8 @@ def render(key: str) -> None:
 
     page_views(spec, config)
 
-    code = spec.code(config)
-    with st.expander("The code that runs: " + ", ".join(title for title, _ in code)):
-        for title, fn in code:
+    functions = spec.code(config)
+    with st.expander("The code that runs: " + ", ".join(title for title, _ in functions)):
+        for title, fn in functions:
             st.markdown(f"`{title}` — from `{fn.__module__}`")
             st.code(_source(fn), language="python")

@@ -18,8 +18,13 @@ from trainers.variants._torch_layers import TorchConv2D, TorchConv2DTranspose
 CF = "channels_first"
 
 
-def generator(latent_dim: int, batchnorm: bool = True, conditional: bool = False, name="generator") -> keras.Model:
-    """z (plus a one-hot digit when ``conditional``) -> 28x28x1 image in [0, 1]."""
+def generator(
+    latent_dim: int, batchnorm: bool = True, conditional: bool = False, channels: int = 64, name="generator"
+) -> keras.Model:
+    """z (plus a one-hot digit when ``conditional``) -> 28x28x1 image in [0, 1].
+
+    ``channels`` is the width at 14x14; the 7x7 map has twice as many.
+    """
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
     h = z
@@ -27,12 +32,12 @@ def generator(latent_dim: int, batchnorm: bool = True, conditional: bool = False
         label = keras.Input(shape=(10,), name="digit")  # one-hot
         inputs.append(label)
         h = layers.Concatenate()([z, label])
-    h = layers.Dense(7 * 7 * 128, use_bias=not batchnorm)(h)
+    h = layers.Dense(7 * 7 * 2 * channels, use_bias=not batchnorm)(h)
     h = layers.BatchNormalization()(h) if batchnorm else h
     h = layers.ReLU()(h)
-    h = layers.Reshape((7, 7, 128))(h)
+    h = layers.Reshape((7, 7, 2 * channels))(h)
     h = layers.Permute((3, 1, 2))(h)  # to NCHW, once
-    h = TorchConv2DTranspose(64, 4, strides=2, padding="same", use_bias=not batchnorm, data_format=CF)(h)
+    h = TorchConv2DTranspose(channels, 4, strides=2, padding="same", use_bias=not batchnorm, data_format=CF)(h)
     h = layers.BatchNormalization(axis=1)(h) if batchnorm else h
     h = layers.ReLU()(h)
     h = TorchConv2DTranspose(1, 4, strides=2, padding="same", activation="sigmoid", data_format=CF)(h)

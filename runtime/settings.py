@@ -1,0 +1,123 @@
+"""The lab's ``LAB_*`` settings from the environment, each checked and explained when wrong.
+
+``settings_from_env()`` returns the ``RunManager``'s keyword arguments or raises
+``ValueError`` naming the variable, the value and what to set instead: a hosted demo
+started with a typo says so on its page instead of failing later. With
+``LAB_PRIVATE_RUNS=1`` (a demo strangers share) the fair-sharing limits default to
+values that keep one visitor from holding the lab; locally they default to off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from runtime.cadence import Cadence
+
+MAX_THREADS = 1024
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: the affinity mask and a container's CPU quota (cgroup v2 or v1)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for path, split in (("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "v1")):
+        try:
+            if split is None:
+                quota, period = Path(path).read_text().split()[:2]
+            else:
+                quota = Path(path).read_text().strip()
+                period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip()
+            if quota not in ("max", "-1") and int(period) > 0:
+                cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+        except (OSError, ValueError):
+            continue
+    return max(1, cpus)
+
+
+def _raw(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def env_int(name: str, default: int, minimum: int, maximum: int = 10**9) -> int:
+    raw = _raw(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value <= maximum:
+        raise ValueError(
+            f"{name}={raw[:40]!r} is not valid: set it to a whole number from {minimum} to {maximum:,}, or unset it."
+        )
+    return value
+
+
+def env_float(name: str, default: float, minimum: float, maximum: float = 1e9) -> float:
+    raw = _raw(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name}={raw[:40]!r} is not valid: set it to a number from {minimum:g} to {maximum:g}.")
+    return value
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    raw = _raw(name).lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={raw[:40]!r} is not valid: set it to 1 (on) or 0 (off), or unset it.")
+
+
+def lab_home(default: Path) -> Path:
+    """``LAB_HOME`` (``~`` expanded), checked to be a folder this process can write, or can create."""
+    raw = _raw("LAB_HOME")
+    home = Path(raw).expanduser() if raw else default
+    shown = f"LAB_HOME={raw[:80]!r}" if raw else f"the default run folder {home}"
+    if home.exists() and not home.is_dir():
+        raise ValueError(f"{shown} is a file, not a folder: point LAB_HOME at a folder for the run store.")
+    probe = home
+    while not probe.exists():  # the nearest existing parent must let us create the rest
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{shown} cannot be written by this process: point LAB_HOME at a writable folder.")
+    return home
+
+
+def settings_from_env(default_home: Path) -> dict:
+    """The ``RunManager``'s settings; ``ValueError`` naming the variable if one is wrong."""
+    cadence = Cadence()
+    if _raw("LAB_GRID_MIN_SECONDS"):
+        seconds = env_float("LAB_GRID_MIN_SECONDS", 2.0, 0.0, 3600.0)
+        # 0 means "as often as every step": no time budget either (tests and fast machines).
+        cadence = Cadence.every_step() if seconds == 0 else Cadence(min_seconds=seconds)
+    private = env_flag("LAB_PRIVATE_RUNS")
+    shared = private  # a demo strangers share: fair-sharing limits on by default
+    return dict(
+        home=lab_home(default_home),
+        cadence=cadence,
+        max_concurrent=env_int("LAB_MAX_CONCURRENT", 1, 1, 64),
+        max_queue=env_int("LAB_MAX_QUEUE", 20, 1, 10_000),
+        torch_threads=env_int("LAB_TORCH_THREADS", 0, 0, MAX_THREADS) or None,
+        private_runs=private,
+        max_per_visitor=env_int("LAB_MAX_PER_VISITOR", 2 if private else 0, 0, 1000) or None,
+        allow_code=env_flag("LAB_ALLOW_CODE") if _raw("LAB_ALLOW_CODE") else None,
+        limits=dict(
+            pause_minutes=env_float("LAB_PAUSE_LIMIT_MINUTES", 10.0 if shared else 0.0, 0.0, 10_000.0),
+            run_minutes=env_float("LAB_MAX_RUN_MINUTES", 30.0 if shared else 0.0, 0.0, 100_000.0),
+            run_steps=env_int("LAB_MAX_RUN_STEPS", 20_000 if shared else 0, 0, 10**9),
+            keep_days=env_float("LAB_KEEP_DAYS", 7.0 if shared else 0.0, 0.0, 100_000.0),
+            store_mb=env_float("LAB_MAX_STORE_MB", 1000.0 if shared else 0.0, 0.0, 10**7),
+        ),
+        trust_proxy=env_flag("LAB_TRUST_PROXY"),
+        heartbeat_timeout=env_float("LAB_HEARTBEAT_TIMEOUT", 30.0, 3.0, 86_400.0),
+    )
