@@ -7,7 +7,9 @@ whatever was recorded until then; the model is saved atomically as ``.keras``.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
 import time
 import traceback as tb
@@ -26,19 +28,40 @@ from runtime.store import RunStore
 from runtime.stream import StreamCallback
 from trainers import precision
 
+log = logging.getLogger("keras_lab")
+
 
 def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
-    """End ``run`` with ``status``, in memory and in the store (error, traceback, artifact kept)."""
+    """End ``run`` with ``status``, in memory and in the store (error, traceback, artifact kept).
+
+    If the store cannot take it (a full disk), the run still ends in memory with the reason.
+    """
     run.set_status(status, ended=time.time(), **fields)
-    store.update_run(
-        run.id,
-        status=status,
-        ended=run.ended,
-        steps_done=run.step,
-        epoch=run.epoch,
-        ms_per_step=run.mean_step_ms(),
-        **{k: v for k, v in fields.items() if k in ("error", "traceback", "artifact")},
-    )
+    try:
+        store.update_run(
+            run.id,
+            status=status,
+            ended=run.ended,
+            steps_done=run.step,
+            epoch=run.epoch,
+            ms_per_step=run.mean_step_ms(),
+            **{k: v for k, v in fields.items() if k in ("error", "traceback", "artifact")},
+        )
+    except sqlite3.Error as exc:
+        log.error("run %s ended %s but the store could not record it: %s", run.id, status, exc)
+
+
+def explain_store_error(exc: Exception) -> str | None:
+    """A store failure in words a person can act on (the real SQLite error kept), or None."""
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return (
+            f"The run store is full ({exc}): the disk has no space left, or the store reached its size limit. "
+            "Free some space (delete old runs on the Runs page, or set LAB_MAX_STORE_MB so the oldest go "
+            "first). What was recorded before is kept."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+        return f"The run store cannot be written ({exc}): point LAB_HOME at a writable folder."
+    return None
 
 
 def save_model(model: keras.Model, folder: Path) -> str:
@@ -116,7 +139,9 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits:
                 pass
         message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
         spec = trainers.VARIANTS.get(run.variant)
-        if spec is not None and spec.explain_error is not None:
+        if explain_store_error(exc):
+            message = explain_store_error(exc)
+        elif spec is not None and spec.explain_error is not None:
             message, details = spec.explain_error(run.config, exc)  # e.g. only the frames of a person's own code
         finish(store, run, "failed", error=message, traceback=details)
     finally:

@@ -58,6 +58,7 @@ class LiveRun:
     name: str = ""
     notes: str = ""
     visitor: str | None = None  # hash of the starting browser's token, see RunManager.may_control
+    client: str | None = None  # hash of the starting browser's address (per-visitor cap only)
     writer: RunWriter | None = None
     max_points: int = MAX_POINTS
 

@@ -87,11 +87,14 @@ class RunManager(RunControls):
         return self.access.max_per_visitor
 
     # ---- control ---------------------------------------------------------------
-    def start(self, variant: str, config: dict | None = None, visitor: str | None = None) -> str:
+    def start(
+        self, variant: str, config: dict | None = None, visitor: str | None = None, client: str | None = None
+    ) -> str:
         """Validate, record and queue a run; return its id. ``ValueError`` if the config is refused.
 
         ``visitor`` is the starting browser's token (kept hashed); with private runs
-        only the same token may control the run later.
+        only the same token may control the run later. ``client`` (its address, kept
+        hashed in memory only) backs up the per-visitor cap when cookies are cleared.
         """
         spec = trainers.get_variant(variant)
         if spec.runs_code and not self.allow_code:
@@ -100,13 +103,13 @@ class RunManager(RunControls):
                 "to allow it, knowing it runs with the server's rights)."
             )
         config = spec.validate(config or {})
-        owner = visitor_hash(visitor)
+        owner, origin = visitor_hash(visitor), visitor_hash(client)
         with self.scheduler.lock:
-            self.access.check_cap(owner, self.scheduler.owned_active(owner))
+            self.access.check_cap(owner, self.scheduler.owned_active(owner, origin))
             self.scheduler.check_room()
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
-            run.visitor = owner
+            run.visitor, run.client = owner, origin
             run.name = naming.unique(naming.default_name(spec, variant, config), self.store.names_like(spec.title))
             self.store.create_run(
                 run_id,

@@ -34,9 +34,13 @@ class Scheduler:
         with self.lock:
             return set(self._runs)
 
-    def owned_active(self, owner: str | None) -> int:
-        """Active runs started by visitor hash ``owner`` (call with the lock held)."""
-        return sum(1 for r in self._runs.values() if r.visitor == owner and r.active)
+    def owned_active(self, owner: str | None, client: str | None = None) -> int:
+        """Active runs started by visitor hash ``owner``, or from client hash ``client`` (lock held)."""
+        return sum(
+            1
+            for r in self._runs.values()
+            if r.active and ((owner is not None and r.visitor == owner) or (client is not None and r.client == client))
+        )
 
     def check_room(self) -> None:
         """Refuse a new run when the waiting line is full (call with the lock held)."""

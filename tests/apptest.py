@@ -1,5 +1,6 @@
 """Helpers for AppTest-driven page tests (the ``lab`` fixture itself is in conftest.py)."""
 
+import re
 import time
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def wait_for_first_step(manager, run_id: str, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def shown(markdown: str) -> str:
+    """What a person reads of the lab's escaped Markdown (ui/fmt.py): no backslashes, no zero-width spaces."""
+    return re.sub(r"\\(.)", r"\1", str(markdown)).replace("\u200b", "")
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(shown(p) for p in parts)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.apptest import page, texts, wait_for_first_step
+from tests.apptest import page, shown, texts, wait_for_first_step
 from trainers import VARIANTS
 
 
@@ -78,7 +78,7 @@ def test_stop_button_stops_a_gan_run(lab):
 def test_garbage_query_parameters_fall_back_to_defaults_with_a_note(lab):
     at = page("pages/gan.py", latent_dim="lots", epochs="9999", label_noise="0.2", bogus="1")
     assert not at.exception
-    notes = "\n".join(w.value for w in at.warning)
+    notes = "\n".join(shown(w.value) for w in at.warning)
     assert "latent_dim='lots' is invalid" in notes and "using the default 128" in notes
     assert "epochs=9999 is invalid" in notes and "`bogus` is not a setting" in notes
     assert at.number_input(key="cfg:gan:latent_dim").value == 128
@@ -97,7 +97,7 @@ def test_missing_mnist_is_an_actionable_error_not_a_traceback(lab, tmp_path, mon
     monkeypatch.setenv("MNIST_DIR", str(empty))
     at = page("pages/gan.py")
     assert not at.exception
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     assert "MNIST is not available" in errors and "MNIST_DIR" in errors
     assert at.button(key="start:gan").disabled
 
@@ -110,7 +110,7 @@ def test_failed_run_shows_reason_and_fix(lab, failing_variants, tmp_path, monkey
     assert lab().wait(run_id, 30) == "failed"
     at = page("pages/gan.py", run=run_id)
     assert not at.exception
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     assert "This run failed" in errors and "No MNIST files" in errors and "Provide MNIST" in errors
 
 
@@ -254,7 +254,7 @@ def test_a_wrong_lab_setting_is_explained_not_a_traceback(lab, monkeypatch):
     monkeypatch.setenv("LAB_MAX_CONCURRENT", "two")
     at = page()
     assert not at.exception
-    assert "LAB_MAX_CONCURRENT='two' is not valid" in at.error[0].value
+    assert "LAB_MAX_CONCURRENT='two' is not valid" in shown(at.error[0].value)
     monkeypatch.delenv("LAB_MAX_CONCURRENT")  # before the fixture's clean-up builds a manager
 
 
@@ -310,7 +310,7 @@ def test_a_run_can_be_renamed_and_annotated(lab):
     assert list(at.dataframe[0].value["name"]) == ["baseline, lr 1e-3"]
     at.text_input(key=f"name:{run_id}").set_value("   ")
     at.button(key=f"save-name:{run_id}").click().run()
-    assert "needs a name" in "\n".join(e.value for e in at.error)
+    assert "needs a name" in "\n".join(shown(e.value) for e in at.error)
     assert lab().snapshot(run_id).name == "baseline, lr 1e-3"  # nothing recorded is lost
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from runtime import RunManager
-from tests.apptest import page, texts
+from tests.apptest import page, shown, texts
 from trainers import templates
 from trainers.own_step import StepCodeError, check_source
 
@@ -134,7 +134,7 @@ def test_the_page_shows_errors_before_start_and_trains_the_module(lab):
     assert at.number_input(key="code:hp:learning_rate").value == pytest.approx(1e-2)  # a widget per hyperparameter
     at.session_state["code:source"] = templates.source("blank").replace("def build_model(hp):", "def build_model(hp)")
     at.run()
-    assert "Syntax error at line" in "\n".join(e.value for e in at.error)
+    assert "Syntax error at line" in "\n".join(shown(e.value) for e in at.error)
     assert at.button(key="start:own_step").disabled
     at.session_state["code:source"] = templates.source("blank")
     at.run()

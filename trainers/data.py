@@ -159,12 +159,15 @@ def load_mnist_dir(folder: str | os.PathLike) -> MnistData:
         if not npz.is_file():
             raise MnistNotFoundError(f"No MNIST files in {folder}. {HOW_TO_PROVIDE}")
         images, labels, splits = _load_npz(npz)
-    return MnistData(
+    data = MnistData(
         images=np.concatenate(images),
         labels=np.concatenate(labels),
         source=f"{folder} ({', '.join(splits)})",
         splits=tuple(splits),
     )
+    if len(data) == 0:
+        raise MnistError(f"The MNIST files in {folder} hold no images. {HOW_TO_PROVIDE}")
+    return data
 
 
 _CACHE: dict[tuple, MnistData] = {}
@@ -178,12 +181,16 @@ def load_mnist(mnist_dir: str | os.PathLike | None = None) -> MnistData:
     """
     folder = mnist_dir if mnist_dir is not None else os.environ.get("MNIST_DIR") or None
     if folder is not None:
-        folder = Path(folder).expanduser().resolve()
-        stamp = (
-            tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*") if p.is_file()))
-            if folder.is_dir()
-            else ()
-        )
+        shown = folder
+        try:
+            folder = Path(folder).expanduser().resolve()
+            stamp = (
+                tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*") if p.is_file()))
+                if folder.is_dir()
+                else ()
+            )
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a folder we may not read
+            raise MnistNotFoundError(f"MNIST folder {shown} cannot be read ({exc}). {HOW_TO_PROVIDE}") from None
         key = (str(folder), stamp)
         if key not in _CACHE:
             _CACHE[key] = load_mnist_dir(folder)

@@ -18,7 +18,7 @@ from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
 from ui.settings import param_widget
-from ui.visitor import visitor
+from ui.visitor import client_address, visitor
 
 CONTRACT = """
 A module the lab can train defines:
@@ -110,7 +110,7 @@ def _sync_url(template: str, data: str, hp: dict, checked: Checked) -> None:
 
 def _start(key: str, config: dict) -> None:
     try:
-        run_id = get_manager().start(key, config, visitor=visitor())
+        run_id = get_manager().start(key, config, visitor=visitor(), client=client_address())
     except ValueError as exc:
         st.session_state[S + "start-error"] = str(exc)
         return

@@ -19,7 +19,7 @@ from ui.navigation import page_of, require_app
 from ui.panel import run_panel
 from ui.settings import current_config, settings_ui
 from ui.views import page_views
-from ui.visitor import visitor
+from ui.visitor import client_address, visitor
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
 
@@ -43,7 +43,7 @@ def _start(key: str) -> None:
     spec = get_variant(key)
     try:
         config = spec.validate(current_config(spec))
-        run_id = get_manager().start(key, config, visitor=visitor())
+        run_id = get_manager().start(key, config, visitor=visitor(), client=client_address())
     except ValueError as exc:
         st.session_state[f"start-error:{key}"] = str(exc)
         return

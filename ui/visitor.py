@@ -1,10 +1,14 @@
-"""Who is this browser? A random token kept in a cookie, so ownership survives reloads.
+"""Who is this browser, and from where? For private runs and per-visitor limits.
 
-With ``LAB_PRIVATE_RUNS=1`` (a hosted demo) a run can be stopped, paused or deleted
-only from the browser that started it; every other visitor, a shared link's included,
-watches. Streamlit reads cookies only from the request that opens a session
-(``st.context.cookies``) and cannot set one, so the first session makes a token and
-a one-line script stores it in the browser for the sessions that follow.
+A random token in the ``lab_visitor`` cookie names a browser: the lab's middleware
+(``ui/server.py``) sets it on the first page load, HttpOnly (page scripts cannot read
+it) and Secure when the page is served over HTTPS. Streamlit hands a session the
+cookies of the request that opened it (``st.context.cookies``); a session without one
+(a test, an app mounted elsewhere) gets a token of its own for its lifetime.
+
+The client address backs up the cookie for the per-visitor cap, so that clearing
+cookies does not buy more runs: the connection's address, or behind a proxy that is
+trusted (``LAB_TRUST_PROXY=1``) the first address of ``X-Forwarded-For``.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import secrets
 
 import streamlit as st
 
+from ui.lab import get_manager
+
 COOKIE = "lab_visitor"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _KEY = "_visitor_token"
 
 
@@ -24,7 +30,7 @@ def _cookie_token() -> str | None:
         token = st.context.cookies.get(COOKIE)
     except Exception:  # no browser request behind this session (AppTest, a bare script run)
         return None
-    return token if isinstance(token, str) and _TOKEN.match(token) else None
+    return token if isinstance(token, str) and TOKEN.match(token) else None
 
 
 def visitor() -> str:
@@ -35,12 +41,13 @@ def visitor() -> str:
     return token
 
 
-def remember_visitor() -> None:
-    """Store the token in a cookie if the browser did not send it (needed only for private runs)."""
-    token = visitor()
-    if _cookie_token() == token:
-        return
-    st.sidebar.html(
-        f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age=31536000; SameSite=Lax';</script>",
-        unsafe_allow_javascript=True,
-    )
+def client_address() -> str | None:
+    """Where this session connects from (see the module's docstring)."""
+    try:
+        if get_manager().trust_proxy:
+            forwarded = st.context.headers.get("X-Forwarded-For", "")
+            if forwarded.strip():
+                return forwarded.split(",")[0].strip()[:64]
+        return st.context.ip_address
+    except Exception:  # no request behind this session
+        return None
