@@ -100,10 +100,13 @@ def _bce(target, logits):
 def make_cgan(config: dict) -> ConditionalGAN:
     gan = ConditionalGAN(
         discriminator=dcgan_nets.discriminator(conditional=True),
-        generator=dcgan_nets.generator(config["latent_dim"], batchnorm=True, conditional=True),
+        generator=dcgan_nets.generator(
+            config["latent_dim"], batchnorm=True, conditional=True, channels=config["g_channels"]
+        ),
         latent_dim=config["latent_dim"],
         grid_digits=config["grid_digits"],
         seed=config["seed"],
+        g_ema=config["g_ema"],
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], beta_1=0.5),
@@ -134,12 +137,14 @@ PARAMS = (
     _gan_spec.latent_dim(100),
     _gan_spec.d_learning_rate(2e-4),
     _gan_spec.g_learning_rate(2e-4),
+    _gan_spec.g_channels(128),
     ParamSpec(
         "grid_digits",
         "digits",
         tuple(range(10)),
         help="Which digits the sample grid shows, one row each (can be changed while it trains).",
     ),
+    _gan_spec.G_EMA,
     _gan_spec.NUM_IMAGES,
     _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
@@ -166,12 +171,12 @@ SPEC = VariantSpec(
         ("ConditionalGAN.d_phase", ConditionalGAN.d_phase),
         ("ConditionalGAN.g_phase", ConditionalGAN.g_phase),
     ],
-    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "quality_samples": 0},
+    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "g_channels": 32, "quality_samples": 0},
     icon=":material/filter_9_plus:",
     section="Beyond the guide",
     grid_caption="One row per chosen digit, the same six latent vectors in every row",
     uses_mnist=lambda config: True,
-    key_settings=_gan_spec.KEY_SETTINGS[:4],
+    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "g_channels"),
     watch_for=WATCH_FOR,
     headline=_gan_spec.HEADLINE,
     check=_gan_spec.check,

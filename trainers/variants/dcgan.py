@@ -82,11 +82,14 @@ def _bce(target, logits):
 def make_dcgan(config: dict) -> DCGAN:
     gan = DCGAN(
         discriminator=dcgan_nets.discriminator(),
-        generator=dcgan_nets.generator(config["latent_dim"], batchnorm=config["g_batchnorm"]),
+        generator=dcgan_nets.generator(
+            config["latent_dim"], batchnorm=config["g_batchnorm"], channels=config["g_channels"]
+        ),
         latent_dim=config["latent_dim"],
         loss=config["loss"],
         label_smoothing=config["label_smoothing"],
         seed=config["seed"],
+        g_ema=config["g_ema"],
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], beta_1=config["beta_1"]),
@@ -110,6 +113,7 @@ PARAMS = (
     _gan_spec.g_learning_rate(2e-4),
     ParamSpec("beta_1", "float", 0.5, min=0.0, max=0.99, step=0.05, help="Adam's momentum (the guide: 0.9)."),
     ParamSpec("g_batchnorm", "bool", True, help="Batch normalisation in the generator's hidden layers."),
+    _gan_spec.g_channels(128),
     ParamSpec(
         "loss",
         "choice",
@@ -126,6 +130,7 @@ PARAMS = (
         step=0.05,
         help="Real images are labelled 1 - this (one-sided smoothing; bce only).",
     ),
+    _gan_spec.G_EMA,
     _gan_spec.NUM_IMAGES,
     _gan_spec.PRECISION,
     _gan_spec.QUALITY_SAMPLES,
@@ -152,12 +157,12 @@ SPEC = VariantSpec(
         ("DCGAN.g_phase", DCGAN.g_phase),
         ("GanBase.train_step", GanBase.train_step),
     ],
-    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "quality_samples": 0},
+    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "g_channels": 32, "quality_samples": 0},
     icon=":material/auto_awesome:",
     section="Beyond the guide",
     grid_caption=_gan_spec.GRID_CAPTION,
     uses_mnist=lambda config: True,
-    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "beta_1", "g_batchnorm", "loss", "label_smoothing"),
+    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "g_channels", "beta_1", "g_batchnorm", "loss", "label_smoothing"),
     watch_for=WATCH_FOR,
     headline=_gan_spec.HEADLINE,
     check=_gan_spec.check,
