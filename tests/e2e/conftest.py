@@ -35,6 +35,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, proc, timeout: float = 60) -> None:
+    """Until Streamlit's health endpoint answers ok; RuntimeError if the server died or took too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("streamlit did not start")
+        time.sleep(0.3)
+
+
 @pytest.fixture
 def server(tmp_path_factory):
     """Start the app as a person would, on a free port, with its own run store.
@@ -55,17 +70,10 @@ def server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not start: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.3)
+    try:
+        wait_healthy(url, proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
     yield url
     print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
     proc.terminate()
