@@ -24,7 +24,7 @@ class NotYourRun(PermissionError):
 
 def visitor_hash(token: str | None) -> str | None:
     """What the store keeps of a visitor's token: a hash."""
-    return hashlib.sha256(token.encode()).hexdigest()[:32] if token else None
+    return hashlib.sha256(token.encode()).hexdigest()[:32] if isinstance(token, str) and token else None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from runtime import job, naming
+from runtime import job, naming, sweeps
 from runtime.status import ACTIVE
 
 
@@ -59,6 +59,10 @@ class RunControls:
         if (run := self.scheduler.get(run_id)) is not None:
             run.name, run.notes = name, notes
         self._snapshot_cache.pop(run_id, None)
+
+    def start_sweep(self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None) -> list[str]:
+        """One run per combination of ``grid``'s values (runtime/sweeps.py); their ids."""
+        return sweeps.start_sweep(self, variant, base, grid, visitor, client)
 
     def steering(self, run_id: str):
         """The run's steering (knobs and single steps) while it trains, else None."""

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback as tb
 import warnings
-from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -77,74 +77,102 @@ def save_model(model: keras.Model, folder: Path) -> str:
     return str(final)
 
 
-def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits = Limits()) -> None:
-    """Train ``run`` to its end in this thread; the outcome is in ``run.status`` and the store."""
-    writer = None
-    stack = ExitStack()
+@dataclass
+class Outcome:
+    """How a run's fit() ended, before anything is written to a store."""
+
+    status: str  # completed, stopped, diverged, failed
+    error: str | None = None
+    traceback: str | None = None
+    model: keras.Model | None = None  # the trained model, to save (completed or stopped runs)
+
+
+def explain_failure(run: LiveRun, exc: Exception) -> tuple[str, str]:
+    """(message, details) of a failure: the store's words, the variant's (a person's own frames), or Python's."""
+    message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
+    spec = trainers.VARIANTS.get(run.variant)
+    if explain_store_error(exc):
+        message = explain_store_error(exc)
+    elif spec is not None and spec.explain_error is not None:
+        message, details = spec.explain_error(run.config, exc)
+    return message, details
+
+
+def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcome:
+    """Build the run's experiment and fit it in this thread (a server's, or a Ray worker's).
+
+    Records go to ``run`` (and its writer, if it has one). Keras's seed and dtype policy
+    are thread-local: they are set here, and the policy is put back afterwards.
+    """
     try:
-        if run.stop_event.is_set():  # stopped while it was being handed a slot
-            finish(store, run, "stopped")
-            return
+        with precision.policy(run.config.get("precision", "float32")):
+            spec = trainers.get_variant(run.variant)
+            keras.utils.set_random_seed(run.config.get("seed", 1337))
+            experiment = spec.build(run.config)
+            run.data_source = experiment.data_source
+            if run.writer is not None:
+                run.writer.set_progress(data_source=experiment.data_source)
+            run.steering = experiment.steering
+            callback = StreamCallback(
+                run,
+                sample_images=experiment.sample_images,
+                grid_columns=experiment.grid_columns,
+                cadence=cadence,
+                epoch_report=experiment.epoch_report,
+                quality_report=experiment.quality_report,
+                limits=limits,
+            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
+                experiment.model.fit(**experiment.fit_kwargs, callbacks=[callback], verbose=0)
+            if run.diverged_at is not None:
+                step, name = run.diverged_at
+                return Outcome(
+                    "diverged",
+                    f"{name} became non-finite at step {step}. Try a smaller learning rate "
+                    "or check the data for NaN/inf values.",
+                )
+            if experiment.final_report is not None:
+                run.record_final(experiment.final_report())
+            if run.quality_seconds and run.fit_seconds:
+                run.record_final({"quality_time_share": run.quality_seconds / run.fit_seconds})
+            status = "stopped" if run.stop_event.is_set() else "completed"
+            return Outcome(status, run.limit_reason, model=experiment.model)
+    except Exception as exc:  # any failure ends this run only, with its reason kept
+        message, details = explain_failure(run, exc)
+        return Outcome("failed", message, details)
+    finally:
+        run.steering = None  # it holds the model: let the run's memory go
+
+
+def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits = Limits()) -> None:
+    """The thread backend: train ``run`` in this thread; the outcome is in ``run.status`` and the store."""
+    if run.stop_event.is_set():  # stopped while it was being handed a slot
+        finish(store, run, "stopped")
+        return
+    try:
         run.set_status("running", started=time.time())
         store.update_run(run.id, status="running", started=run.started, heartbeat=run.started)
-        stack.enter_context(Heartbeat(store.path, run.id))  # signs of life for other processes
-        spec = trainers.get_variant(run.variant)
-        keras.utils.set_random_seed(run.config.get("seed", 1337))
-        # The run's precision (thread-local Keras state; put back afterwards all the same).
-        stack.enter_context(precision.policy(run.config.get("precision", "float32")))
-        experiment = spec.build(run.config)
-        run.data_source = experiment.data_source
-        writer = run.writer = store.writer(run.id)
-        writer.set_progress(data_source=experiment.data_source)
-        run.steering = experiment.steering
-        callback = StreamCallback(
-            run,
-            sample_images=experiment.sample_images,
-            grid_columns=experiment.grid_columns,
-            cadence=cadence,
-            epoch_report=experiment.epoch_report,
-            quality_report=experiment.quality_report,
-            limits=limits,
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
-            experiment.model.fit(**experiment.fit_kwargs, callbacks=[callback], verbose=0)
-        if run.diverged_at is not None:
-            step, name = run.diverged_at
-            writer.close()
-            message = (
-                f"{name} became non-finite at step {step}. Try a smaller learning rate "
-                "or check the data for NaN/inf values."
-            )
-            finish(store, run, "diverged", error=message)
-            return
-        if experiment.final_report is not None:
-            run.record_final(experiment.final_report())
-        if run.quality_seconds and run.fit_seconds:
-            run.record_final({"quality_time_share": run.quality_seconds / run.fit_seconds})
-        artifact, note = None, None
-        try:
-            artifact = save_model(experiment.model, folder)
-        except Exception as exc:  # a model Keras cannot serialise (a custom class without get_config)
-            note = f"The trained model could not be saved as .keras ({type(exc).__name__}: {exc})."
-        writer.close()
-        if run.limit_reason:  # stopped by a fair-sharing limit: say which
-            note = run.limit_reason + (f" {note}" if note else "")
-        finish(store, run, "stopped" if run.stop_event.is_set() else "completed", artifact=artifact, error=note)
-    except Exception as exc:  # any failure ends this run only, with its reason kept
-        if writer is not None:
+        with Heartbeat(store.path, run.id):  # signs of life for other processes
+            run.writer = store.writer(run.id)
+            outcome = fit_run(run, cadence, limits)
+            artifact, note = None, None
+            if outcome.model is not None:
+                try:
+                    artifact = save_model(outcome.model, folder)
+                except Exception as exc:  # a model Keras cannot serialise (a custom class without get_config)
+                    note = f"The trained model could not be saved as .keras ({type(exc).__name__}: {exc})."
+            run.writer.close()
+    except Exception as exc:  # the store itself failed (a full disk): the run ends with the real reason
+        if run.writer is not None:
             try:
-                writer.close()
+                run.writer.close()
             except Exception:
                 pass
-        message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
-        spec = trainers.VARIANTS.get(run.variant)
-        if explain_store_error(exc):
-            message = explain_store_error(exc)
-        elif spec is not None and spec.explain_error is not None:
-            message, details = spec.explain_error(run.config, exc)  # e.g. only the frames of a person's own code
+        message, details = explain_failure(run, exc)
         finish(store, run, "failed", error=message, traceback=details)
+        return
     finally:
-        stack.close()
         run.writer = None
-        run.steering = None  # it holds the model: let the run's memory go
+    error = " ".join(x for x in (outcome.error, note) if x) or None
+    finish(store, run, outcome.status, error=error, traceback=outcome.traceback, artifact=artifact)

@@ -25,6 +25,7 @@ from runtime.status import ACTIVE
 from runtime.writer import RunWriter
 
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
+SHARED_SNAPSHOT_S = 0.25  # viewers within this long of each other share one snapshot
 
 
 def _epoch_points(rows: list[tuple[int, float, float]]) -> EpochPoints:
@@ -87,6 +88,7 @@ class LiveRun:
         self.steering = None  # the experiment's trainers.steering.Steering, once built
         self.stop_requested_at: float | None = None
         self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/limits.py)
+        self._shared: tuple[float, Snapshot] | None = None  # (built at, snapshot): see shared_snapshot
         self.thread: threading.Thread | None = None
 
     # ---- written by the training thread ------------------------------------
@@ -103,8 +105,16 @@ class LiveRun:
     def _since_start(self, now: float) -> float | None:
         return now - self.started if self.started is not None else None
 
-    def record_step(self, step: int, epoch: int, values: dict[str, float], step_seconds: float | None = None) -> None:
-        now = time.time()
+    def record_step(
+        self,
+        step: int,
+        epoch: int,
+        values: dict[str, float],
+        step_seconds: float | None = None,
+        at: float | None = None,
+    ) -> None:
+        """The values of ``step`` (``at``: when they were measured, if not now: a Ray worker's replayed calls)."""
+        now = at or time.time()
         t = self._since_start(now)
         with self.lock:
             self.step = step
@@ -122,10 +132,10 @@ class LiveRun:
             self.writer.set_progress(steps_done=step)
             self.writer.metrics(step, epoch, values, now)
 
-    def record_epoch(self, step: int, epoch: int, values: dict[str, float]) -> None:
+    def record_epoch(self, step: int, epoch: int, values: dict[str, float], at: float | None = None) -> None:
         """Figures at the end of epoch ``epoch`` (0-based), stored as ``epoch/<name>``."""
         named = {f"epoch/{k}": v for k, v in values.items()}
-        now = time.time()
+        now = at or time.time()
         t = self._since_start(now)
         with self.lock:
             self.epoch = epoch + 1
@@ -137,9 +147,9 @@ class LiveRun:
             self.writer.set_progress(epoch=epoch + 1)
             self.writer.metrics(step, epoch, named, now)
 
-    def record_metrics(self, step: int, epoch: int, values: dict[str, float]) -> None:
+    def record_metrics(self, step: int, epoch: int, values: dict[str, float], at: float | None = None) -> None:
         """Figures measured now and then (quality scores) at ``step``, without advancing the step count."""
-        now = time.time()
+        now = at or time.time()
         t = self._since_start(now)
         with self.lock:
             for name, value in values.items():
@@ -151,9 +161,11 @@ class LiveRun:
         if self.writer:
             self.writer.metrics(step, epoch, values, now)
 
-    def record_event(self, step: int, kind: str, text: str, payload: dict | None = None) -> None:
+    def record_event(
+        self, step: int, kind: str, text: str, payload: dict | None = None, at: float | None = None
+    ) -> None:
         """Something a person did to the run (a steering change, a single step), marked on its charts."""
-        now = time.time()
+        now = at or time.time()
         t = self._since_start(now)
         with self.lock:
             self.events.append((step, math.nan if t is None else t, text))
@@ -210,6 +222,17 @@ class LiveRun:
         out = {name: getattr(self, name) for name in RECORD_FIELDS if name != "ms_per_step"}
         out.update(steps_done=self.step, steps_per_epoch=self.steps_per_epoch, ms_per_step=self.mean_step_ms())
         return out
+
+    def shared_snapshot(self, max_age: float = SHARED_SNAPSHOT_S) -> Snapshot:
+        """The snapshot every viewer of this refresh gets: rebuilt at most once per ``max_age`` seconds,
+        so ten browsers watching cost the training thread what one does."""
+        cached = self._shared
+        now = time.monotonic()
+        if cached is not None and (cached[1].version == self.version or now - cached[0] < max_age):
+            return cached[1]
+        snap = self.snapshot()
+        self._shared = (now, snap)
+        return snap
 
     def snapshot(self) -> Snapshot:
         with self.lock:

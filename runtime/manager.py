@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 import trainers
-from runtime import job, naming
+from runtime import backends, naming
 from runtime.access import AccessPolicy, visitor_hash
 from runtime.allocator import keep_tensor_memory, release_memory
 from runtime.cadence import Cadence
@@ -55,6 +55,8 @@ class RunManager(RunControls):
         limits: Limits | dict | None = None,
         trust_proxy: bool = False,
         heartbeat_timeout: float = 30.0,
+        backend: str = "thread",
+        ray_address: str | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
@@ -63,6 +65,8 @@ class RunManager(RunControls):
         self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
         self.heartbeat_timeout = heartbeat_timeout
         self.access = AccessPolicy(private_runs, max_per_visitor)
+        self.backend = backends.Backend.of(backend, ray_address, torch_threads, max_concurrent)
+        max_concurrent, torch_threads = self.backend.slots, self.backend.threads or torch_threads
         # Running code a visitor typed is the local lab's privilege: off with private runs unless allowed.
         self.allow_code = (not private_runs) if allow_code is None else allow_code
         self.scheduler = Scheduler(max_concurrent, max_queue, self._launch)
@@ -88,7 +92,13 @@ class RunManager(RunControls):
 
     # ---- control ---------------------------------------------------------------
     def start(
-        self, variant: str, config: dict | None = None, visitor: str | None = None, client: str | None = None
+        self,
+        variant: str,
+        config: dict | None = None,
+        visitor: str | None = None,
+        client: str | None = None,
+        sweep: str | None = None,
+        name: str | None = None,
     ) -> str:
         """Validate, record and queue a run; return its id. ``ValueError`` if the config is refused.
 
@@ -110,12 +120,14 @@ class RunManager(RunControls):
             run_id = uuid.uuid4().hex[:12]
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.visitor, run.client = owner, origin
-            run.name = naming.unique(naming.default_name(spec, variant, config), self.store.names_like(spec.title))
+            base = name or naming.default_name(spec, variant, config)
+            run.name = naming.unique(base, self.store.names_like(base))
             self.store.create_run(
                 run_id,
                 variant,
                 config,
                 name=run.name,
+                sweep=sweep,
                 device=self.device,
                 versions=library_versions(),
                 batch_size=config.get("batch_size"),
@@ -152,7 +164,7 @@ class RunManager(RunControls):
             return None
         run = self.scheduler.get(run_id)
         if run is not None:
-            return run.snapshot()
+            return run.shared_snapshot()
         cached = self._snapshot_cache.get(run_id)
         if cached is not None:
             return cached
@@ -211,6 +223,10 @@ class RunManager(RunControls):
         row = self.store.get_run(run_id)
         return row.get("visitor") if row else None
 
+    def backend_info(self) -> str:
+        """The run backend in words, for the home page."""
+        return self.backend.describe(self.scheduler.max_concurrent, self.torch_threads)
+
     def _launch(self, run: LiveRun) -> threading.Thread:
         thread = threading.Thread(target=self._execute, args=(run,), name=f"run-{run.id}", daemon=True)
         thread.start()
@@ -219,7 +235,7 @@ class RunManager(RunControls):
     def _execute(self, run: LiveRun) -> None:
         """The body of a run's thread: train, free the slot, give memory back if the lab is now idle."""
         try:
-            job.train(run, self.store, self.run_dir(run.id), self.cadence, self.limits)
+            self.backend.train(run, self.store, self.run_dir(run.id), self.cadence, self.limits, self.torch_threads)
         finally:
             idle = self.scheduler.release(run.id)
         try:

@@ -121,7 +121,12 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4)  # step i brings a store from version i to version i + 1
+def _v5(conn: sqlite3.Connection) -> None:
+    # Runs started together as a sweep share its id.
+    conn.execute("ALTER TABLE runs ADD COLUMN sweep TEXT")
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)  # step i brings a store from version i to version i + 1
 VERSION = len(MIGRATIONS)
 
 

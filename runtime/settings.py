@@ -120,4 +120,20 @@ def settings_from_env(default_home: Path) -> dict:
         ),
         trust_proxy=env_flag("LAB_TRUST_PROXY"),
         heartbeat_timeout=env_float("LAB_HEARTBEAT_TIMEOUT", 30.0, 3.0, 86_400.0),
+        **backend_from_env(),
     )
+
+
+def backend_from_env() -> dict:
+    """``LAB_BACKEND`` (thread or ray) and ``LAB_RAY_ADDRESS``; Ray must be installed to be chosen."""
+    backend = _raw("LAB_BACKEND").lower() or "thread"
+    if backend not in ("thread", "ray"):
+        raise ValueError(f"LAB_BACKEND={backend[:40]!r} is not valid: set it to thread (the default) or ray.")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "LAB_BACKEND=ray, but Ray is not installed: pip install -r requirements-ray.txt, or unset LAB_BACKEND."
+            ) from None
+    return {"backend": backend, "ray_address": _raw("LAB_RAY_ADDRESS") or None}

@@ -30,6 +30,16 @@ X_MODES = {"step": "step", "samples": "samples seen (steps × batch size)", "tim
 ROBUST_PERCENTILES = (1.0, 99.0)  # "ignore outliers": the y range spans these percentiles of the means
 
 
+class FrozenFigure(go.Figure):
+    """A figure built once and then only read (shared by viewers, ui/figures.py): ``to_dict`` runs once."""
+
+    def to_dict(self):
+        cached = self.__dict__.get("_frozen_dict")
+        if cached is None:
+            cached = self.__dict__["_frozen_dict"] = super().to_dict()
+        return cached
+
+
 @dataclass(frozen=True)
 class ChartOptions:
     """What a person can change about a chart."""
@@ -357,7 +367,7 @@ def curves_figure(
             more_shapes, more_notes = _marks(event_x, [label for _, label in events], 1, color="#E66A00", dash="dash")
             shapes, annotations = shapes + more_shapes, annotations + more_notes
     layout.update({"uirevision": f"keep-{options.x}", "shapes": shapes, "annotations": annotations})
-    return go.Figure({"data": data, "layout": layout})
+    return FrozenFigure({"data": data, "layout": layout})
 
 
 def recall_figure(
@@ -475,7 +485,7 @@ def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] 
             layout[axes["_layout_y"]]["range"] = [0, 1.05]
     shapes, notes = _marks([s for s, _ in events or []], [t for _, t in events or []], 1, "#E66A00", "dash")
     layout.update({"shapes": shapes, "annotations": notes, "uirevision": "scores"})
-    return go.Figure({"data": data, "layout": layout})
+    return FrozenFigure({"data": data, "layout": layout})
 
 
 def digit_bars(values: list[float], title: str, percent: bool = True) -> go.Figure:

@@ -18,6 +18,7 @@ from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
 from ui.settings import param_widget
+from ui.sweep import sweep_ui
 from ui.visitor import client_address, visitor
 
 CONTRACT = """
@@ -237,6 +238,8 @@ def render(key: str) -> None:
             )
     if problem := st.session_state.get(S + "start-error"):
         st.error(f"**The run was not started.** {plain(problem)}")
+    if checked is not None:
+        sweep_ui(key, list(checked.hyperparameters), config, prefix="hp")
 
     run_id = st.query_params.get("run")
     if run_id:

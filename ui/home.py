@@ -36,7 +36,7 @@ def render() -> None:
         "on the **Runs** page."
     )
     cols = st.columns(2)
-    cols[0].info(f"**Device**: {manager.device}", icon=":material/memory:")
+    cols[0].info(f"**Device**: {manager.device}  \n**Runs on**: {manager.backend_info()}", icon=":material/memory:")
     with cols[1]:
         _mnist_status()
     st.caption(f"MNIST source setting: {describe_mnist_source()}")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from runtime.snapshot import Snapshot
 from trainers import VARIANTS
-from ui import charts
+from ui import charts, figures
 from ui.chart_controls import chart_options_ui
 from ui.fmt import STATUS_ICONS, code, fmt_duration, fmt_number, plain
 from ui.guard import guarded
@@ -171,15 +171,18 @@ def draw(run_id: str, snap: Snapshot) -> None:
         options = chart_options_ui(run_id, has_time)
         per_step = {n: c for n, c in snap.curves.items() if not n.startswith("quality/")}
         if any(len(c) for c in per_step.values()):
-            fig = charts.curves_figure(
-                per_step,
-                snap.epoch_steps,
-                snap.epoch_curves,
-                options,
-                total_steps=snap.total_steps,
-                batch_size=snap.batch_size,
-                events=[(step, text) for step, _, text in snap.events],
-                panels=spec.panels if spec else (),
+            fig = figures.shared(
+                ("curves", run_id, snap.version, snap.status, options),
+                lambda: charts.curves_figure(
+                    per_step,
+                    snap.epoch_steps,
+                    snap.epoch_curves,
+                    options,
+                    total_steps=snap.total_steps,
+                    batch_size=snap.batch_size,
+                    events=[(step, text) for step, _, text in snap.events],
+                    panels=spec.panels if spec else (),
+                ),
             )
             st.plotly_chart(fig, width="stretch", key=f"curves:{run_id}", config={"displaylogo": False})
         else:

@@ -51,6 +51,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
                 "status": r["status"],
                 "progress": (r["steps_done"] / total if total else 0.0) if active else None,
                 "variant": spec.title if spec else r["variant"],
+                "sweep": r.get("sweep") or "",
                 "settings": settings_text(r["variant"], r["config"]),
                 "final metrics": "" if active else final_text(last_values(r["id"]), r["variant"]),
                 "steps": f"{r['steps_done']:,}/{total:,}" if total else f"{r['steps_done']:,}",

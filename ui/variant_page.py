@@ -18,6 +18,7 @@ from ui.lab import get_manager
 from ui.navigation import page_of, require_app
 from ui.panel import run_panel
 from ui.settings import current_config, settings_ui
+from ui.sweep import sweep_ui
 from ui.views import page_views
 from ui.visitor import client_address, visitor
 
@@ -111,6 +112,7 @@ def render(key: str) -> None:
     else:
         st.info("Choose settings in the sidebar and press **Start training** to watch this step train live.")
 
+    sweep_ui(key, list(spec.params), config)
     page_views(spec, config)
 
     functions = spec.code(config)

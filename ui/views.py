@@ -14,7 +14,7 @@ from runtime.snapshot import Snapshot
 from trainers.precision import bf16_support
 from trainers.registry import VariantSpec
 from trainers.views import EpochTable, PrecisionNote, QualityScores, RecallByDigit, StepSpeed
-from ui import charts
+from ui import charts, figures
 from ui.lab import get_manager
 
 PLOTLY_CONFIG = {"displaylogo": False}
@@ -73,9 +73,8 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
     left, right = st.columns([3, 2])
     events = [(step, text) for step, _, text in snap.events]
-    left.plotly_chart(
-        charts.scores_figure(snap.curves, events), width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG
-    )
+    scores = figures.shared(("scores", snap.id, snap.version), lambda: charts.scores_figure(snap.curves, events))
+    left.plotly_chart(scores, width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG)
     histogram = [_latest(snap, f"quality/digit_{d}") or 0.0 for d in range(10)]
     right.plotly_chart(
         charts.digit_bars(histogram, "Predicted digits (latest)"),

@@ -46,8 +46,9 @@ def client_address() -> str | None:
     try:
         if get_manager().trust_proxy:
             forwarded = st.context.headers.get("X-Forwarded-For", "")
-            if forwarded.strip():
+            if isinstance(forwarded, str) and forwarded.strip():
                 return forwarded.split(",")[0].strip()[:64]
-        return st.context.ip_address
+        address = st.context.ip_address
     except Exception:  # no request behind this session
         return None
+    return address if isinstance(address, str) and address else None

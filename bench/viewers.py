@@ -1,0 +1,171 @@
+"""Load on loopback: how much do live viewers cost training, and how fresh is what they see?
+
+Starts the lab (``streamlit run app.py``, two training slots), starts two GAN runs,
+then measures run A's training speed (steps/s, read from the store) with no browser
+watching, and again while N Chromium contexts watch run A's page live. Meanwhile
+each viewer notes when each new step first appears on its chart; the delay from the
+step's metric being recorded (its time in the store) to it being drawn gives the
+latency figures (median, p95).
+
+    python bench/viewers.py                 # 10 viewers, 30 s windows
+    python bench/viewers.py --viewers 3 --window 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import ROOT
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GAN = "num_images=8192&batch_size=16&latent_dim=32&epochs=50&quality_samples=0"
+LAST_STEP = """() => { const plot = document.querySelector('.js-plotly-plot');
+    if (!plot || !plot.data) return 0;
+    let best = 0;
+    for (const t of plot.data) { const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
+        if (x && x.length) best = Math.max(best, x[x.length - 1]); }
+    return best; }"""
+
+
+def steps_per_second(db: Path, run_id: str, seconds: float) -> float:
+    """Steps the run took over ``seconds``, as its record in the store says."""
+    conn = sqlite3.connect(db)
+    first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    time.sleep(seconds)
+    last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    conn.close()
+    return (last - first) / seconds
+
+
+def recorded_at(db: Path, run_id: str, step: float) -> float | None:
+    conn = sqlite3.connect(db)
+    row = conn.execute(
+        "SELECT t FROM metrics WHERE run_id = ? AND step = ? AND name = 'd_loss'", (run_id, int(round(step)))
+    ).fetchone()
+    conn.close()
+    return row[0] if row else None
+
+
+def start_run(page, url: str, query: str) -> str:
+    page.goto(f"{url}/gan?{query}")
+    page.get_by_text("The code that runs").wait_for(timeout=90_000)
+    time.sleep(2)
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=30_000)
+    return re.search(r"run=(\w+)", page.url).group(1)
+
+
+def measure(viewers: int = 10, window: float = 30.0, port: int = 8691) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    home = Path(tempfile.mkdtemp(prefix="bench-viewers-"))
+    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_MAX_CONCURRENT": "2"}
+    log = open(home / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    db = home / "runs.sqlite"
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            starter = browser.new_context().new_page()
+            run_a = start_run(starter, url, GAN)
+            start_run(starter, url, GAN + "&seed=7")
+            starter.goto(f"{url}/")  # nobody watches a run now
+            time.sleep(10)  # past the first steps' warm-up
+            alone = steps_per_second(db, run_a, window)
+
+            delays: list[float] = []
+            pages = [browser.new_context().new_page() for _ in range(viewers)]
+            for page in pages:
+                page.goto(f"{url}/gan?run={run_a}")
+            time.sleep(8)  # the pages load and start refreshing
+
+            # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
+            started = time.monotonic()
+            conn = sqlite3.connect(db)
+            first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
+            seen = {i: 0.0 for i in range(viewers)}
+            while time.monotonic() - started < window:
+                for i, page in enumerate(pages):
+                    try:
+                        step = page.evaluate(LAST_STEP)
+                    except Exception:
+                        continue
+                    if step > seen[i]:
+                        at = recorded_at(db, run_a, step)
+                        if at is not None and seen[i]:
+                            delays.append(time.time() - at)
+                        seen[i] = step
+                time.sleep(0.05)
+            last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
+            watched = (last - first) / (time.monotonic() - started)
+            conn.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    delays.sort()
+    p95 = delays[int(0.95 * (len(delays) - 1))] if delays else float("nan")
+    return {
+        "alone": alone,
+        "watched": watched,
+        "slowdown": 1 - watched / alone if alone else float("nan"),
+        "median_delay": statistics.median(delays) if delays else float("nan"),
+        "p95_delay": p95,
+        "samples": len(delays),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=10)
+    parser.add_argument("--window", type=float, default=30.0, help="seconds of each measurement")
+    args = parser.parse_args()
+    r = measure(args.viewers, args.window)
+    print(
+        f"run A alone: {r['alone']:.2f} steps/s; with {args.viewers} viewers: {r['watched']:.2f} steps/s "
+        f"({100 * r['slowdown']:+.1f}% slower)"
+    )
+    print(
+        f"recorded -> drawn: median {r['median_delay']:.2f} s, p95 {r['p95_delay']:.2f} s over {r['samples']} updates"
+    )
+    print(
+        f"SUMMARY viewers={args.viewers} alone_steps_s={r['alone']:.2f} watched_steps_s={r['watched']:.2f} "
+        f"slowdown_pct={100 * r['slowdown']:.1f} p95_delay_s={r['p95_delay']:.2f} "
+        f"median_delay_s={r['median_delay']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
