@@ -41,7 +41,7 @@ def main() -> None:
     ray_s = sweep_seconds(on_ray, args.samples)
     print(f"Ray, local cluster of 2 workers:   {ray_s:.1f} s")
     print(
-        f"SUMMARY sweep runs=4 steps_per_run={args.samples} thread_s={ray_s and thread_s:.1f} ray_s={ray_s:.1f} "
+        f"SUMMARY sweep runs=4 steps_per_run={args.samples} thread_s={thread_s:.1f} ray_s={ray_s:.1f} "
         f"speedup={thread_s / ray_s:.2f}x"
     )
 
