@@ -72,6 +72,11 @@ def main() -> None:
     )
     print(f"{'step':>6} {'confident':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
     rows = []
+    label = args.label or args.variant
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    def save_rows() -> None:
+        (OUT / f"quality-{label}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=1))
 
     class Scores(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -83,6 +88,7 @@ def main() -> None:
                 self.train_seconds += time.perf_counter() - self.t0
                 scores = probe()
                 rows.append({"step": self.step, "train_s": self.train_seconds, **scores})
+                save_rows()  # kept as it goes: a long run stopped early still leaves its figures
                 print(
                     f"{self.step:6d} {scores['confident_share']:9.3f} {scores['class_balance']:8.3f} "
                     f"{scores['frechet']:8.2f} {self.train_seconds:8.0f}",
@@ -93,10 +99,8 @@ def main() -> None:
                 self.model.stop_training = True
 
     experiment.model.fit(**experiment.fit_kwargs, callbacks=[Scores()], verbose=0)
-    label = args.label or args.variant
-    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"grid-{label}.png").write_bytes(grid_png(experiment.sample_images()))
-    (OUT / f"quality-{label}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=1))
+    save_rows()
     best = max(rows, key=lambda r: r["confident_share"])
     final = rows[-1]
     at = {r["step"]: r for r in rows}

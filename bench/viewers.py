@@ -73,9 +73,21 @@ def start_run(page, url: str, query: str) -> str:
     return re.search(r"run=(\w+)", page.url).group(1)
 
 
-def measure(viewers: int = 10, window: float = 30.0, port: int = 8691) -> dict:
+def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=None) -> dict:
+    """The figures; ``browser`` is a Playwright browser to use (a test's), else one is launched."""
+    if browser is not None:
+        return _measure(browser, viewers, window, port)
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        own = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            return _measure(own, viewers, window, port)
+        finally:
+            own.close()
+
+
+def _measure(browser, viewers: int, window: float, port: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="bench-viewers-"))
     env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_MAX_CONCURRENT": "2"}
     log = open(home / "server.log", "w")
@@ -95,42 +107,43 @@ def measure(viewers: int = 10, window: float = 30.0, port: int = 8691) -> dict:
                     break
             except OSError:
                 time.sleep(0.3)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            starter = browser.new_context().new_page()
-            run_a = start_run(starter, url, GAN)
-            start_run(starter, url, GAN + "&seed=7")
-            starter.goto(f"{url}/")  # nobody watches a run now
-            time.sleep(10)  # past the first steps' warm-up
-            alone = steps_per_second(db, run_a, window)
+        contexts = [browser.new_context()]
+        starter = contexts[0].new_page()
+        run_a = start_run(starter, url, GAN)
+        start_run(starter, url, GAN + "&seed=7")
+        starter.goto(f"{url}/")  # nobody watches a run now
+        time.sleep(10)  # past the first steps' warm-up
+        alone = steps_per_second(db, run_a, window)
 
-            delays: list[float] = []
-            pages = [browser.new_context().new_page() for _ in range(viewers)]
-            for page in pages:
-                page.goto(f"{url}/gan?run={run_a}")
-            time.sleep(8)  # the pages load and start refreshing
+        delays: list[float] = []
+        contexts += [browser.new_context() for _ in range(viewers)]
+        pages = [c.new_page() for c in contexts[1:]]
+        for page in pages:
+            page.goto(f"{url}/gan?run={run_a}")
+        time.sleep(8)  # the pages load and start refreshing
 
-            # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
-            started = time.monotonic()
-            conn = sqlite3.connect(db)
-            first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
-            seen = {i: 0.0 for i in range(viewers)}
-            while time.monotonic() - started < window:
-                for i, page in enumerate(pages):
-                    try:
-                        step = page.evaluate(LAST_STEP)
-                    except Exception:
-                        continue
-                    if step > seen[i]:
-                        at = recorded_at(db, run_a, step)
-                        if at is not None and seen[i]:
-                            delays.append(time.time() - at)
-                        seen[i] = step
-                time.sleep(0.05)
-            last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
-            watched = (last - first) / (time.monotonic() - started)
-            conn.close()
-            browser.close()
+        # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
+        started = time.monotonic()
+        conn = sqlite3.connect(db)
+        first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
+        seen = {i: 0.0 for i in range(viewers)}
+        while time.monotonic() - started < window:
+            for i, page in enumerate(pages):
+                try:
+                    step = page.evaluate(LAST_STEP)
+                except Exception:
+                    continue
+                if step > seen[i]:
+                    at = recorded_at(db, run_a, step)
+                    if at is not None and seen[i]:
+                        delays.append(time.time() - at)
+                    seen[i] = step
+            time.sleep(0.05)
+        last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
+        watched = (last - first) / (time.monotonic() - started)
+        conn.close()
+        for context in contexts:
+            context.close()
     finally:
         server.terminate()
         server.wait(30)

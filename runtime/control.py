@@ -29,8 +29,7 @@ class RunControls:
         if self.scheduler.dequeue(run_id):
             job.finish(self.store, run, "stopped")
             return
-        run.stop_requested_at = run.stop_requested_at or time.time()
-        run.version += 1
+        run.touch(stop_requested_at=run.stop_requested_at or time.time())
         run.stop_event.set()
         run.resume_event.set()
 
@@ -57,7 +56,7 @@ class RunControls:
             raise ValueError("This run no longer exists (it was deleted, perhaps in another tab).")
         self.store.update_run(run_id, name=name, notes=notes)
         if (run := self.scheduler.get(run_id)) is not None:
-            run.name, run.notes = name, notes
+            run.touch(name=name, notes=notes)
         self._snapshot_cache.pop(run_id, None)
 
     def start_sweep(self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None) -> list[str]:

@@ -200,6 +200,14 @@ class LiveRun:
                 self.rate_window.append((time.monotonic(), self.step))
             self.version += 1
 
+    def touch(self, **fields: Any) -> None:
+        """Set fields a person changed (name, notes, a stop request): every viewer sees them at once."""
+        with self.lock:
+            for key, value in fields.items():
+                setattr(self, key, value)
+            self.version += 1
+            self._shared = None
+
     # ---- read by pages -------------------------------------------------------
     @property
     def active(self) -> bool:
@@ -228,8 +236,10 @@ class LiveRun:
         so ten browsers watching cost the training thread what one does."""
         cached = self._shared
         now = time.monotonic()
-        if cached is not None and (cached[1].version == self.version or now - cached[0] < max_age):
-            return cached[1]
+        if cached is not None and (
+            cached[1].version == self.version or (now - cached[0] < max_age and cached[1].status == self.status)
+        ):
+            return cached[1]  # a paused, resumed or finished run is redrawn at once, never from before the change
         snap = self.snapshot()
         self._shared = (now, snap)
         return snap

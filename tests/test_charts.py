@@ -112,3 +112,16 @@ def test_ema_of_2000_points_costs_well_under_a_millisecond_per_curve():
     for _ in range(100):
         charts.ema(values, 0.9)
     assert (time.perf_counter() - started) / 100 < 0.002  # the loop took ~4 ms
+
+
+@pytest.mark.parametrize("panels", [1, 2, 5, 14, 30])
+def test_any_number_of_panels_stack_inside_the_figure_without_overlapping(panels):
+    """A GAN run with its quality scores has a dozen metrics; every panel keeps a positive height."""
+    same = exact(np.linspace(1.0, 0.1, 10))
+    fig = charts.compare_figure([("a", {f"metric_{i}": same for i in range(panels)}, 64)])
+    domains = sorted(tuple(fig.layout[k].domain) for k in fig.layout if k.startswith("yaxis"))
+    assert len(domains) == panels
+    for low, high in domains:
+        assert 0.0 <= low < high <= 1.0
+    for (_, below_top), (above_low, _) in zip(domains, domains[1:]):
+        assert below_top <= above_low

@@ -129,13 +129,17 @@ def _axis_name(kind: str, row: int) -> str:
     return kind if row == 1 else f"{kind}{row}"
 
 
-def _stacked_layout(titles: list[str], height_per_row: int, gap: float, x_title: str) -> tuple[dict, list[dict]]:
-    """A layout of panels stacked on one shared x axis, and each panel's trace axes."""
+def _stacked_layout(titles: list[str], height_per_row: int, gap_px: int, x_title: str) -> tuple[dict, list[dict]]:
+    """A layout of panels stacked on one shared x axis, and each panel's trace axes.
+
+    The gap between panels is in pixels, so any number of panels fits (a fraction of the
+    figure would leave no room, or negative room, once there are many of them)."""
     rows = max(1, len(titles))
-    gap = gap if rows > 1 else 0.0
+    total_px = max(300, height_per_row * rows)
+    gap = min(gap_px / total_px, 0.5 / rows) if rows > 1 else 0.0
     height = (1.0 - gap * (rows - 1)) / rows
     layout: dict = {
-        "height": max(300, height_per_row * rows),
+        "height": total_px,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.03, "x": 0},
         "hovermode": "x unified",
@@ -151,7 +155,7 @@ def _stacked_layout(titles: list[str], height_per_row: int, gap: float, x_title:
         if row == rows:
             layout[xa]["title"] = {"text": x_title}
         domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]  # float error must not leave [0, 1]
-        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": html.escape(title)}}
+        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": html.escape(title, quote=False)}}
         axes.append({"xaxis": x_ref, "yaxis": y_ref, "_layout_y": ya})
     return layout, axes
 
@@ -349,7 +353,7 @@ def curves_figure(
     groups = [g for _, g in titled] or [[]]
     color_of = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
     titles = [t for t, _ in titled]
-    layout, panel_axes = _stacked_layout(titles, height_per_row, 0.08, X_MODES.get(options.x, options.x))
+    layout, panel_axes = _stacked_layout(titles, height_per_row, 50, X_MODES.get(options.x, options.x))
     data: list[dict] = []
     for group, axes in zip(groups, panel_axes):
         for name in group:
@@ -431,7 +435,7 @@ def compare_figure(
     for _, curves, _ in runs:
         names += [n for n in curves if n not in names and len(curves[n])]
     data: list[dict] = []
-    layout, panel_axes = _stacked_layout(names, height_per_row, 0.06, X_MODES.get(options.x, options.x))
+    layout, panel_axes = _stacked_layout(names, height_per_row, 40, X_MODES.get(options.x, options.x))
     in_legend: set[str] = set()
     for name, axes in zip(names, panel_axes):
         shown = []
@@ -469,7 +473,7 @@ def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] 
     ]
     panels = [(t, [n for n in names if n in curves and len(curves[n])]) for t, names in panels]
     panels = [(t, names) for t, names in panels if names]
-    layout, panel_axes = _stacked_layout([t for t, _ in panels], 220, 0.1, "step")
+    layout, panel_axes = _stacked_layout([t for t, _ in panels], 220, 50, "step")
     labels = {
         "quality/confident_share": "confident share (legible)",
         "quality/class_balance": "class balance (all ten digits)",

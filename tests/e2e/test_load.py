@@ -19,7 +19,7 @@ def test_viewers_see_fresh_steps_and_training_goes_on(browser, tmp_path):
 
     from tests.e2e.conftest import _free_port
 
-    result = measure(viewers=4, window=10.0, port=_free_port())
+    result = measure(viewers=4, window=10.0, port=_free_port(), browser=browser)
     print(result)
     assert result["samples"] >= 20  # each viewer saw the chart move, many times
     assert result["p95_delay"] <= 1.5  # refresh every 1 s, snapshots shared for 0.25 s
