@@ -1,0 +1,44 @@
+"""The streaming callback's pacing of sample grids, in a real (tiny) fit()."""
+
+import time
+
+import keras
+import numpy as np
+
+from runtime.cadence import Cadence
+from runtime.live import LiveRun
+from runtime.stream import StreamCallback
+
+
+class SlowBatches(keras.callbacks.Callback):
+    """Each batch takes at least 20 ms, so the run lasts long enough for several grids."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.02)
+
+
+def test_a_slow_first_grid_does_not_delay_the_next_ones():
+    """The first grid pays one-off costs (here 0.5 s); paced by it at a 2% budget the next
+    would wait 25 s. Paced by the later, cheap grids, they follow every min_seconds."""
+    calls = []
+
+    def sample_images():
+        calls.append(time.monotonic())
+        time.sleep(0.5 if len(calls) == 1 else 0.001)
+        return np.zeros((4, 28, 28), np.uint8)
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def456", "test", {})
+    cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
+    x = np.zeros((100, 2), np.float32)
+    model.fit(
+        x,
+        x[:, :1],
+        batch_size=1,
+        epochs=1,
+        verbose=0,
+        callbacks=[SlowBatches(), StreamCallback(run, sample_images, cadence=cadence)],
+    )
+    inside = [s for s in run.grid_steps if 0 < s < 100]  # neither the first nor the last grid
+    assert len(inside) >= 3, run.grid_steps  # 100 batches of >= 20 ms: about one grid every 10 batches
