@@ -7,6 +7,11 @@ each viewer notes when each new step first appears on its chart; the delay from 
 step's metric being recorded (its time in the store) to it being drawn gives the
 latency figures (median, p95).
 
+The viewers' browsers run on people's own machines, not on the lab's server. On a
+machine with two or more CPUs the bench gives the server half of them and the browsers
+(and this script) the rest, so the slowdown measures what viewers cost the *server*
+(snapshots, figures, websocket traffic), not Chromium drawing charts on the same cores.
+
     python bench/viewers.py                 # 10 viewers, 30 s windows
     python bench/viewers.py --viewers 3 --window 10
 """
@@ -25,7 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT
+from _common import ROOT, choose_device
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -43,6 +48,37 @@ LAST_STEP = """() => { const plot = document.querySelector('.js-plotly-plot');
     for (const t of plot.data) { const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
         if (x && x.length) best = Math.max(best, x[x.length - 1]); }
     return best; }"""
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(the server's CPUs, the browsers' CPUs), or None on a one-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
+def pin_descendants(cpus: set[int], skip: int | None = None) -> None:
+    """Move every process below this one (Playwright's driver, Chromium and its renderers) to ``cpus``;
+    renderers started later are forked from these and inherit it. ``skip``: a subtree to leave alone."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo = list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        if pid == skip:
+            continue
+        try:
+            os.sched_setaffinity(pid, cpus)
+        except OSError:
+            pass
+        todo += children.get(pid, [])
 
 
 def steps_per_second(db: Path, run_id: str, seconds: float) -> float:
@@ -90,6 +126,7 @@ def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=N
 def _measure(browser, viewers: int, window: float, port: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="bench-viewers-"))
     env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_MAX_CONCURRENT": "2"}
+    split = split_cpus()
     log = open(home / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
@@ -97,7 +134,11 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: os.sched_setaffinity(0, split[0])) if split else None,
     )
+    if split:
+        pin_descendants(split[1], skip=server.pid)
+        os.sched_setaffinity(0, split[1])
     url = f"http://127.0.0.1:{port}"
     db = home / "runs.sqlite"
     try:
@@ -127,11 +168,13 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         conn = sqlite3.connect(db)
         first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
         seen = {i: 0.0 for i in range(viewers)}
+        errors: list[str] = []
         while time.monotonic() - started < window:
             for i, page in enumerate(pages):
                 try:
                     step = page.evaluate(LAST_STEP)
-                except Exception:
+                except Exception as exc:  # a page mid-rerun: try again next round
+                    errors.append(repr(exc)[:200])
                     continue
                 if step > seen[i]:
                     at = recorded_at(db, run_a, step)
@@ -141,6 +184,8 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
             time.sleep(0.05)
         last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
         watched = (last - first) / (time.monotonic() - started)
+        if not delays:
+            print(f"no updates seen; last steps seen {seen}; errors: {errors[-3:]}", file=sys.stderr)
         conn.close()
         for context in contexts:
             context.close()
@@ -148,6 +193,8 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         server.terminate()
         server.wait(30)
         log.close()
+        if split:
+            os.sched_setaffinity(0, split[0] | split[1])
     delays.sort()
     p95 = delays[int(0.95 * (len(delays) - 1))] if delays else float("nan")
     return {
@@ -157,6 +204,7 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         "median_delay": statistics.median(delays) if delays else float("nan"),
         "p95_delay": p95,
         "samples": len(delays),
+        "server_cpus": sorted(split[0]) if split else None,
     }
 
 
@@ -165,6 +213,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--window", type=float, default=30.0, help="seconds of each measurement")
     args = parser.parse_args()
+    choose_device("cpu")  # and MNIST from ../shared/data/mnist, as the tests find it
     r = measure(args.viewers, args.window)
     print(
         f"run A alone: {r['alone']:.2f} steps/s; with {args.viewers} viewers: {r['watched']:.2f} steps/s "

@@ -6,7 +6,7 @@ import pytest
 
 from runtime import RunManager
 from tests.apptest import page, shown, texts
-from trainers import templates
+from trainers import VARIANTS, templates
 from trainers.own_step import StepCodeError, check_source
 
 TINY_HP = {
@@ -146,3 +146,17 @@ def test_the_page_shows_errors_before_start_and_trains_the_module(lab):
     at.run()
     assert not at.exception and "Completed" in texts(at)
     assert lab().snapshot(run_id).config["hp"]["epochs"] == 2
+
+
+def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperparameters():
+    from runtime.naming import default_name
+
+    spec = VARIANTS["own_step"]
+    source = templates.source("gan")
+    base = {"template": "gan", "hp": {"latent_dim": 16, "batch_size": 32}, "data": "mnist_digits"}
+    plain = spec.validate({**base, "source": source})
+    edited = spec.validate({**base, "source": source.replace("labels += self", "labels += 2 * self")})
+    assert default_name(spec, "own_step", plain) == "Your own step: latent_dim=16, batch_size=32"
+    assert (
+        default_name(spec, "own_step", edited) == "Your own step: template=gan (edited), latent_dim=16, batch_size=32"
+    )

@@ -62,6 +62,7 @@ class VariantSpec:
     grid_caption: str = ""  # caption of the sample grid; a variant with a grid sets it
     uses_mnist: Callable[[dict], bool] = never  # whether a config needs MNIST (the page checks it first)
     key_settings: tuple[str, ...] = ()  # settings that tell runs apart (run names, the runs table)
+    describe: Callable[[dict], dict] | None = None  # computed instead, where settings nest (your own step)
     watch_for: str = ""  # Markdown: what a person should look for while it trains
     run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
     page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
@@ -93,6 +94,8 @@ class VariantSpec:
 
     def distinguishing(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The key settings of ``config`` (all settings if none are declared), in declared order."""
+        if self.describe is not None:
+            return self.describe(config)
         names = self.key_settings or tuple(p.name for p in self.params)
         return {n: config[n] for n in names if n in config}
 

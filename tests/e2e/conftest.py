@@ -4,6 +4,7 @@ Never `playwright install`: it downloads a browser and fails offline. The tests
 use the system Chromium and skip, saying so, only where it is not installed.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -50,17 +51,11 @@ def wait_healthy(url: str, proc, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture
-def server(tmp_path_factory):
-    """Start the app as a person would, on a free port, with its own run store.
-
-    One server per test: a test that fails mid-run must not leave a run training that
-    holds the concurrency slot (and the CPU) of the next test.
-    """
+@contextlib.contextmanager
+def running_app(home: Path, **env_vars: str):
+    """``streamlit run app.py`` on a free port with its run store in ``home``; yields its URL."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("lab")
-    # Private runs, as on the hosted demo: only the starting browser controls a run.
-    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_PRIVATE_RUNS": "1"}
+    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", **env_vars}
     log = open(home / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
@@ -71,17 +66,38 @@ def server(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc)
-    except RuntimeError as exc:
-        raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
-    yield url
-    print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        try:
+            wait_healthy(url, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
+        yield url
+    finally:
+        print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def server(tmp_path_factory):
+    """Start the app as a person would, on a free port, with its own run store.
+
+    One server per test: a test that fails mid-run must not leave a run training that
+    holds the concurrency slot (and the CPU) of the next test. Private runs, as on the
+    hosted demo: only the starting browser controls a run.
+    """
+    with running_app(tmp_path_factory.mktemp("lab"), LAB_PRIVATE_RUNS="1") as url:
+        yield url
+
+
+@pytest.fixture
+def local_server(tmp_path_factory):
+    """The app as a person runs it on their own machine: shared runs, the code editor on."""
+    with running_app(tmp_path_factory.mktemp("lab")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -116,6 +116,23 @@ def explain(config: dict, exc: BaseException) -> tuple[str, str]:
     return user_frames(exc, config.get("source", ""))
 
 
+def describe(config: dict) -> dict:
+    """What tells runs of your own step apart: the template (and whether it was edited), the
+    hyperparameters changed from the module's defaults, and the data when not the module's own."""
+    template, source = config.get("template", templates.DEFAULT), config.get("source", "")
+    edited = template not in templates.NAMES or source != templates.source(template)
+    out = {"template": f"{template} (edited)" if edited else template}
+    try:
+        checked = check_source(source)
+    except StepCodeError:
+        return out
+    defaults = {p.name: p.default for p in checked.hyperparameters}
+    out.update({k: v for k, v in (config.get("hp") or {}).items() if v != defaults.get(k)})
+    if checked.data is None or config.get("data") != checked.data:
+        out["data"] = config.get("data")
+    return out
+
+
 def code_for(config: dict):
     return []  # the page shows the editor itself
 
@@ -133,6 +150,7 @@ SPEC = VariantSpec(
     icon=":material/edit_note:",
     section="Your own step",
     key_settings=("template", "data", "hp"),
+    describe=describe,
     check=check,
     explain_error=explain,
     runs_code=True,

@@ -1,0 +1,74 @@
+"""Your own step in a real browser: edit the guide's GAN in the code editor, train it,
+stop it; the runs page shows the code, the compare view its diff against the template."""
+
+import re
+
+import pytest
+
+from tests.e2e.helpers import chart_points, settle, status_text, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SMALL = "template=gan&hp_latent_dim=16&hp_batch_size=32"
+ORIGINAL = "labels += self.label_noise * keras.random.uniform"
+EDITED = "labels += 2 * self.label_noise * keras.random.uniform"
+EDIT = """([before, after]) => {
+    const box = document.querySelector('.ace_editor');
+    if (!box || !box.env || !box.env.editor) return false;
+    const editor = box.env.editor;
+    if (!editor.getValue().includes(before)) return false;
+    editor.setValue(editor.getValue().replace(before, after), 1);  // as if typed: the component reports it
+    return true; }"""
+
+
+def editor_frame(page):
+    """The frame of the streamlit-ace component (a custom component lives in an iframe)."""
+    for _ in range(300):
+        for frame in page.frames:
+            try:
+                if frame.evaluate("() => !!document.querySelector('.ace_editor')"):
+                    return frame
+            except Exception:
+                continue
+        page.wait_for_timeout(200)
+    raise AssertionError("no code editor on the page")
+
+
+def train_and_stop(page, shot=None):
+    """Start, wait for curves and a digit grid, stop; the run's id."""
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=20_000)
+    run_id = re.search(r"run=(\w+)", page.url).group(1)
+    wait_until(lambda: chart_points(page) >= 2, 60, "curves")
+    wait_until(lambda: page.get_by_test_id("stImage").count() >= 1, 60, "a digit grid")
+    if shot:
+        shot(page, "own-step-edited")
+    page.get_by_role("button", name="Stop").click()
+    wait_until(lambda: "Stopped" in status_text(page) or "Completed" in status_text(page), 30, "the run to stop")
+    return run_id
+
+
+def test_edit_the_guides_gan_train_it_and_compare_with_the_template(local_server, browser, shot):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{local_server}/own_step?{SMALL}")
+    settle(page, anchor="The contract")
+    editor_frame(page)
+    plain_run = train_and_stop(page)
+
+    page.goto(f"{local_server}/own_step?{SMALL}")  # the template again, unchanged
+    settle(page, anchor="The contract")
+    assert editor_frame(page).evaluate(EDIT, [ORIGINAL, EDITED]), "the template's label-noise line was not found"
+    wait_until(lambda: page.get_by_test_id("stStatusWidget").count() == 0, 30, "the edit to reach the server")
+    settle(page, anchor="The contract")
+    edited_run = train_and_stop(page, shot)
+
+    page.goto(f"{local_server}/runs?run={edited_run}")
+    page.get_by_text("The code of this run").click()
+    page.get_by_text(EDITED).first.wait_for(timeout=30_000)  # the exact source, as it ran
+
+    page.goto(f"{local_server}/runs?runs={plain_run},{edited_run}")
+    page.get_by_text("Comparing 2 runs").wait_for(timeout=60_000)
+    settle(page, anchor="Settings that differ")
+    diff = page.locator("code").filter(has_text="+++").first.inner_text()
+    assert f"-        {ORIGINAL}" in diff and f"+        {EDITED}" in diff
+    shot(page, "own-step-compare-diff")
