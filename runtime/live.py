@@ -105,14 +105,15 @@ class LiveRun:
     def _since_start(self, now: float) -> float | None:
         return now - self.started if self.started is not None else None
 
-    def record_step(
-        self,
-        step: int,
-        epoch: int,
-        values: dict[str, float],
-        step_seconds: float | None = None,
-        at: float | None = None,
-    ) -> None:
+    def _append(self, step: int, values: dict[str, float], t: float | None) -> None:
+        """Add ``values`` at ``step`` to their curves (the caller holds the lock)."""
+        for name, value in values.items():
+            curve = self.curves.get(name)
+            if curve is None:
+                curve = self.curves[name] = Curve(self.max_points)
+            curve.append(step, value, t)
+
+    def record_step(self, step: int, epoch: int, values: dict, step_seconds: float | None = None, at=None) -> None:
         """The values of ``step`` (``at``: when they were measured, if not now: a Ray worker's replayed calls)."""
         now = at or time.time()
         t = self._since_start(now)
@@ -121,11 +122,7 @@ class LiveRun:
             if step_seconds is not None and step > WARMUP_STEPS:
                 self.step_time_total += step_seconds
                 self.step_time_count += 1
-            for name, value in values.items():
-                curve = self.curves.get(name)
-                if curve is None:
-                    curve = self.curves[name] = Curve(self.max_points)
-                curve.append(step, value, t)
+            self._append(step, values, t)
             self.rate_window.append((time.monotonic(), step))
             self.version += 1
         if self.writer:
@@ -152,18 +149,12 @@ class LiveRun:
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:
-            for name, value in values.items():
-                curve = self.curves.get(name)
-                if curve is None:
-                    curve = self.curves[name] = Curve(self.max_points)
-                curve.append(step, value, t)
+            self._append(step, values, t)
             self.version += 1
         if self.writer:
             self.writer.metrics(step, epoch, values, now)
 
-    def record_event(
-        self, step: int, kind: str, text: str, payload: dict | None = None, at: float | None = None
-    ) -> None:
+    def record_event(self, step: int, kind: str, text: str, payload: dict | None = None, at=None) -> None:
         """Something a person did to the run (a steering change, a single step), marked on its charts."""
         now = at or time.time()
         t = self._since_start(now)
@@ -234,11 +225,9 @@ class LiveRun:
     def shared_snapshot(self, max_age: float = SHARED_SNAPSHOT_S) -> Snapshot:
         """The snapshot every viewer of this refresh gets: rebuilt at most once per ``max_age`` seconds,
         so ten browsers watching cost the training thread what one does."""
-        cached = self._shared
-        now = time.monotonic()
-        if cached is not None and (
-            cached[1].version == self.version or (now - cached[0] < max_age and cached[1].status == self.status)
-        ):
+        cached, now = self._shared, time.monotonic()
+        fresh = cached is not None and (now - cached[0] < max_age and cached[1].status == self.status)
+        if cached is not None and (fresh or cached[1].version == self.version):
             return cached[1]  # a paused, resumed or finished run is redrawn at once, never from before the change
         snap = self.snapshot()
         self._shared = (now, snap)

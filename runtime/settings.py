@@ -81,7 +81,13 @@ def env_flag(name: str, default: bool = False) -> bool:
 def lab_home(default: Path) -> Path:
     """``LAB_HOME`` (``~`` expanded), checked to be a folder this process can write, or can create."""
     raw = _raw("LAB_HOME")
-    home = Path(raw).expanduser() if raw else default
+    try:
+        home = Path(raw).expanduser() if raw else default
+    except RuntimeError:  # "~name" of a user this system does not have
+        raise ValueError(
+            f"LAB_HOME={raw[:80]!r} names the home folder of a user this system does not know: "
+            "write the folder's full path (or ~/folder for your own home)."
+        ) from None
     shown = f"LAB_HOME={raw[:80]!r}" if raw else f"the default run folder {home}"
     if home.exists() and not home.is_dir():
         raise ValueError(f"{shown} is a file, not a folder: point LAB_HOME at a folder for the run store.")

@@ -247,6 +247,9 @@ def test_lab_home_a_file_read_only_or_with_a_tilde(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("LAB_HOME", "~/lab-runs")
     assert settings_from_env(tmp_path)["home"] == tmp_path / "lab-runs"  # not a folder named "~"
+    monkeypatch.setenv("LAB_HOME", "~no-such-user-0/runs")  # found by the fuzz test: a RuntimeError before
+    with pytest.raises(ValueError, match="home folder of a user this system does not know"):
+        settings_from_env(tmp_path)
 
 
 def test_the_page_explains_a_wrong_setting(lab, monkeypatch):
