@@ -159,9 +159,10 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         delays: list[float] = []
         contexts += [browser.new_context() for _ in range(viewers)]
         pages = [c.new_page() for c in contexts[1:]]
-        for page in pages:
-            page.goto(f"{url}/gan?run={run_a}")
-        time.sleep(8)  # the pages load and start refreshing
+        for page in pages:  # one after another: ten first loads at once would swamp the browsers' cores
+            page.goto(f"{url}/gan?run={run_a}", wait_until="commit", timeout=180_000)
+            page.wait_for_function(LAST_STEP, timeout=180_000)
+        time.sleep(5)  # every page refreshing
 
         # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
         started = time.monotonic()
