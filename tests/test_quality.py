@@ -91,3 +91,10 @@ def test_the_classifier_is_cached_and_rebuilt_when_the_data_changes(tmp_path, mn
     changed = MnistData(small.images[:500], small.labels[:500], "first 500", ("t10k",))
     quality.load_scorer(changed, folder=tmp_path)
     assert len(list(tmp_path.glob("*.keras"))) == 2  # other data, another classifier
+
+
+def test_the_compare_view_leaves_per_digit_breakdowns_out_by_default():
+    from trainers.quality import is_breakdown
+
+    assert not any(map(is_breakdown, ["d_loss", "quality/confident_share", "quality/class_balance", "quality/frechet"]))
+    assert all(map(is_breakdown, ["quality/digit_3", "quality/legible_9", "quality/time_share"]))

@@ -39,6 +39,16 @@ _lock = threading.Lock()
 _loaded: dict[str, "MnistScorer"] = {}
 
 
+HEADLINE = ("confident_share", "class_balance", "frechet")  # the scores; the rest are their breakdowns
+
+
+def is_breakdown(metric: str) -> bool:
+    """Whether a stored metric is a breakdown of the scores (per-digit shares, the scorer's own figures),
+    which views show on demand rather than as one chart each."""
+    name = metric.removeprefix("quality/")
+    return metric.startswith("quality/") and name not in HEADLINE
+
+
 @dataclass(frozen=True)
 class Scores:
     confident_share: float  # 0..1, higher is better

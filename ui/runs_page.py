@@ -12,6 +12,7 @@ from runtime import exports
 from runtime.access import visitor_hash
 from runtime.naming import MAX_NAME, MAX_NOTES
 from runtime.status import ACTIVE
+from trainers.quality import is_breakdown
 from ui import charts
 from ui.chart_controls import chart_options_ui
 from ui.fmt import code, plain
@@ -195,7 +196,16 @@ def _compare(run_ids: list[str]) -> None:
     st.subheader(f"Comparing {len(snaps)} runs")
     has_time = any(s.active or any(np.isfinite(c.times).any() for c in s.curves.values()) for s in snaps)
     options = chart_options_ui("compare", has_time)
-    fig = charts.compare_figure([(label, s.curves, s.batch_size) for label, s in zip(labels, snaps)], options)
+    names = sorted({name for s in snaps for name in s.curves})
+    shown = st.multiselect(
+        "Metrics",
+        names,
+        default=[n for n in names if not is_breakdown(n)],
+        key="compare-metrics",
+        help="One panel per metric. Per-digit breakdowns of the GAN scores are left out unless you add them.",
+    )
+    curves = [{k: v for k, v in s.curves.items() if k in shown} for s in snaps]
+    fig = charts.compare_figure([(lab, c, s.batch_size) for lab, c, s in zip(labels, curves, snaps)], options)
     st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
     _diffs(snaps, labels)
 
