@@ -101,7 +101,15 @@ class StreamCallback(keras.callbacks.Callback):
         if not self._quality_ready() or self.step % self.quality_cadence.every:
             return False
         wait = self.quality_cadence.wait_after(self.last_quality_cost)
-        return time.monotonic() - self.last_quality_time >= wait
+        if time.monotonic() - self.last_quality_time < wait:
+            return False
+        budget = self.quality_cadence.budget
+        if budget is None or self.last_quality_step is None:
+            return True
+        # Over the whole run, not only since the last score: the share the page reports stays
+        # within the budget once the first score (paid for at 10 s) has been earned back.
+        elapsed = time.perf_counter() - self.train_started
+        return self.run.quality_seconds + self.last_quality_cost <= budget * elapsed
 
     # ---- controls and steering ---------------------------------------------------
     def _steer(self) -> None:

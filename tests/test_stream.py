@@ -42,3 +42,26 @@ def test_a_slow_first_grid_does_not_delay_the_next_ones():
     )
     inside = [s for s in run.grid_steps if 0 < s < 100]  # neither the first nor the last grid
     assert len(inside) >= 3, run.grid_steps  # 100 batches of >= 20 ms: about one grid every 10 batches
+
+
+def test_quality_scores_stay_within_their_share_of_training_time():
+    """Scores that cost 50 ms, at most 10% of the time (a test's budget): the share the run reports
+    stays within it once the first score is earned back."""
+
+    class Report:
+        ready = True
+
+        def __call__(self):
+            time.sleep(0.05)
+            return {"confident_share": 0.5}
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def456", "test", {})
+    cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
+    x = np.zeros((150, 2), np.float32)
+    callback = StreamCallback(run, quality_report=Report(), quality_cadence=cadence)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    shares = run.curves["quality/time_share"].points().mean
+    assert len(shares) >= 3
+    assert shares[-1] <= 0.1 + 1e-6
