@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.charts import X_MODES, ChartOptions
+from ui.chart_math import X_MODES, ChartOptions
 
 X_LABELS = {"step": "Step", "samples": "Samples", "time": "Wall time"}
 

@@ -1,0 +1,227 @@
+"""The parts Plotly figures are built from, as plain dicts: stacked panels on one x axis,
+a metric's traces (min-max band, bucket means, smoothed line, epoch figures) and
+vertical marks (epoch ends, steering events)."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+
+from runtime.curves import CurvePoints, EpochPoints
+from ui.chart_math import ChartOptions, ema, robust_range, x_values
+
+PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2"]
+RAW_OPACITY = 0.35
+BAND_OPACITY = 0.13
+MAX_EPOCH_LABELS = 8  # more "epoch N" labels than this overlap on a chart half a page wide
+
+
+def metric_groups(names: list[str]) -> list[list[str]]:
+    """Metrics that share a panel: all losses together (d_loss with g_loss), others alone."""
+    losses = [n for n in names if "loss" in n]
+    others = [n for n in names if "loss" not in n]
+    return ([losses] if losses else []) + [[n] for n in others]
+
+
+def _axis_name(kind: str, row: int) -> str:
+    return kind if row == 1 else f"{kind}{row}"
+
+
+def stacked_layout(titles: list[str], height_per_row: int, gap_px: int, x_title: str) -> tuple[dict, list[dict]]:
+    """A layout of panels stacked on one shared x axis, and each panel's trace axes.
+
+    The gap between panels is in pixels, so any number of panels fits (a fraction of the
+    figure would leave no room, or negative room, once there are many of them)."""
+    rows = max(1, len(titles))
+    total_px = max(300, height_per_row * rows)
+    gap = min(gap_px / total_px, 0.5 / rows) if rows > 1 else 0.0
+    height = (1.0 - gap * (rows - 1)) / rows
+    layout: dict = {
+        "height": total_px,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.03, "x": 0},
+        "hovermode": "x unified",
+    }
+    axes = []
+    for row, title in enumerate(titles or [""], 1):
+        top = 1.0 - (row - 1) * (height + gap)
+        xa, ya = _axis_name("xaxis", row), _axis_name("yaxis", row)
+        x_ref, y_ref = xa[0] + xa[5:], ya[0] + ya[5:]
+        layout[xa] = {"anchor": y_ref, "domain": [0, 1], "showticklabels": row == rows}
+        if row > 1:
+            layout[xa]["matches"] = "x"
+        if row == rows:
+            layout[xa]["title"] = {"text": x_title}
+        domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]  # float error must not leave [0, 1]
+        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": html.escape(title, quote=False)}}
+        axes.append({"xaxis": x_ref, "yaxis": y_ref, "_layout_y": ya})
+    return layout, axes
+
+
+def apply_y_options(layout: dict, axes: dict, arrays: list[np.ndarray], options: ChartOptions) -> None:
+    ya = layout[axes["_layout_y"]]
+    if options.log_y:
+        ya["type"] = "log"
+    if options.ignore_outliers and (span := robust_range(arrays, options.log_y)):
+        ya["range"] = span
+
+
+def trace_axes(axes: dict) -> dict:
+    return {k: v for k, v in axes.items() if not k.startswith("_")}
+
+
+# ---- traces ---------------------------------------------------------------------
+def rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def line_trace(x, y, name: str, axes: dict, color: str, **style) -> dict:
+    """A line; ``style`` overrides width, opacity, legend and hover. ``name`` is shown as text."""
+    name = html.escape(name)  # Plotly renders a subset of HTML (links too) in legends and hovers
+    trace = {
+        "type": "scatter",
+        "x": np.asarray(x, np.float32),
+        "y": np.asarray(y, np.float32),
+        "mode": "lines",
+        "name": name,
+        "line": {"color": color, "width": 2},
+        "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
+        **trace_axes(axes),
+    }
+    trace.update(style)
+    return trace
+
+
+def band_traces(x, curve: CurvePoints, name: str, axes: dict, color: str) -> list[dict]:
+    """Each bucket's min to max as a faint filled band (nothing while buckets are single steps)."""
+    same = np.isclose(curve.lo, curve.hi, equal_nan=True)
+    if same.all():
+        return []
+    edge = {"width": 0, "color": color}
+    upper = line_trace(x, curve.hi, f"{name} max", axes, color, line=edge, showlegend=False, hoverinfo="skip")
+    upper.pop("hovertemplate")
+    lower = line_trace(
+        x,
+        curve.lo,
+        f"{name} range",
+        axes,
+        color,
+        line=edge,
+        fill="tonexty",
+        fillcolor=rgba(color, BAND_OPACITY),
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    lower.pop("hovertemplate")
+    return [upper, lower]
+
+
+def epoch_trace(points: EpochPoints, x, name: str, axes: dict, **style) -> dict:
+    """One figure per epoch (an epoch mean, a validation result) at the epoch's last step."""
+    return {
+        "type": "scatter",
+        "x": np.asarray(x, np.float32),
+        "y": np.asarray(points.values, np.float32),
+        "name": name,
+        "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>",
+        **style,
+        **trace_axes(axes),
+    }
+
+
+def metric_traces(
+    name: str, curve: CurvePoints, epoch_curves: dict, options: ChartOptions, batch_size, axes: dict, color: str
+) -> list[dict]:
+    """One metric's traces: min-max band, bucket means (faint), their smoothed line, epoch means, validation."""
+    x = x_values(curve.steps, curve.times, options.x, batch_size)
+    traces = band_traces(x, curve, name, axes, color)
+    if options.smoothing > 0:
+        raw = dict(line={"color": color, "width": 1}, opacity=RAW_OPACITY, showlegend=False)
+        traces.append(
+            line_trace(
+                x,
+                curve.mean,
+                f"{name} (raw)",
+                axes,
+                color,
+                **raw,
+                hovertemplate=f"{name} raw: %{{y:.4g}}<extra></extra>",
+            )
+        )
+    traces.append(line_trace(x, ema(curve.mean, options.smoothing), name, axes, color))
+    for key, label, style in (
+        (
+            f"epoch/{name}",
+            f"{name}, epoch mean",
+            dict(
+                mode="markers",
+                marker={"color": color, "size": 9, "symbol": "diamond", "line": {"width": 1, "color": "white"}},
+            ),
+        ),
+        (
+            # Validation (the evaluation step behind fit(validation_data=...)) is measured once
+            # an epoch: drawn on the training metric's panel, so the two can be compared.
+            f"epoch/val_{name}",
+            f"val_{name} (held out)",
+            dict(
+                mode="lines+markers",
+                line={"color": color, "width": 2, "dash": "dash"},
+                marker={"color": "white", "size": 8, "line": {"width": 2, "color": color}},
+            ),
+        ),
+    ):
+        if key in epoch_curves:
+            points = epoch_curves[key]
+            traces.append(
+                epoch_trace(points, x_values(points.steps, points.times, options.x, batch_size), label, axes, **style)
+            )
+    return traces
+
+
+def marks(xs: list[float], labels: list[str], every: int, color: str = "#888", dash: str = "dot") -> tuple:
+    """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled."""
+    shapes, annotations = [], []
+    for i, (x, label) in enumerate(zip(xs, labels), 1):
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": x,
+                "x1": x,
+                "y0": 0,
+                "y1": 1,
+                "line": {"width": 1, "dash": dash, "color": color},
+            }
+        )
+        if label and i % every == 0:
+            annotations.append(
+                {
+                    "x": x,
+                    "xref": "x",
+                    "y": 1.0,
+                    "yref": "paper",
+                    "text": label,
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "yanchor": "bottom",
+                    "font": {"size": 10, "color": color},
+                }
+            )
+    return shapes, annotations
+
+
+def epoch_marks(epoch_steps: list[int], total_steps: int | None, xs_of) -> tuple[list[dict], list[dict]]:
+    """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap."""
+    kept = [
+        (i, s) for i, s in enumerate(epoch_steps, 1) if not (total_steps and s >= total_steps and i == len(epoch_steps))
+    ]
+    xs = xs_of([s for _, s in kept])
+    if len(xs) != len(kept):
+        return [], []
+    every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
+    labels = [f"epoch {i}" if i % every == 0 else "" for i, _ in kept]
+    return marks(xs, labels, 1)
