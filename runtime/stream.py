@@ -89,7 +89,9 @@ class StreamCallback(keras.callbacks.Callback):
         if not self._quality_ready() or self.last_quality_step == self.step:
             return
         started = time.monotonic()
-        scores = self.quality_report()
+        scores = self.quality_report(should_stop=self.run.stop_event.is_set)  # a Stop need not wait for it
+        if scores is None:
+            return
         self.last_quality_time = time.monotonic()
         self.last_quality_cost = self.last_quality_time - started
         self.last_quality_step = self.step

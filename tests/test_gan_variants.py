@@ -128,3 +128,18 @@ def test_each_variant_saves_and_loads(key, tmp_path, mnist_dir):
     z = fixed_latents(3, exp.model.latent_dim, seed=0)
     labels = np.array([1, 2, 3]) if key == "cgan" else None
     np.testing.assert_allclose(loaded.generate(z, labels), exp.model.generate(z, labels), atol=1e-5)
+
+
+def test_drawing_samples_for_the_scores_gives_way_to_a_stop(mnist_dir):
+    """Scoring draws 1,000 samples in chunks (seconds on a CPU): a Stop between chunks ends it."""
+    gan = build("dcgan").model
+    z = fixed_latents(600, gan.latent_dim, seed=1)
+    asked = []
+
+    def stop_after_the_first_chunk():
+        asked.append(1)
+        return len(asked) > 1
+
+    assert gan.generate(z, chunk=256, should_stop=stop_after_the_first_chunk) is None
+    assert len(asked) == 2  # checked before each chunk; the second check called it off
+    assert gan.generate(z[:3], should_stop=lambda: False).shape == (3, 28, 28, 1)

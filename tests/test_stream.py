@@ -51,7 +51,7 @@ def test_quality_scores_stay_within_their_share_of_training_time():
     class Report:
         ready = True
 
-        def __call__(self):
+        def __call__(self, should_stop):
             time.sleep(0.05)
             return {"confident_share": 0.5}
 

@@ -35,7 +35,8 @@ class Experiment:
     grid_columns: int | None = None  # columns of the sample grid (default: as square as possible)
     epoch_report: Callable[[], dict[str, float]] | None = None  # extra figures at each epoch end
     final_report: Callable[[], dict[str, float]] | None = None  # figures once training ends
-    quality_report: Callable[[], dict[str, float]] | None = None  # scores of the samples (costly: on a budget)
+    quality_report: Callable[..., dict[str, float] | None] | None = None  # scores (costly: on a budget); gets
+    # should_stop, a callable: when it turns true mid-way, the report may give up and return None
     steering: Steering | None = None  # what can change mid-run, and single steps (trainers/steering.py)
     data_source: str = ""  # where the data came from, for the run record
 

@@ -149,14 +149,17 @@ class GanBase(keras.Model):
         return self._ema.net if self._ema.net is not None else self.generator
 
     # ---- outside the step --------------------------------------------------------
-    def generate(self, latent_vectors, labels=None, chunk: int = 256) -> np.ndarray:
+    def generate(self, latent_vectors, labels=None, chunk: int = 256, should_stop=None) -> np.ndarray | None:
         """Images (n, 28, 28, 1) in [0, 1] for the given latent vectors, without gradients.
 
-        In chunks: a thousand samples at once would hold ~400 MB of activations.
+        In chunks: a thousand samples at once would hold ~400 MB of activations. Between
+        chunks ``should_stop()`` may call it off (None): a person's Stop need not wait for it.
         """
         out = []
         with torch.no_grad():
             for start in range(0, len(latent_vectors), chunk):
+                if should_stop is not None and should_stop():
+                    return None
                 z = keras.ops.convert_to_tensor(latent_vectors[start : start + chunk], dtype="float32")
                 if labels is not None:
                     z = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
@@ -279,9 +282,13 @@ class QualityProbe:
     def ready(self) -> bool:
         return self.scorer is not None
 
-    def __call__(self) -> dict[str, float]:
+    def __call__(self, should_stop=None) -> dict[str, float] | None:
+        """The scores now, or None if ``should_stop()`` became true while the samples were drawn."""
         scorer = self.prepare()
-        scores = scorer.judge(self.gan.generate(self.z, self.labels), self.labels).as_metrics()
+        images = self.gan.generate(self.z, self.labels, should_stop=should_stop)
+        if images is None:
+            return None
+        scores = scorer.judge(images, self.labels).as_metrics()
         return {**scores, "scorer_accuracy": scorer.accuracy}
 
 
