@@ -25,6 +25,7 @@ from runtime.heartbeat import Heartbeat
 from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.store import RunStore
+from runtime.lazy_logs import fit_callbacks, read_interval
 from runtime.stream import StreamCallback
 from trainers import precision
 
@@ -121,10 +122,13 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
                 epoch_report=experiment.epoch_report,
                 quality_report=experiment.quality_report,
                 limits=limits,
+                read_every=read_interval(),
             )
+            # On a GPU, no device sync per step: Keras is given a list that leaves batch logs as tensors.
+            callbacks = fit_callbacks(experiment.model, experiment.fit_kwargs, [callback], lazy=callback.read_every > 0)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
-                experiment.model.fit(**experiment.fit_kwargs, callbacks=[callback], verbose=0)
+                experiment.model.fit(**experiment.fit_kwargs, callbacks=callbacks, verbose=0)
             if run.diverged_at is not None:
                 step, name = run.diverged_at
                 return Outcome(

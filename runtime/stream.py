@@ -27,6 +27,20 @@ from trainers.config import format_value
 from trainers.images import grid_png
 
 
+def plain_logs(logs: dict) -> dict:
+    """Batch logs as floats, nested dicts flattened (what Keras hands a callback; lazy lists do not)."""
+    plain = {}
+    for name, value in logs.items():
+        if isinstance(value, dict):
+            plain.update(plain_logs(value))
+        else:
+            try:
+                plain[name] = float(keras.ops.convert_to_numpy(value))
+            except (TypeError, ValueError):
+                pass  # not a number (Keras leaves such values out of curves too)
+    return plain
+
+
 class StreamCallback(keras.callbacks.Callback):
     """Streams metrics, grids and scores of one ``fit`` into ``run``; obeys its controls."""
 
@@ -41,6 +55,7 @@ class StreamCallback(keras.callbacks.Callback):
         quality_cadence: Cadence = QUALITY,
         limits: Limits = Limits(),
         watch: Callable[[str], bool] = lambda name: "loss" in name,
+        read_every: float = 0.0,
     ):
         super().__init__()
         self.run = run
@@ -53,6 +68,12 @@ class StreamCallback(keras.callbacks.Callback):
         self.limits = limits
         self.paused_seconds = 0.0  # time spent paused: not training time
         self.watch = watch  # which metrics stop the run as diverged when not finite
+        # Seconds between reads of metric values (0: every batch). On a GPU a read waits for the
+        # step to finish; read at the page's pace instead (runtime/lazy_logs.py).
+        self.read_every = read_every
+        self.last_read_time = -math.inf
+        self.last_read_step = 0
+        self.pending_logs: dict = {}
         self.step = 0
         self.epoch = 0
         self.last_grid_step: int | None = None
@@ -125,11 +146,13 @@ class StreamCallback(keras.callbacks.Callback):
                 text = ", ".join(f"{name} → {format_value(value)}" for name, value in arg.items())
                 self.run.record_event(self.step, "steer", text, arg)
             elif kind == "single":
+                self._read_pending()  # the batches before it are not this step's
                 single = steering.single_steps[arg]
                 single.run()
                 self.step += 1
                 values = self.values(self.model.results(), only_changed=True)
                 self.run.record_step(self.step, self.epoch, values)
+                self.last_read_step = self.step
                 self.run.record_event(self.step, "single_step", single.label.lower(), {"step": arg})
                 self._grid()
                 self._quality()
@@ -159,6 +182,7 @@ class StreamCallback(keras.callbacks.Callback):
         training = time.perf_counter() - self.train_started - self.paused_seconds
         self._limit(self.limits.stop_reason(self.step, training))
         if not run.resume_event.is_set() and not run.stop_event.is_set():
+            self._read_pending()  # a paused run shows every step it took
             run.set_status("paused")
             if run.writer:
                 run.writer.pause()  # what it has is written, and the store says paused
@@ -201,16 +225,31 @@ class StreamCallback(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         self.batch_started = time.perf_counter()
 
-    def on_train_batch_end(self, batch, logs=None):
-        started = time.perf_counter()
-        step_seconds = started - self.batch_started  # the train step alone
-        self.step += 1
-        values = self.values(logs or {})
+    def _read(self, logs: dict, step_seconds: float | None = None) -> bool:
+        """Record the values of the batches since the last read; False if a watched one is not finite."""
+        values = self.values(plain_logs(logs))
+        self.last_read_time, self.last_read_step = time.perf_counter(), self.step
         self.run.record_step(self.step, self.epoch, values, step_seconds)
         bad = [k for k, v in values.items() if self.watch(k) and not math.isfinite(v)]
         if bad:
             self.run.diverged_at = (self.step, bad[0])
             self.model.stop_training = True
+            return False
+        return True
+
+    def _read_pending(self) -> None:
+        """Read now if batches were taken since the last read (at an epoch's end, a pause, the end)."""
+        if self.step > self.last_read_step and self.run.diverged_at is None:
+            self._read(self.pending_logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        started = time.perf_counter()
+        step_seconds = started - self.batch_started  # the train step alone
+        self.step += 1
+        if self.read_every and started - self.last_read_time < self.read_every:
+            self.pending_logs = logs or {}
+            self.run.record_step(self.step, self.epoch, {})  # progress only: nothing read from the device
+        elif not self._read(logs or {}, None if self.read_every else step_seconds):
             return
         if self._grid_due():
             self._grid()
@@ -224,6 +263,7 @@ class StreamCallback(keras.callbacks.Callback):
         if self.run.stop_event.is_set() and steps and self.step < (epoch + 1) * steps:
             return  # stopped mid-epoch: its figures would not be an epoch's
         started = time.perf_counter()
+        self._read_pending()
         figures = {k: float(v) for k, v in (logs or {}).items()}
         if self.epoch_report is not None and self.run.diverged_at is None:
             figures.update(self.epoch_report())
@@ -235,6 +275,7 @@ class StreamCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         started = time.perf_counter()
         self.run.fit_seconds = started - self.train_started
+        self._read_pending()
         if self.run.diverged_at is None:
             self._grid()
             # Final scores, unless a person stopped it (they want it stopped) or it was never scored.

@@ -50,9 +50,12 @@ def test_quality_scores_stay_within_their_share_of_training_time():
 
     class Report:
         ready = True
+        costs = []
 
         def __call__(self, should_stop):
+            started = time.monotonic()
             time.sleep(0.05)
+            self.costs.append(time.monotonic() - started)
             return {"confident_share": 0.5}
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -64,4 +67,9 @@ def test_quality_scores_stay_within_their_share_of_training_time():
     model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
     shares = run.curves["quality/time_share"].points().mean
     assert len(shares) >= 3
-    assert shares[-1] <= 0.1 + 1e-6
+    # The next score is allowed if the last one's cost fits; a score that costs more than the one
+    # before it (a loaded machine oversleeps) may pass the budget by the difference, over the time
+    # trained so far: share <= budget + jitter / elapsed, and elapsed = scoring time / share.
+    costs = Report.costs
+    jitter = max(costs) - min(costs) + 0.002  # + what the callback's own timing adds around the call
+    assert shares[-1] * (1 - jitter / sum(costs)) <= 0.1 + 1e-6
