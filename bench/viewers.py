@@ -14,6 +14,7 @@ machine with two or more CPUs the bench gives the server half of them and the br
 
     python bench/viewers.py                 # 10 viewers, 30 s windows
     python bench/viewers.py --viewers 3 --window 10
+    python bench/viewers.py --protocol      # 10 viewers as websocket sessions, no Chromium
 """
 
 from __future__ import annotations
@@ -109,21 +110,86 @@ def start_run(page, url: str, query: str) -> str:
     return re.search(r"run=(\w+)", page.url).group(1)
 
 
-def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=None) -> dict:
-    """The figures; ``browser`` is a Playwright browser to use (a test's), else one is launched."""
+def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=None, protocol: bool = False) -> dict:
+    """The figures; ``browser`` is a Playwright browser to use (a test's), else one is launched;
+    ``protocol``: the viewers are websocket sessions (bench/protocol_viewers.py), not browsers."""
     if browser is not None:
-        return _measure(browser, viewers, window, port)
+        return _measure(browser, viewers, window, port, protocol)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         own = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            return _measure(own, viewers, window, port)
+            return _measure(own, viewers, window, port, protocol)
         finally:
             own.close()
 
 
-def _measure(browser, viewers: int, window: float, port: int) -> dict:
+def _watch_browsers(browser, contexts, url, db, run_id, viewers, window) -> tuple[float, list[float], list[str]]:
+    """Run A's steps/s while ``viewers`` Chromium contexts watch it; the delays seen, errors."""
+    delays: list[float] = []
+    contexts += [browser.new_context() for _ in range(viewers)]
+    pages = [c.new_page() for c in contexts[1:]]
+    for page in pages:  # one after another: ten first loads at once would swamp the browsers' cores
+        page.goto(f"{url}/gan?run={run_id}", wait_until="commit", timeout=180_000)
+        page.wait_for_function(LAST_STEP, timeout=180_000)
+    time.sleep(5)  # every page refreshing
+
+    # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
+    started = time.monotonic()
+    conn = sqlite3.connect(db)
+    first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    seen = {i: 0.0 for i in range(viewers)}
+    errors: list[str] = []
+    while time.monotonic() - started < window:
+        for i, page in enumerate(pages):
+            try:
+                step = page.evaluate(LAST_STEP)
+            except Exception as exc:  # a page mid-rerun: try again next round
+                errors.append(repr(exc)[:200])
+                continue
+            if step > seen[i]:
+                at = recorded_at(db, run_id, step)
+                if at is not None and seen[i]:
+                    delays.append(time.time() - at)
+                seen[i] = step
+        time.sleep(0.05)
+    last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    conn.close()
+    return (last - first) / (time.monotonic() - started), delays, errors
+
+
+def _watch_protocol(url, db, run_id, viewers, window) -> tuple[float, list[float], list[str]]:
+    """The same with websocket sessions that speak Streamlit's protocol and draw nothing."""
+    from protocol_viewers import ProtocolViewers
+
+    watchers = ProtocolViewers(url, "gan", f"run={run_id}", viewers)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not all(v.seen for v in watchers.viewers):
+            time.sleep(0.5)
+        time.sleep(5)  # every session refreshing
+        conn = sqlite3.connect(db)
+        first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        started_wall, started = time.time(), time.monotonic()
+        time.sleep(window)
+        last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        conn.close()
+        watched = (last - first) / (time.monotonic() - started)
+    finally:
+        watchers.close()
+    delays = []
+    for viewer in watchers.viewers:
+        for seen_at, step in viewer.seen[1:]:  # the first is the page's first load
+            at = recorded_at(db, run_id, step)
+            if at is not None and seen_at >= started_wall:
+                delays.append(seen_at - at)
+    reruns = sum(v.reruns for v in watchers.viewers)
+    print(f"{viewers} protocol sessions: {reruns} fragment reruns in all", file=sys.stderr)
+    return watched, delays, [e for v in watchers.viewers for e in v.errors]
+
+
+def _measure(browser, viewers: int, window: float, port: int, protocol: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="bench-viewers-"))
     env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_MAX_CONCURRENT": "2"}
     split = split_cpus()
@@ -156,38 +222,13 @@ def _measure(browser, viewers: int, window: float, port: int) -> dict:
         time.sleep(10)  # past the first steps' warm-up
         alone = steps_per_second(db, run_a, window)
 
-        delays: list[float] = []
-        contexts += [browser.new_context() for _ in range(viewers)]
-        pages = [c.new_page() for c in contexts[1:]]
-        for page in pages:  # one after another: ten first loads at once would swamp the browsers' cores
-            page.goto(f"{url}/gan?run={run_a}", wait_until="commit", timeout=180_000)
-            page.wait_for_function(LAST_STEP, timeout=180_000)
-        time.sleep(5)  # every page refreshing
-
-        # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
-        started = time.monotonic()
-        conn = sqlite3.connect(db)
-        first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
-        seen = {i: 0.0 for i in range(viewers)}
-        errors: list[str] = []
-        while time.monotonic() - started < window:
-            for i, page in enumerate(pages):
-                try:
-                    step = page.evaluate(LAST_STEP)
-                except Exception as exc:  # a page mid-rerun: try again next round
-                    errors.append(repr(exc)[:200])
-                    continue
-                if step > seen[i]:
-                    at = recorded_at(db, run_a, step)
-                    if at is not None and seen[i]:
-                        delays.append(time.time() - at)
-                    seen[i] = step
-            time.sleep(0.05)
-        last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_a,)).fetchone()[0]
-        watched = (last - first) / (time.monotonic() - started)
+        starter.close()
+        if protocol:
+            watched, delays, errors = _watch_protocol(url, db, run_a, viewers, window)
+        else:
+            watched, delays, errors = _watch_browsers(browser, contexts, url, db, run_a, viewers, window)
         if not delays:
-            print(f"no updates seen; last steps seen {seen}; errors: {errors[-3:]}", file=sys.stderr)
-        conn.close()
+            print(f"no updates seen; errors: {errors[-3:]}", file=sys.stderr)
         for context in contexts:
             context.close()
     finally:
@@ -213,9 +254,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--window", type=float, default=30.0, help="seconds of each measurement")
+    parser.add_argument(
+        "--protocol", action="store_true", help="viewers as websocket sessions that draw nothing (no Chromium)"
+    )
     args = parser.parse_args()
     choose_device("cpu")  # and MNIST from ../shared/data/mnist, as the tests find it
-    r = measure(args.viewers, args.window)
+    r = measure(args.viewers, args.window, protocol=args.protocol)
     print(
         f"run A alone: {r['alone']:.2f} steps/s; with {args.viewers} viewers: {r['watched']:.2f} steps/s "
         f"({100 * r['slowdown']:+.1f}% slower)"
@@ -224,7 +268,7 @@ def main() -> None:
         f"recorded -> drawn: median {r['median_delay']:.2f} s, p95 {r['p95_delay']:.2f} s over {r['samples']} updates"
     )
     print(
-        f"SUMMARY viewers={args.viewers} alone_steps_s={r['alone']:.2f} watched_steps_s={r['watched']:.2f} "
+        f"SUMMARY viewers={args.viewers} kind={'protocol' if args.protocol else 'chromium'} alone_steps_s={r['alone']:.2f} watched_steps_s={r['watched']:.2f} "
         f"slowdown_pct={100 * r['slowdown']:.1f} p95_delay_s={r['p95_delay']:.2f} "
         f"median_delay_s={r['median_delay']:.2f}"
     )

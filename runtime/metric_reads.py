@@ -96,7 +96,8 @@ class MetricReads:
                 rows.append(list(r))
         points = bucket_rows(np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=np.float64))
         if started is None:
-            return points._replace(times=np.full(len(points), np.nan, np.float32))
+            # (not ``_replace``: it checks len(), which for CurvePoints counts points, not fields)
+            return CurvePoints(points.steps, np.full(len(points), np.nan, np.float32), *points[2:])
         return points
 
     def metric_rows(self, run_id: str, names: list[str], chunk: int = 20_000):

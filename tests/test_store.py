@@ -149,3 +149,24 @@ def test_a_store_from_a_newer_lab_is_refused_with_a_message(tmp_path):
     conn.close()
     with pytest.raises(RuntimeError, match="newer version of the lab"):
         RunStore(path)
+
+
+def test_a_snapshot_read_from_the_store_changes_version_when_the_run_does(store):
+    """Figures are shared per (run, version): a run trained by another process must not keep
+    showing its first figure (a viewer on a second server saw the chart stuck at one step)."""
+    from runtime.readback import snapshot_from_store
+
+    store.create_run("r1", "gan", {"epochs": 1})
+    w = store.writer("r1", flush_every_s=0)
+    w.set_progress(status="running")
+    w.metrics(1, 0, {"d_loss": 0.5})
+    w.set_progress(steps_done=1)
+    w.flush()
+    first = snapshot_from_store(store, "r1")
+    assert snapshot_from_store(store, "r1").version == first.version  # nothing new: the same figure
+    w.metrics(2, 0, {"d_loss": 0.4})
+    w.set_progress(steps_done=2)
+    w.flush()
+    second = snapshot_from_store(store, "r1")
+    assert second.version != first.version and second.step == 2
+    w.close()
