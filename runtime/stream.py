@@ -126,13 +126,20 @@ class StreamCallback(keras.callbacks.Callback):
         wait = self.quality_cadence.wait_after(self.last_quality_cost)
         if time.monotonic() - self.last_quality_time < wait:
             return False
+        if self.last_quality_step is None:
+            return True  # the first score, min_seconds in: a person sees one early
+        # Over the whole run, not only since the last score, and leaving room for the score
+        # taken when training ends: the run's share stays within the budget once the first
+        # score has been earned back.
+        return self._fits(scores=2)
+
+    def _fits(self, scores: int) -> bool:
+        """Whether ``scores`` more scores, each costing what the last did, keep the whole run within budget."""
         budget = self.quality_cadence.budget
-        if budget is None or self.last_quality_step is None:
+        if budget is None:
             return True
-        # Over the whole run, not only since the last score: the share the page reports stays
-        # within the budget once the first score (paid for at 10 s) has been earned back.
         elapsed = time.perf_counter() - self.train_started
-        return self.run.quality_seconds + self.last_quality_cost <= budget * elapsed
+        return self.run.quality_seconds + scores * self.last_quality_cost <= budget * elapsed
 
     # ---- controls and steering ---------------------------------------------------
     def _steer(self) -> None:
@@ -278,7 +285,8 @@ class StreamCallback(keras.callbacks.Callback):
         self._read_pending()
         if self.run.diverged_at is None:
             self._grid()
-            # Final scores, unless a person stopped it (they want it stopped) or it was never scored.
-            if self.last_quality_step is not None and not self.run.stop_event.is_set():
+            # Final scores, unless a person stopped it (they want it stopped), it was never scored,
+            # or (a short run) the budget has no room left for them.
+            if self.last_quality_step is not None and not self.run.stop_event.is_set() and self._fits(scores=1):
                 self._quality()
         self._spent(started)

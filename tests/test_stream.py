@@ -73,3 +73,24 @@ def test_quality_scores_stay_within_their_share_of_training_time():
     costs = Report.costs
     jitter = max(costs) - min(costs) + 0.002  # + what the callback's own timing adds around the call
     assert shares[-1] * (1 - jitter / sum(costs)) <= 0.1 + 1e-6
+
+
+def test_a_short_run_skips_the_final_score_the_budget_has_no_room_for():
+    """Scores of 50 ms within 10% of the time: the first at 0.3 s; at the end of a ~0.6 s run a
+    second would make 0.1 s of scoring, over the 0.06 s allowed: the run keeps its one score."""
+
+    class Report:
+        ready = True
+
+        def __call__(self, should_stop):
+            time.sleep(0.05)
+            return {"confident_share": 0.5}
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def456", "test", {})
+    cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
+    x = np.zeros((30, 2), np.float32)
+    callback = StreamCallback(run, quality_report=Report(), quality_cadence=cadence)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    assert len(run.curves["quality/time_share"].points()) == 1
