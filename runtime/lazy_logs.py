@@ -39,6 +39,8 @@ class LazyLogsCallbackList(CallbackList):
 
 def steps_per_epoch(fit_kwargs: dict) -> int | None:
     """Batches per epoch of ``fit(**fit_kwargs)``, where it can be told without Keras's iterator."""
+    if fit_kwargs.get("validation_split"):
+        return None  # Keras splits the data first: leave the count to it
     if fit_kwargs.get("steps_per_epoch"):
         return int(fit_kwargs["steps_per_epoch"])
     x = fit_kwargs.get("x")

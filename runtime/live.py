@@ -113,15 +113,18 @@ class LiveRun:
                 curve = self.curves[name] = Curve(self.max_points)
             curve.append(step, value, t)
 
-    def record_step(self, step: int, epoch: int, values: dict, step_seconds: float | None = None, at=None) -> None:
-        """The values of ``step`` (``at``: when they were measured, if not now: a Ray worker's replayed calls)."""
+    def record_step(
+        self, step: int, epoch: int, values: dict, step_seconds: float | None = None, at=None, timed_steps: int = 1
+    ) -> None:
+        """The values of ``step`` (``at``: when they were measured, if not now: a Ray worker's replayed calls);
+        ``step_seconds``: the mean time of the last ``timed_steps`` train steps (several when read at a pace)."""
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:
             self.step = step
             if step_seconds is not None and step > WARMUP_STEPS:
-                self.step_time_total += step_seconds
-                self.step_time_count += 1
+                self.step_time_total += step_seconds * timed_steps
+                self.step_time_count += timed_steps
             self._append(step, values, t)
             self.rate_window.append((time.monotonic(), step))
             self.version += 1

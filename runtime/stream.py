@@ -74,6 +74,7 @@ class StreamCallback(keras.callbacks.Callback):
         self.last_read_time = -math.inf
         self.last_read_step = 0
         self.pending_logs: dict = {}
+        self.pending_seconds = 0.0  # time inside the train steps not read yet
         self.step = 0
         self.epoch = 0
         self.last_grid_step: int | None = None
@@ -153,7 +154,8 @@ class StreamCallback(keras.callbacks.Callback):
                 text = ", ".join(f"{name} → {format_value(value)}" for name, value in arg.items())
                 self.run.record_event(self.step, "steer", text, arg)
             elif kind == "single":
-                self._read_pending()  # the batches before it are not this step's
+                if not self._read_pending():  # the batches before it are not this step's
+                    return  # they diverged: no more steps
                 single = steering.single_steps[arg]
                 single.run()
                 self.step += 1
@@ -189,7 +191,8 @@ class StreamCallback(keras.callbacks.Callback):
         training = time.perf_counter() - self.train_started - self.paused_seconds
         self._limit(self.limits.stop_reason(self.step, training))
         if not run.resume_event.is_set() and not run.stop_event.is_set():
-            self._read_pending()  # a paused run shows every step it took
+            if not self._read_pending():  # a paused run shows every step it took
+                return  # they diverged: the run stops rather than pauses
             run.set_status("paused")
             if run.writer:
                 run.writer.pause()  # what it has is written, and the store says paused
@@ -203,6 +206,7 @@ class StreamCallback(keras.callbacks.Callback):
                     run.writer.beat()  # still alive, for other processes watching the store
                 self._limit(self.limits.pause_reason(time.perf_counter() - since))
             self.paused_seconds += time.perf_counter() - since
+            self.last_read_time = time.perf_counter()  # the read pace restarts after a pause
             if not run.stop_event.is_set():
                 run.set_status("running")
                 if run.writer:
@@ -228,15 +232,28 @@ class StreamCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.values.previous.clear()  # Keras has just reset the metrics: totals start again from zero
+
+    def on_test_begin(self, logs=None):
+        # fit() validates before on_epoch_end, with the same metric objects, reset: read the
+        # training batches not read yet first, or their values would be the validation's.
+        self._read_pending()
 
     def on_train_batch_begin(self, batch, logs=None):
         self.batch_started = time.perf_counter()
 
-    def _read(self, logs: dict, step_seconds: float | None = None) -> bool:
-        """Record the values of the batches since the last read; False if a watched one is not finite."""
+    def _read(self, logs: dict) -> bool:
+        """Record the values of the batches since the last read; False if a watched one is not finite.
+
+        Their step time is the time inside those train steps plus the read itself: on a GPU the
+        steps were only queued, and the read waits for them to finish.
+        """
+        started = time.perf_counter()
         values = self.values(plain_logs(logs))
-        self.last_read_time, self.last_read_step = time.perf_counter(), self.step
-        self.run.record_step(self.step, self.epoch, values, step_seconds)
+        steps = self.step - self.last_read_step
+        seconds = (self.pending_seconds + time.perf_counter() - started) / steps if steps else None
+        self.last_read_time, self.last_read_step, self.pending_seconds = time.perf_counter(), self.step, 0.0
+        self.run.record_step(self.step, self.epoch, values, seconds, timed_steps=max(1, steps))
         bad = [k for k, v in values.items() if self.watch(k) and not math.isfinite(v)]
         if bad:
             self.run.diverged_at = (self.step, bad[0])
@@ -244,19 +261,23 @@ class StreamCallback(keras.callbacks.Callback):
             return False
         return True
 
-    def _read_pending(self) -> None:
-        """Read now if batches were taken since the last read (at an epoch's end, a pause, the end)."""
-        if self.step > self.last_read_step and self.run.diverged_at is None:
-            self._read(self.pending_logs)
+    def _read_pending(self) -> bool:
+        """Read now if batches were taken since the last read (at an epoch's end, validation, a pause,
+        a single step, the end); False if the run diverged."""
+        if self.run.diverged_at is not None:
+            return False
+        if self.step > self.last_read_step:
+            return self._read(self.pending_logs)
+        return True
 
     def on_train_batch_end(self, batch, logs=None):
         started = time.perf_counter()
-        step_seconds = started - self.batch_started  # the train step alone
+        self.pending_seconds += started - self.batch_started  # the train step alone
         self.step += 1
         if self.read_every and started - self.last_read_time < self.read_every:
             self.pending_logs = logs or {}
             self.run.record_step(self.step, self.epoch, {})  # progress only: nothing read from the device
-        elif not self._read(logs or {}, None if self.read_every else step_seconds):
+        elif not self._read(logs or {}):
             return
         if self._grid_due():
             self._grid()

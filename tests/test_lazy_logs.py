@@ -11,7 +11,7 @@ from runtime.stream import StreamCallback
 BATCHES = 12  # per epoch
 
 
-def _fit(read_every: float, lazy: bool, extra=()):
+def _fit(read_every: float, lazy: bool, extra=(), validate: bool = False):
     """Two epochs of a seeded linear regression (batch 4, no shuffling): the same losses every time."""
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
@@ -20,6 +20,8 @@ def _fit(read_every: float, lazy: bool, extra=()):
     x = rng.normal(size=(4 * BATCHES, 3)).astype(np.float32)
     y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 1.0
     fit_kwargs = dict(x=x, y=y, batch_size=4, epochs=2, shuffle=False)
+    if validate:  # a validation set whose loss is far from the training loss
+        fit_kwargs["validation_data"] = (x[:8], y[:8] + 100.0)
     run = LiveRun("abc123def456", "test", {})
     stream = StreamCallback(run, read_every=read_every)
     model.fit(**fit_kwargs, verbose=0, callbacks=fit_callbacks(model, fit_kwargs, [stream, *extra], lazy=lazy))
@@ -61,8 +63,19 @@ def test_reads_at_a_pace_record_the_mean_of_the_batches_between_them():
     per_batch = every.mean.astype(np.float64)
     expected = [per_batch[0], per_batch[1:BATCHES].mean(), per_batch[BATCHES:].mean()]
     np.testing.assert_allclose(paced.mean, expected, rtol=1e-5)
-    # Progress is counted on every batch all the same.
+    # Progress is counted on every batch all the same, and so is the time inside the steps.
     assert paced_run.step == 2 * BATCHES and paced_run.total_steps == 2 * BATCHES
+    assert paced_run.step_time_count == 2 * BATCHES - 1  # all but the first read (step 1: warm-up)
+
+
+def test_validation_does_not_pass_for_the_training_batches_before_it():
+    """fit() validates before an epoch's end with the same (reset) metric objects: the unread
+    training batches are read first, so their mean is the training loss, not the validation's."""
+    every = _fit(0.0, lazy=False, validate=True).curves["loss"].points()
+    paced = _fit(3600.0, lazy=True, validate=True).curves["loss"].points()
+    per_batch = every.mean.astype(np.float64)
+    expected = [per_batch[0], per_batch[1:BATCHES].mean(), per_batch[BATCHES:].mean()]
+    np.testing.assert_allclose(paced.mean, expected, rtol=1e-5)
 
 
 def test_a_non_finite_loss_still_stops_the_run_when_read():
@@ -84,6 +97,7 @@ def test_steps_per_epoch_is_told_only_where_it_is_known():
     assert steps_per_epoch({"x": np.zeros((10, 2))}) == 1  # Keras's default batch of 32
     assert steps_per_epoch({"x": loader, "steps_per_epoch": 2}) == 2
     assert steps_per_epoch({"x": {"a": np.zeros(3)}}) is None
+    assert steps_per_epoch({"x": np.zeros((10, 2)), "batch_size": 4, "validation_split": 0.25}) is None
     # Where it is not known the plain list is used: Keras then fills in the steps itself.
     assert fit_callbacks(None, {"x": {"a": np.zeros(3)}}, [], lazy=True) == []
     assert isinstance(fit_callbacks(None, {"x": loader, "epochs": 1}, [], lazy=True), LazyLogsCallbackList)
