@@ -82,6 +82,12 @@ def pin_descendants(cpus: set[int], skip: int | None = None) -> None:
         todo += children.get(pid, [])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def steps_per_second(db: Path, run_id: str, seconds: float) -> float:
     """Steps the run took over ``seconds``, as its record in the store says."""
     conn = sqlite3.connect(db)
@@ -125,8 +131,8 @@ def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=N
             own.close()
 
 
-def _watch_browsers(browser, contexts, url, db, run_id, viewers, window) -> tuple[float, list[float], list[str]]:
-    """Run A's steps/s while ``viewers`` Chromium contexts watch it; the delays seen, errors."""
+def _watch_browsers(browser, contexts, url, db, run_id, viewers, window, cpu_now):
+    """Run A's steps/s while ``viewers`` Chromium contexts watch it; the delays seen, errors, server cores used."""
     delays: list[float] = []
     contexts += [browser.new_context() for _ in range(viewers)]
     pages = [c.new_page() for c in contexts[1:]]
@@ -136,7 +142,7 @@ def _watch_browsers(browser, contexts, url, db, run_id, viewers, window) -> tupl
     time.sleep(5)  # every page refreshing
 
     # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_now()
     conn = sqlite3.connect(db)
     first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     seen = {i: 0.0 for i in range(viewers)}
@@ -156,10 +162,11 @@ def _watch_browsers(browser, contexts, url, db, run_id, viewers, window) -> tupl
         time.sleep(0.05)
     last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     conn.close()
-    return (last - first) / (time.monotonic() - started), delays, errors
+    elapsed = time.monotonic() - started
+    return (last - first) / elapsed, delays, errors, (cpu_now() - cpu) / elapsed
 
 
-def _watch_protocol(url, db, run_id, viewers, window) -> tuple[float, list[float], list[str]]:
+def _watch_protocol(url, db, run_id, viewers, window, cpu_now):
     """The same with websocket sessions that speak Streamlit's protocol and draw nothing."""
     from protocol_viewers import ProtocolViewers
 
@@ -171,11 +178,14 @@ def _watch_protocol(url, db, run_id, viewers, window) -> tuple[float, list[float
         time.sleep(5)  # every session refreshing
         conn = sqlite3.connect(db)
         first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-        started_wall, started = time.time(), time.monotonic()
+        started_wall, started, cpu = time.time(), time.monotonic(), cpu_now()
+        reruns = sum(v.reruns for v in watchers.viewers)
         time.sleep(window)
         last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         conn.close()
-        watched = (last - first) / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        watched, cores = (last - first) / elapsed, (cpu_now() - cpu) / elapsed
+        reruns = sum(v.reruns for v in watchers.viewers) - reruns
     finally:
         watchers.close()
     delays = []
@@ -184,9 +194,8 @@ def _watch_protocol(url, db, run_id, viewers, window) -> tuple[float, list[float
             at = recorded_at(db, run_id, step)
             if at is not None and seen_at >= started_wall:
                 delays.append(seen_at - at)
-    reruns = sum(v.reruns for v in watchers.viewers)
-    print(f"{viewers} protocol sessions: {reruns} fragment reruns in all", file=sys.stderr)
-    return watched, delays, [e for v in watchers.viewers for e in v.errors]
+    print(f"{viewers} protocol sessions: {reruns / window:.1f} fragment reruns/s in all", file=sys.stderr)
+    return watched, delays, [e for v in watchers.viewers for e in v.errors], cores
 
 
 def _measure(browser, viewers: int, window: float, port: int, protocol: bool = False) -> dict:
@@ -220,13 +229,18 @@ def _measure(browser, viewers: int, window: float, port: int, protocol: bool = F
         start_run(starter, url, GAN + "&seed=7")
         starter.goto(f"{url}/")  # nobody watches a run now
         time.sleep(10)  # past the first steps' warm-up
+        cpu, started = cpu_seconds(server.pid), time.monotonic()
         alone = steps_per_second(db, run_a, window)
+        cpu_alone = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - started)
 
         starter.close()
+        cpu_now = lambda: cpu_seconds(server.pid)  # noqa: E731
         if protocol:
-            watched, delays, errors = _watch_protocol(url, db, run_a, viewers, window)
+            watched, delays, errors, cpu_watched = _watch_protocol(url, db, run_a, viewers, window, cpu_now)
         else:
-            watched, delays, errors = _watch_browsers(browser, contexts, url, db, run_a, viewers, window)
+            watched, delays, errors, cpu_watched = _watch_browsers(
+                browser, contexts, url, db, run_a, viewers, window, cpu_now
+            )
         if not delays:
             print(f"no updates seen; errors: {errors[-3:]}", file=sys.stderr)
         for context in contexts:
@@ -246,6 +260,8 @@ def _measure(browser, viewers: int, window: float, port: int, protocol: bool = F
         "median_delay": statistics.median(delays) if delays else float("nan"),
         "p95_delay": p95,
         "samples": len(delays),
+        "server_cores_alone": cpu_alone,
+        "server_cores_watched": cpu_watched,
         "server_cpus": sorted(split[0]) if split else None,
     }
 
@@ -263,6 +279,10 @@ def main() -> None:
     print(
         f"run A alone: {r['alone']:.2f} steps/s; with {args.viewers} viewers: {r['watched']:.2f} steps/s "
         f"({100 * r['slowdown']:+.1f}% slower)"
+    )
+    print(
+        f"server process: {r['server_cores_alone']:.2f} cores alone, {r['server_cores_watched']:.2f} watched "
+        f"({r['server_cores_watched'] - r['server_cores_alone']:+.2f} for {args.viewers} viewers)"
     )
     print(
         f"recorded -> drawn: median {r['median_delay']:.2f} s, p95 {r['p95_delay']:.2f} s over {r['samples']} updates"

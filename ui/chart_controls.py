@@ -9,9 +9,13 @@ from ui.chart_math import X_MODES, ChartOptions
 X_LABELS = {"step": "Step", "samples": "Samples", "time": "Wall time"}
 
 
-def chart_options_ui(key: str, has_time: bool = True) -> ChartOptions:
-    """Draw the controls in one row; return the chosen options (kept per ``key`` in the session)."""
-    cols = st.columns([3, 3, 1.4, 1.6])
+def chart_options_ui(key: str, has_time: bool = True, extra: str | None = None) -> ChartOptions:
+    """Draw the controls in one row; return the chosen options (kept per ``key`` in the session).
+
+    ``extra="Freeze"``: the row also holds a live run's "Freeze live updates" toggle
+    (``freeze:<key>`` in the session).
+    """
+    cols = st.columns([2.6, 2.6, 1.1, 1.9, 1.2] if extra else [3, 3, 1.4, 1.6])
     smoothing = cols[0].slider(
         "Smoothing",
         0.0,
@@ -36,6 +40,12 @@ def chart_options_ui(key: str, has_time: bool = True) -> ChartOptions:
         key=f"robust:{key}",
         help="Scale the y axis to the 1st-99th percentile of the values, so one spike does not flatten the rest.",
     )
+    if extra == "Freeze":
+        cols[4].toggle(
+            "Freeze",
+            key=f"freeze:{key}",
+            help="Freeze live updates: holds the charts still so you can zoom and pan; training goes on.",
+        )
     x = x or "step"
     if x == "time" and not has_time:
         st.caption("This run was recorded before the lab kept times: drawn by step.")

@@ -17,6 +17,7 @@ from runtime.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts, figures
 from ui.chart_controls import chart_options_ui
+from ui.chart_math import ChartOptions
 from ui.fmt import STATUS_ICONS, code, fmt_duration, fmt_number, plain
 from ui.guard import guarded
 from ui.lab import get_manager
@@ -61,24 +62,22 @@ def _controls(run_id: str, snap: Snapshot) -> None:
             "stop or pause it."
         )
         return
-    cols = st.columns([1, 1, 4])
-    cols[0].button(
+    row = st.container(horizontal=True)  # one block, not three columns: rebuilt every second per viewer
+    row.button(
         "Stop",
         icon=":material/stop:",
         key=f"stop:{run_id}",
         on_click=_act,
         args=("stop", run_id),
         help="Stops after the current batch and saves the model.",
-        width="stretch",
     )
     paused = snap.status == "paused"
-    cols[1].button(
+    row.button(
         "Resume" if paused else "Pause",
         icon=":material/play_arrow:" if paused else ":material/pause:",
         key=f"{'resume' if paused else 'pause'}:{run_id}",
         on_click=_act,
         args=("resume" if paused else "pause", run_id),
-        width="stretch",
     )
 
 
@@ -94,15 +93,15 @@ def _progress(snap: Snapshot) -> None:
         steps_per_s = snap.step / took if took and snap.step else None
         samples_per_s = steps_per_s * snap.batch_size if steps_per_s and snap.batch_size else None
         pace = "Average over the whole run, from start to end (building and saving the model included)."
-    cols = st.columns(4)
-    cols[0].metric("Steps/s", fmt_number(steps_per_s), help=pace)
-    cols[1].metric("Samples/s", fmt_number(samples_per_s), help=pace)
-    cols[2].metric(
+    row = st.container(horizontal=True)  # one block, not four columns: rebuilt every second per viewer
+    row.metric("Steps/s", fmt_number(steps_per_s), help=pace)
+    row.metric("Samples/s", fmt_number(samples_per_s), help=pace)
+    row.metric(
         "ms per train step",
         fmt_number(snap.ms_per_step),
         help="Mean time inside train_step after warm-up (data loading and callbacks excluded).",
     )
-    cols[3].metric("ETA" if snap.active else "Took", fmt_duration(snap.eta_s if snap.active else took))
+    row.metric("ETA" if snap.active else "Took", fmt_duration(snap.eta_s if snap.active else took))
 
 
 def _problem(snap: Snapshot) -> None:
@@ -144,15 +143,17 @@ def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
         int(snap.grid_steps[-1]),
         0,
         key=f"scrub:{run_id}",
-        help="Shows the last grid drawn at or before this step.",
+        help="Shows the last grid drawn at or before this step (0: none, only the latest above).",
     )
+    if not step:
+        return  # nothing to look back at: no second image, no store lookup, every second
     found = get_manager().grid(run_id, step)
     if found:
         st.image(found[1], caption=f"step {found[0]:,}", output_format="PNG", width="stretch")
 
 
-def draw(run_id: str, snap: Snapshot) -> None:
-    """Everything about one run, from a snapshot."""
+def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
+    """Everything about one run, from a snapshot; ``options``: how its charts are drawn (chosen above it)."""
     spec = VARIANTS.get(snap.variant)
     head = st.columns([3, 2])
     head[0].markdown(status_line(snap))
@@ -167,8 +168,6 @@ def draw(run_id: str, snap: Snapshot) -> None:
     else:
         left, right = st.container(), None
     with left:
-        has_time = snap.active or any(np.isfinite(c.times).any() for c in snap.curves.values())
-        options = chart_options_ui(run_id, has_time)
         per_step = {n: c for n, c in snap.curves.items() if not n.startswith("quality/")}
         if any(len(c) for c in per_step.values()):
             fig = figures.shared(
@@ -196,25 +195,31 @@ def draw(run_id: str, snap: Snapshot) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 @guarded
-def _live_fragment(run_id: str) -> None:
+def _live_fragment(run_id: str, options: ChartOptions) -> None:
     snap = get_manager().snapshot(run_id)
     if snap is None:
         st.info("This run no longer exists (it was deleted, perhaps in another tab).")
         return
-    draw(run_id, snap)
+    draw(run_id, snap, options)
+    # What the rest of the page (the steering panel, not refreshed on a timer) depends on.
+    state = (snap.status, get_manager().steering(run_id) is not None)
+    seen_key = f"page-state:{run_id}"
+    seen, st.session_state[seen_key] = st.session_state.get(seen_key), state
     if not snap.active:
         time.sleep(0.2)
         st.rerun()  # the run ended: redraw once as a still page, and stop polling
+    elif seen is not None and seen != state:
+        st.rerun()  # started, paused, resumed, steerable: redraw the page (the steering panel follows)
 
 
 @st.fragment
 @guarded
-def _still_fragment(run_id: str) -> None:
+def _still_fragment(run_id: str, options: ChartOptions) -> None:
     snap = get_manager().snapshot(run_id)
     if snap is None:
         st.info("This run no longer exists (it was deleted, perhaps in another tab).")
         return
-    draw(run_id, snap)
+    draw(run_id, snap, options)
 
 
 def run_panel(run_id: str) -> bool:
@@ -223,18 +228,18 @@ def run_panel(run_id: str) -> bool:
     if snap is None:
         return False
     frozen = False
+    # The chart options live outside the live fragment: every widget in it is rebuilt and sent to
+    # every viewer each second, which is what viewers cost the server (bench/viewers.py).
+    has_time = snap.active or any(np.isfinite(c.times).any() for c in snap.curves.values())
+    options = chart_options_ui(run_id, has_time, extra="Freeze" if snap.active else None)
     if snap.active:
-        frozen = st.toggle(
-            "Freeze live updates",
-            key=f"freeze:{run_id}",
-            help="Holds the charts still so you can zoom and pan; training goes on.",
-        )
+        frozen = st.session_state.get(f"freeze:{run_id}", False)
     if snap.active and not frozen:
-        _live_fragment(run_id)
+        _live_fragment(run_id, options)
     else:
         if frozen:
             st.caption("Updates frozen — training continues in the background. Untoggle to catch up.")
-        _still_fragment(run_id)
+        _still_fragment(run_id, options)
     if snap.active:
         steering_ui(run_id)
     return True

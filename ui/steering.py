@@ -1,8 +1,10 @@
 """Steer a training run: change its settings from the next batch on; while paused, take single steps.
 
 Drawn for runs whose variant can be steered (``Experiment.steering``), under the same
-rule as Stop: with private runs only the starting browser may steer. Its own fragment,
-refreshed every two seconds, so typing a value is not interrupted by the live charts.
+rule as Stop: with private runs only the starting browser may steer. Its own fragment, so
+typing a value is not interrupted by the live charts; not refreshed on a timer (each
+refresh of each viewer costs the server, and so training): the live panel redraws the
+page when the run pauses or resumes, which is when the single-step buttons change.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _single(run_id: str, which: str) -> None:
         st.session_state[f"steer-error:{run_id}"] = str(exc)
 
 
-@st.fragment(run_every=2.0)
+@st.fragment
 @guarded
 def steering_ui(run_id: str) -> None:
     manager = get_manager()
