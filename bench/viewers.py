@@ -288,7 +288,8 @@ def main() -> None:
         f"recorded -> drawn: median {r['median_delay']:.2f} s, p95 {r['p95_delay']:.2f} s over {r['samples']} updates"
     )
     print(
-        f"SUMMARY viewers={args.viewers} kind={'protocol' if args.protocol else 'chromium'} alone_steps_s={r['alone']:.2f} watched_steps_s={r['watched']:.2f} "
+        f"SUMMARY viewers={args.viewers} kind={'protocol' if args.protocol else 'chromium'} "
+        f"alone_steps_s={r['alone']:.2f} watched_steps_s={r['watched']:.2f} "
         f"slowdown_pct={100 * r['slowdown']:.1f} p95_delay_s={r['p95_delay']:.2f} "
         f"median_delay_s={r['median_delay']:.2f}"
     )

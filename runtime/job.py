@@ -22,10 +22,10 @@ import keras
 import trainers
 from runtime.cadence import Cadence
 from runtime.heartbeat import Heartbeat
+from runtime.lazy_logs import fit_callbacks, read_interval
 from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.store import RunStore
-from runtime.lazy_logs import fit_callbacks, read_interval
 from runtime.stream import StreamCallback
 from trainers import precision
 

@@ -113,11 +113,9 @@ class LiveRun:
                 curve = self.curves[name] = Curve(self.max_points)
             curve.append(step, value, t)
 
-    def record_step(
-        self, step: int, epoch: int, values: dict, step_seconds: float | None = None, at=None, timed_steps: int = 1
-    ) -> None:
-        """The values of ``step`` (``at``: when they were measured, if not now: a Ray worker's replayed calls);
-        ``step_seconds``: the mean time of the last ``timed_steps`` train steps (several when read at a pace)."""
+    def record_step(self, step: int, epoch: int, values: dict, step_seconds=None, at=None, timed_steps=1) -> None:
+        """The values of ``step``; ``at``: when measured (a Ray worker's replayed calls); ``step_seconds``:
+        the mean time of the last ``timed_steps`` train steps (several when read at a pace)."""
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:

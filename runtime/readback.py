@@ -38,15 +38,18 @@ def snapshot_from_store(store: RunStore, run_id: str) -> Snapshot | None:
     )
     # Pages share figures per (run, version): a run another process is training changes in the
     # store alone, so its version is told from what was read (store rows are only ever added).
-    version = hash(
-        (
-            row.get("steps_done"),
-            row.get("status"),
-            tuple(c.last_step for c in curves.values()),
-            len(series["events"]),
-            series["grid_step"],
-            len(epoch_steps),
-            len(final),
+    version = (
+        hash(
+            (
+                row.get("steps_done"),
+                row.get("status"),
+                tuple(c.last_step for c in curves.values()),
+                len(series["events"]),
+                series["grid_step"],
+                len(epoch_steps),
+                len(final),
+            )
         )
-    ) & 0x7FFFFFFF
+        & 0x7FFFFFFF
+    )
     return Snapshot.assemble(row, series, version=version)

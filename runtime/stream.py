@@ -23,7 +23,7 @@ from runtime.cadence import GRIDS, QUALITY, Cadence
 from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.step_values import StepValues
-from trainers.config import format_value
+from runtime.stream_controls import ObeysControls
 from trainers.images import grid_png
 
 
@@ -41,7 +41,7 @@ def plain_logs(logs: dict) -> dict:
     return plain
 
 
-class StreamCallback(keras.callbacks.Callback):
+class StreamCallback(ObeysControls, keras.callbacks.Callback):
     """Streams metrics, grids and scores of one ``fit`` into ``run``; obeys its controls."""
 
     def __init__(
@@ -141,78 +141,6 @@ class StreamCallback(keras.callbacks.Callback):
             return True
         elapsed = time.perf_counter() - self.train_started
         return self.run.quality_seconds + scores * self.last_quality_cost <= budget * elapsed
-
-    # ---- controls and steering ---------------------------------------------------
-    def _steer(self) -> None:
-        """Apply what a person asked for since the last batch: new settings, single steps."""
-        while not self.run.commands.empty():
-            kind, arg = self.run.commands.get_nowait()
-            steering = self.run.steering
-            if kind == "set":
-                for name, value in arg.items():
-                    steering.knobs[name].set(value)
-                text = ", ".join(f"{name} → {format_value(value)}" for name, value in arg.items())
-                self.run.record_event(self.step, "steer", text, arg)
-            elif kind == "single":
-                if not self._read_pending():  # the batches before it are not this step's
-                    return  # they diverged: no more steps
-                single = steering.single_steps[arg]
-                single.run()
-                self.step += 1
-                values = self.values(self.model.results(), only_changed=True)
-                self.run.record_step(self.step, self.epoch, values)
-                self.last_read_step = self.step
-                self.run.record_event(self.step, "single_step", single.label.lower(), {"step": arg})
-                self._grid()
-                self._quality()
-
-    def _limit(self, reason: str | None) -> None:
-        if reason and not self.run.stop_event.is_set():
-            self.run.limit_reason = reason
-            self.run.stop_event.set()
-
-    def _store_controls(self) -> None:
-        """Stop, pause and resume asked for through the store (by a page of another server process)."""
-        if self.run.writer is None:
-            return
-        for action in self.run.writer.controls():
-            if action == "stop":
-                self.run.stop_event.set()
-                self.run.resume_event.set()
-            elif action == "pause":
-                self.run.resume_event.clear()
-            elif action == "resume":
-                self.run.resume_event.set()
-
-    def _obey_controls(self) -> None:
-        run = self.run
-        self._store_controls()
-        self._steer()
-        training = time.perf_counter() - self.train_started - self.paused_seconds
-        self._limit(self.limits.stop_reason(self.step, training))
-        if not run.resume_event.is_set() and not run.stop_event.is_set():
-            if not self._read_pending():  # a paused run shows every step it took
-                return  # they diverged: the run stops rather than pauses
-            run.set_status("paused")
-            if run.writer:
-                run.writer.pause()  # what it has is written, and the store says paused
-            since = time.perf_counter()
-            while not run.resume_event.wait(0.05):
-                if run.stop_event.is_set():
-                    break
-                self._steer()  # single steps are taken while paused
-                self._store_controls()
-                if run.writer:
-                    run.writer.beat()  # still alive, for other processes watching the store
-                self._limit(self.limits.pause_reason(time.perf_counter() - since))
-            self.paused_seconds += time.perf_counter() - since
-            self.last_read_time = time.perf_counter()  # the read pace restarts after a pause
-            if not run.stop_event.is_set():
-                run.set_status("running")
-                if run.writer:
-                    run.writer.set_progress(status="running")
-        if run.stop_event.is_set():
-            self.model.stop_training = True
 
     # ---- Keras lifecycle -----------------------------------------------------
     def _spent(self, since: float) -> None:
