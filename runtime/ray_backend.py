@@ -130,13 +130,9 @@ def _actor_class():
             return self.run.drain()
 
         def control(self, action: str) -> None:
-            if action == "stop":
-                self.run.stop_event.set()
-                self.run.resume_event.set()
-            elif action == "pause":
-                self.run.resume_event.clear()
-            elif action == "resume":
-                self.run.resume_event.set()
+            from runtime.stream_controls import apply_control
+
+            apply_control(self.run, action)
 
         def pid(self) -> int:
             return os.getpid()

@@ -13,6 +13,17 @@ import time
 from trainers.config import format_value
 
 
+def apply_control(run, action: str) -> None:
+    """Stop, pause or resume ``run`` (a ``LiveRun``) as asked from outside its thread."""
+    if action == "stop":
+        run.stop_event.set()
+        run.resume_event.set()  # a paused run wakes up to stop
+    elif action == "pause":
+        run.resume_event.clear()
+    elif action == "resume":
+        run.resume_event.set()
+
+
 class ObeysControls:
     """Between two batches: apply steering and single steps, honour limits, Stop and Pause."""
 
@@ -49,13 +60,7 @@ class ObeysControls:
         if self.run.writer is None:
             return
         for action in self.run.writer.controls():
-            if action == "stop":
-                self.run.stop_event.set()
-                self.run.resume_event.set()
-            elif action == "pause":
-                self.run.resume_event.clear()
-            elif action == "resume":
-                self.run.resume_event.set()
+            apply_control(self.run, action)
 
     def _obey_controls(self) -> None:
         run = self.run

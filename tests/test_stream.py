@@ -44,33 +44,44 @@ def test_a_slow_first_grid_does_not_delay_the_next_ones():
     assert len(inside) >= 3, run.grid_steps  # 100 batches of >= 20 ms: about one grid every 10 batches
 
 
-def test_quality_scores_stay_within_their_share_of_training_time():
-    """Scores that cost 50 ms, at most 10% of the time (a test's budget): the share the run reports
-    stays within it once the first score is earned back."""
+class SlowScores:
+    """A quality report whose every score takes 50 ms; ``costs`` are the measured durations."""
 
-    class Report:
-        ready = True
-        costs = []
+    ready = True
 
-        def __call__(self, should_stop):
-            started = time.monotonic()
-            time.sleep(0.05)
-            self.costs.append(time.monotonic() - started)
-            return {"confident_share": 0.5}
+    def __init__(self):
+        self.costs = []
 
+    def __call__(self, should_stop):
+        started = time.monotonic()
+        time.sleep(0.05)
+        self.costs.append(time.monotonic() - started)
+        return {"confident_share": 0.5}
+
+
+def _scored_fit(batches: int, report: SlowScores) -> LiveRun:
+    """A fit of ``batches`` slow batches, scored at most 10% of the time, the first at 0.3 s."""
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     run = LiveRun("abc123def456", "test", {})
     cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
-    x = np.zeros((150, 2), np.float32)
-    callback = StreamCallback(run, quality_report=Report(), quality_cadence=cadence)
+    x = np.zeros((batches, 2), np.float32)
+    callback = StreamCallback(run, quality_report=report, quality_cadence=cadence)
     model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    return run
+
+
+def test_quality_scores_stay_within_their_share_of_training_time():
+    """Scores that cost 50 ms, at most 10% of the time (a test's budget): the share the run reports
+    stays within it once the first score is earned back."""
+    report = SlowScores()
+    run = _scored_fit(150, report)
     shares = run.curves["quality/time_share"].points().mean
     assert len(shares) >= 3
     # The next score is allowed if the last one's cost fits; a score that costs more than the one
     # before it (a loaded machine oversleeps) may pass the budget by the difference, over the time
     # trained so far: share <= budget + jitter / elapsed, and elapsed = scoring time / share.
-    costs = Report.costs
+    costs = report.costs
     jitter = max(costs) - min(costs) + 0.002  # + what the callback's own timing adds around the call
     assert shares[-1] * (1 - jitter / sum(costs)) <= 0.1 + 1e-6
 
@@ -78,19 +89,5 @@ def test_quality_scores_stay_within_their_share_of_training_time():
 def test_a_short_run_skips_the_final_score_the_budget_has_no_room_for():
     """Scores of 50 ms within 10% of the time: the first at 0.3 s; at the end of a ~0.6 s run a
     second would make 0.1 s of scoring, over the 0.06 s allowed: the run keeps its one score."""
-
-    class Report:
-        ready = True
-
-        def __call__(self, should_stop):
-            time.sleep(0.05)
-            return {"confident_share": 0.5}
-
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    run = LiveRun("abc123def456", "test", {})
-    cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
-    x = np.zeros((30, 2), np.float32)
-    callback = StreamCallback(run, quality_report=Report(), quality_cadence=cadence)
-    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    run = _scored_fit(30, SlowScores())
     assert len(run.curves["quality/time_share"].points()) == 1
