@@ -76,3 +76,53 @@ def test_tuned_dataset_yields_the_guides_batches():
     assert [len(b) for b in tuned_batches] == [64, 64, 22] * 2
     for a, b in zip(guide_batches, tuned_batches):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kernel", [(7, 7), (3, 5)])
+def test_single_filter_convolution_is_keras_conv2d(kernel, channels_last):
+    """The tuned generator's one-filter convolution (a matrix product and ``fold``) computes Keras's
+    Conv2D: outputs and both gradients, within the float32 rounding bound of their sums.
+
+    Each output is a sum of n products; any order of summation is within n * eps * sum|products|
+    of the exact value, and so of each other within twice that. The sums of |products| are the
+    same convolutions taken on absolute values.
+    """
+    import torch
+    from keras import layers
+
+    from trainers.variants._torch_layers import TorchConv2D
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((4, 16, 9, 11), dtype=np.float32))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    ours = TorchConv2D(1, kernel, padding="same", data_format="channels_first")
+    ref = layers.Conv2D(1, kernel, padding="same", data_format="channels_first")
+    ours.build(x.shape), ref.build(x.shape)
+    ref.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in ref.get_weights()])
+    ours.set_weights(ref.get_weights())
+    assert ours._folds(x)  # the matrix-product path is the one under test
+
+    grad_out = torch.from_numpy(rng.standard_normal((4, 1, 9, 11), dtype=np.float32))
+    results = []
+    for layer in (ours, ref):
+        xi = x.clone().requires_grad_()
+        out = layer(xi)
+        out.backward(grad_out)
+        results.append((out.detach(), xi.grad, layer.kernel.value.grad.clone()))
+    (a, ga, ka), (b, gb, kb) = results
+
+    eps, taps = np.finfo(np.float32).eps, kernel[0] * kernel[1]
+    w = torch.from_numpy(ref.get_weights()[0]).permute(3, 2, 0, 1)  # (1, channels, kh, kw)
+    pad = (kernel[0] // 2, kernel[1] // 2)
+    f = torch.nn.functional
+    with torch.no_grad():
+        out_scale = f.conv2d(x.abs(), w.abs(), padding=pad) + abs(float(ref.get_weights()[1][0]))
+        grad_x_scale = f.conv_transpose2d(grad_out.abs(), w.abs(), padding=pad)
+        grad_w_scale = f.conv2d(x.abs().transpose(0, 1), grad_out.abs().transpose(0, 1), padding=pad).transpose(0, 1)
+    n_out, n_x, n_w = 16 * taps + 1, taps, 4 * 9 * 11
+    assert ((a - b).abs() <= 2 * n_out * eps * out_scale).all()
+    assert ((ga - gb).abs() <= 2 * n_x * eps * grad_x_scale).all()
+    grad_w_scale = grad_w_scale.permute(2, 3, 1, 0)  # back to Keras's (kh, kw, channels, 1)
+    assert ((ka - kb).abs() <= 2 * n_w * eps * grad_w_scale).all()
