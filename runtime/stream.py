@@ -33,6 +33,8 @@ def plain_logs(logs: dict) -> dict:
     for name, value in logs.items():
         if isinstance(value, dict):
             plain.update(plain_logs(value))
+        elif isinstance(value, (float, int)):
+            plain[name] = float(value)  # what Keras's own callback list hands over: no conversion to pay
         else:
             try:
                 plain[name] = float(keras.ops.convert_to_numpy(value))
