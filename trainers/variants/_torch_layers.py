@@ -76,11 +76,11 @@ class TorchConv2D(layers.Conv2D):
     matrix product (each input position times each of the kh*kw kernel taps: a GEMM with
     kh*kw outputs) and ``fold``, which adds the shifted products into place; forward and
     backward 3-4x faster there (on a GPU, unmeasured, the layer keeps torch's own kernels).
-    Same layer, same weights, same outputs up to float32
-    rounding (tests/test_gan_tuned.py).
+    Same layer, same weights, same outputs up to float32 rounding (tests/test_gan_tuned.py).
     """
 
     def _folds(self, inputs) -> bool:
+        """Whether this call takes the matrix-product path: one filter, stride 1, odd "same", on the CPU."""
         kh, kw = self.kernel_size
         return (
             self.filters == 1
