@@ -44,6 +44,36 @@ def test_a_slow_first_grid_does_not_delay_the_next_ones():
     assert len(inside) >= 3, run.grid_steps  # 100 batches of >= 20 ms: about one grid every 10 batches
 
 
+def test_a_grid_slowed_by_other_work_does_not_hold_the_next_ones_back():
+    """A later grid timed while the machine was busy (here its draw stalls 0.5 s) says nothing
+    about what a grid costs: paced by it at a 2% budget the next would wait 25 s. Paced by the
+    cheapest draw, they go on following every min_seconds (CI once saw no new grid in 20 s)."""
+    calls = []
+
+    def sample_images():
+        calls.append(time.monotonic())
+        time.sleep(0.5 if len(calls) == 3 else 0.001)
+        return np.zeros((4, 28, 28), np.uint8)
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def457", "test", {})
+    cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
+    x = np.zeros((100, 2), np.float32)
+    model.fit(
+        x,
+        x[:, :1],
+        batch_size=1,
+        epochs=1,
+        verbose=0,
+        callbacks=[SlowBatches(), StreamCallback(run, sample_images, cadence=cadence)],
+    )
+    assert len(calls) >= 3, run.grid_steps
+    stalled_at = run.grid_steps[2]
+    after = [s for s in run.grid_steps if stalled_at < s < 100]  # the last grid, at train end, left out
+    assert len(after) >= 2, run.grid_steps  # 2 s of batches left: about one grid every 10 batches
+
+
 class SlowScores:
     """A quality report whose every score takes 50 ms; ``costs`` are the measured durations."""
 
