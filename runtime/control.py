@@ -19,8 +19,13 @@ class RunControls:
         """Whether ``visitor`` may stop, pause, resume or delete the run (see ``AccessPolicy``)."""
         return self.access.may_control(self._owner(run_id), visitor)
 
-    def stop(self, run_id: str, visitor: str | None = None) -> None:
-        """Stop a run: a queued run never starts; a running one stops after its current batch."""
+    def stop(self, run_id: str, visitor: str | None = None, wait: float = 0.0) -> None:
+        """Stop a run: a queued run never starts; a running one stops after its current batch.
+
+        ``wait``: up to this many seconds for a run of this process to end (its batch, its
+        model saved), so that the page which asked can show it stopped at once rather than
+        on its next refresh.
+        """
         self.access.check(self._owner(run_id), visitor)
         run = self.scheduler.get(run_id)
         if run is None:
@@ -32,6 +37,9 @@ class RunControls:
         run.touch(stop_requested_at=run.stop_requested_at or time.time())
         run.stop_event.set()
         run.resume_event.set()
+        deadline = time.monotonic() + wait
+        while run.active and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def _elsewhere(self, run_id: str, action: str) -> None:
         """Ask, through the store, the process that trains ``run_id`` (another server, a script's

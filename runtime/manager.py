@@ -36,6 +36,7 @@ from runtime.store import RunStore
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
+COLLECT_AFTER_S = 1.0  # after the last run ends, before its memory is collected (see _give_memory_back)
 
 
 class RunManager(RunControls):
@@ -242,8 +243,20 @@ class RunManager(RunControls):
             evict(self.store, self.home, self.limits)  # retention: the oldest finished runs first
         except Exception:  # noqa: BLE001  (a full disk must not take the lab down; the next run tries again)
             pass
-        # The run's model, optimizer state and data were locals of job.train: gone now, but
-        # Keras layers hold reference cycles, so collect them before trimming the heap.
         if idle:
+            timer = threading.Timer(COLLECT_AFTER_S, self._give_memory_back)
+            timer.name, timer.daemon = f"collect-{run.id}", True
+            timer.start()
+
+    def _give_memory_back(self) -> None:
+        """If the lab is still idle, return the last run's memory to the system.
+
+        The run's model, optimizer state and data were locals of job.train: gone now, but
+        Keras layers hold reference cycles, so they are collected before the heap is trimmed.
+        A full collection holds the GIL (~0.3 s after a GAN run on 2 CPU cores), which is why
+        it waits ``COLLECT_AFTER_S``: the pages watching the run (a Stop button waiting for
+        it) draw its end first.
+        """
+        if self.active_count() == (0, 0):
             gc.collect()
             release_memory()

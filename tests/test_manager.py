@@ -54,8 +54,8 @@ def test_stop_takes_effect_within_one_batch(manager, mnist_dir):
     run_id = manager.start("gan", LONG_GAN)
     wait_for(lambda: manager.snapshot(run_id).step >= 2, what="two steps")
     at_stop = manager.snapshot(run_id).step
-    manager.stop(run_id)
-    assert manager.wait(run_id, 30) == "stopped"
+    manager.stop(run_id, wait=30)  # returns once the run has ended, as the Stop button asks
+    assert manager.status(run_id) == "stopped"
     assert manager.snapshot(run_id).step <= at_stop + 1
     assert Path(manager.snapshot(run_id).artifact).is_file()  # a stopped run keeps its model
     assert manager.snapshot(run_id).epoch_steps == []  # a partial epoch is not reported as an epoch
@@ -248,6 +248,6 @@ def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
     monkeypatch.setattr(manager_module, "release_memory", spy)
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(run_id, 30) == "completed"
-    # Once, from the run's own thread, after it finished (a run of an earlier test, ending now
-    # in its own thread, may call it too: only this run's calls count).
-    assert calls.count(f"run-{run_id}") == 1
+    # Once, a moment after it finished, so that pages draw its end first (a run of an earlier
+    # test, ending now, may call it too: only this run's calls count).
+    wait_for(lambda: calls.count(f"collect-{run_id}") == 1, timeout=10, what="memory to be given back")
