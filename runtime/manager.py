@@ -9,7 +9,6 @@ trains in its own thread (``runtime.job.train``). Who may control a run is
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import threading
@@ -22,7 +21,7 @@ import torch
 import trainers
 from runtime import backends, naming
 from runtime.access import AccessPolicy, visitor_hash
-from runtime.allocator import keep_tensor_memory, release_memory
+from runtime.allocator import keep_tensor_memory, release_when_idle
 from runtime.cadence import Cadence
 from runtime.control import RunControls
 from runtime.devices import device_info, library_versions
@@ -36,7 +35,7 @@ from runtime.store import RunStore
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
-COLLECT_AFTER_S = 1.0  # after the last run ends, before its memory is collected (see _give_memory_back)
+COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)
 
 
 class RunManager(RunControls):
@@ -244,19 +243,4 @@ class RunManager(RunControls):
         except Exception:  # noqa: BLE001  (a full disk must not take the lab down; the next run tries again)
             pass
         if idle:
-            timer = threading.Timer(COLLECT_AFTER_S, self._give_memory_back)
-            timer.name, timer.daemon = f"collect-{run.id}", True
-            timer.start()
-
-    def _give_memory_back(self) -> None:
-        """If the lab is still idle, return the last run's memory to the system.
-
-        The run's model, optimizer state and data were locals of job.train: gone now, but
-        Keras layers hold reference cycles, so they are collected before the heap is trimmed.
-        A full collection holds the GIL (~0.3 s after a GAN run on 2 CPU cores), which is why
-        it waits ``COLLECT_AFTER_S``: the pages watching the run (a Stop button waiting for
-        it) draw its end first.
-        """
-        if self.active_count() == (0, 0):
-            gc.collect()
-            release_memory()
+            release_when_idle(COLLECT_AFTER_S, lambda: self.active_count() == (0, 0), f"collect-{run.id}")

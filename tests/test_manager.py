@@ -235,7 +235,7 @@ def test_open_runs_are_anyones_to_control(manager):
 
 
 def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
-    import runtime.manager as manager_module
+    import runtime.allocator as allocator
     from runtime.allocator import release_memory
 
     assert release_memory()  # glibc's malloc_trim is there on this Linux
@@ -245,7 +245,7 @@ def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
         calls.append(threading.current_thread().name)
         return release_memory()
 
-    monkeypatch.setattr(manager_module, "release_memory", spy)
+    monkeypatch.setattr(allocator, "release_memory", spy)
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(run_id, 30) == "completed"
     # Once, a moment after it finished, so that pages draw its end first (a run of an earlier
