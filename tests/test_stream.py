@@ -17,6 +17,18 @@ class SlowBatches(keras.callbacks.Callback):
         time.sleep(0.02)
 
 
+def _gridded_fit(sample_images) -> LiveRun:
+    """A fit of 100 slow batches, grids due every 0.2 s within a 2% budget."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def456", "test", {})
+    cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
+    x = np.zeros((100, 2), np.float32)
+    callback = StreamCallback(run, sample_images, cadence=cadence)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    return run
+
+
 def test_a_slow_first_grid_does_not_delay_the_next_ones():
     """The first grid pays one-off costs (here 0.5 s); paced by it at a 2% budget the next
     would wait 25 s. Paced by the later, cheap grids, they follow every min_seconds."""
@@ -27,19 +39,7 @@ def test_a_slow_first_grid_does_not_delay_the_next_ones():
         time.sleep(0.5 if len(calls) == 1 else 0.001)
         return np.zeros((4, 28, 28), np.uint8)
 
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    run = LiveRun("abc123def456", "test", {})
-    cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
-    x = np.zeros((100, 2), np.float32)
-    model.fit(
-        x,
-        x[:, :1],
-        batch_size=1,
-        epochs=1,
-        verbose=0,
-        callbacks=[SlowBatches(), StreamCallback(run, sample_images, cadence=cadence)],
-    )
+    run = _gridded_fit(sample_images)
     inside = [s for s in run.grid_steps if 0 < s < 100]  # neither the first nor the last grid
     assert len(inside) >= 3, run.grid_steps  # 100 batches of >= 20 ms: about one grid every 10 batches
 
@@ -55,19 +55,7 @@ def test_a_grid_slowed_by_other_work_does_not_hold_the_next_ones_back():
         time.sleep(0.5 if len(calls) == 3 else 0.001)
         return np.zeros((4, 28, 28), np.uint8)
 
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    run = LiveRun("abc123def457", "test", {})
-    cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
-    x = np.zeros((100, 2), np.float32)
-    model.fit(
-        x,
-        x[:, :1],
-        batch_size=1,
-        epochs=1,
-        verbose=0,
-        callbacks=[SlowBatches(), StreamCallback(run, sample_images, cadence=cadence)],
-    )
+    run = _gridded_fit(sample_images)
     assert len(calls) >= 3, run.grid_steps
     stalled_at = run.grid_steps[2]
     after = [s for s in run.grid_steps if stalled_at < s < 100]  # the last grid, at train end, left out
