@@ -46,11 +46,10 @@ def status_line(snap: Snapshot) -> str:
     return text
 
 
-def _act(action: str, run_id: str) -> None:
+def _act(action: str, run_id: str, **options) -> None:
     """Button callback: stop, pause or resume on behalf of this browser."""
     try:
-        extra = {"wait": STOP_WAIT_SECONDS} if action == "stop" else {}
-        getattr(get_manager(), action)(run_id, visitor=visitor(), **extra)
+        getattr(get_manager(), action)(run_id, visitor=visitor(), **options)
     except PermissionError as exc:
         st.session_state[f"control-error:{run_id}"] = str(exc)
 
@@ -73,6 +72,7 @@ def _controls(run_id: str, snap: Snapshot) -> None:
         key=f"stop:{run_id}",
         on_click=_act,
         args=("stop", run_id),
+        kwargs={"wait": STOP_WAIT_SECONDS},
         help="Stops after the current batch and saves the model.",
     )
     paused = snap.status == "paused"
