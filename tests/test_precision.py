@@ -48,3 +48,39 @@ def test_bfloat16_is_offered_only_where_the_hardware_has_it(monkeypatch):
     assert precision.bf16_support()[0] and spec.validate({"precision": "bfloat16"})
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     assert not precision.bf16_support()[0]
+
+
+def test_the_one_filter_convolution_sums_its_taps_in_float32_under_bfloat16():
+    """In bfloat16 the tuned generator's last layer rounds twice, as a bfloat16 convolution would
+    at most: each tap's matrix product is rounded to bfloat16 once, then the taps are summed in
+    float32 and the sum rounded once. So every output lies within u * (sum over taps of |tap|)
+    + u * |output| of the exact convolution of the same bfloat16 numbers (u = 2**-8, bfloat16's
+    unit roundoff; float32's own error is 2**16 times smaller). Summing in bfloat16, as ``fold``
+    does, rounds after each of the 49 additions and leaves that bound.
+    """
+    from trainers.variants._torch_layers import _single_filter
+
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.standard_normal((2, 128, 7, 7), dtype=np.float32)).bfloat16()
+    kernel = torch.from_numpy(rng.standard_normal((7, 7, 128, 1), dtype=np.float32) * 0.05).bfloat16()
+    out = _single_filter(x, kernel)
+    assert out.dtype == torch.bfloat16
+
+    x64, k64 = x.double(), kernel.double()
+    taps = k64[..., 0].flip(0, 1).reshape(49, 128)  # as _single_filter lays them out
+    per_tap = taps @ x64.reshape(2, 128, 49)  # each tap's map, exact in float64
+    exact = torch.nn.functional.fold(per_tap, (7, 7), (7, 7), padding=3).flatten()
+    magnitude = torch.nn.functional.fold(per_tap.abs(), (7, 7), (7, 7), padding=3).flatten()
+    reference = torch.nn.functional.conv2d(x64, k64.permute(3, 2, 0, 1), padding=3).flatten()
+    np.testing.assert_allclose(exact.numpy(), reference.numpy(), rtol=1e-9, atol=1e-9)  # the taps are the conv
+
+    u = 2.0**-8
+    # the taps' rounding, then the final rounding of the float32 sum (itself within u*magnitude of
+    # exact), then float32's own summation error
+    bound = (u + u * u + 49 * 2.0**-24) * magnitude + u * exact.abs()
+    error = out.double().flatten() - exact
+    assert bool((error.abs() <= bound).all())
+    summed_in_bf16 = torch.nn.functional.fold(taps.bfloat16() @ x.reshape(2, 128, 49), (7, 7), (7, 7), padding=3)
+    # what the float32 sum avoids: on this fixed draw, 49 roundings leave several times the error
+    rms = lambda e: float(e.pow(2).mean().sqrt())  # noqa: E731
+    assert rms(error) < 0.5 * rms(summed_in_bf16.double().flatten() - exact)
