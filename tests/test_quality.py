@@ -2,10 +2,11 @@
 
 import time
 
+import keras
 import numpy as np
 import pytest
 
-from trainers import quality
+from trainers import precision, quality
 from trainers.data import MnistData, load_mnist
 
 
@@ -98,3 +99,22 @@ def test_the_compare_view_leaves_per_digit_breakdowns_out_by_default():
 
     assert not any(map(is_breakdown, ["d_loss", "quality/confident_share", "quality/class_balance", "quality/frechet"]))
     assert all(map(is_breakdown, ["quality/digit_3", "quality/legible_9", "quality/time_share"]))
+
+
+def test_the_classifier_is_float32_even_when_a_bfloat16_run_builds_it(tmp_path, mnist_dir_module):
+    """Keras's dtype policy is per thread: a bfloat16 run's thread would otherwise train, cache and
+    use a bfloat16 classifier, and every later run's scores would be taken with it."""
+    small = MnistData(mnist_dir_module.images[:600], mnist_dir_module.labels[:600], "first 600", ("t10k",))
+    with precision.policy("bfloat16"):
+        built = quality.load_scorer(small, folder=tmp_path)
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"  # the run's own policy is left alone
+    quality._loaded.clear()
+    reloaded = quality.load_scorer(small, folder=tmp_path)
+    for scorer in (built, reloaded):
+        assert {layer.compute_dtype for layer in scorer.model.layers} == {"float32"}
+
+    with precision.policy("bfloat16"):  # a classifier cached in bfloat16 by an earlier version
+        stale = quality.build_classifier()
+    stale.save(tmp_path / f"mnist-scorer-{quality.fingerprint(small)}.keras")
+    quality._loaded.clear()
+    assert {layer.compute_dtype for layer in quality.load_scorer(small, folder=tmp_path).model.layers} == {"float32"}

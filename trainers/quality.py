@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import torch
 
+from trainers import precision
 from trainers.data import MnistData, load_mnist
 
 CONFIDENT = 0.9  # a sample is legible when one digit gets more than this probability
@@ -222,16 +223,26 @@ def load_scorer(data: MnistData | None = None, folder: str | os.PathLike | None 
             return _loaded[key]
         path = folder / f"mnist-scorer-{print_}.keras"
         meta = path.with_suffix(".json")
-        if path.is_file() and meta.is_file():
-            model = keras.saving.load_model(path, compile=False)
-            accuracy = json.loads(meta.read_text())["held_out_accuracy"]
-        else:
-            model, accuracy = train_scorer(data)
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}.keras"
-            model.save(tmp)
-            os.replace(tmp, path)
-            meta.write_text(json.dumps({"held_out_accuracy": accuracy, "source": data.source}))
-        scorer = MnistScorer(model, accuracy, split(data)[2], data.source)
+        # One yardstick for every run: built in float32 even in a bfloat16 run's thread, where
+        # Keras's policy would otherwise make (and cache) a bfloat16 classifier.
+        with precision.policy("float32"):
+            scorer = _load_or_train(data, path, meta, folder)
         _loaded[key] = scorer
         return scorer
+
+
+def _load_or_train(data: MnistData, path: Path, meta: Path, folder: Path) -> MnistScorer:
+    model = None
+    if path.is_file() and meta.is_file():
+        model = keras.saving.load_model(path, compile=False)
+        accuracy = json.loads(meta.read_text())["held_out_accuracy"]
+        if any(layer.compute_dtype != "float32" for layer in model.layers):
+            model = None  # cached from a bfloat16 run before this was fixed: train a float32 one
+    if model is None:
+        model, accuracy = train_scorer(data)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}.keras"
+        model.save(tmp)
+        os.replace(tmp, path)
+        meta.write_text(json.dumps({"held_out_accuracy": accuracy, "source": data.source}))
+    return MnistScorer(model, accuracy, split(data)[2], data.source)
