@@ -9,6 +9,14 @@ The final grid is saved as a PNG.
 
     python bench/gan_quality.py --variant gan --steps 2000
     python bench/gan_quality.py --variant dcgan --steps 3000 --set d_learning_rate=2e-4
+    python bench/gan_quality.py --variant cgan --steps 2000 --set precision=bfloat16  # where bf16 is native
+    python bench/gan_quality.py --variant cgan --steps 2000 --bf16-numerics           # anywhere: see bf16_numerics.py
+
+The run trains under the precision it is given, as the lab does (Keras's dtype policy).
+``--bf16-numerics`` trains in mixed bfloat16 on a machine without bfloat16 units, with
+matrix products and convolutions computed the way bfloat16 hardware computes them
+(bench/bf16_numerics.py): the same numbers, at float32 speed; the scores say what
+bfloat16 does to learning, not how fast it is.
 """
 
 from __future__ import annotations
@@ -40,12 +48,20 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="a setting, name=value (repeatable)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--label", default="", help="name of this configuration in the output")
+    parser.add_argument(
+        "--bf16-numerics", action="store_true", help="mixed bfloat16 with bfloat16 hardware's arithmetic, emulated"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     choose_device(args.device)
 
-    import keras
+    import contextlib
 
-    from trainers import get_variant
+    import keras
+    import torch
+    from bf16_numerics import bf16_numerics
+
+    from trainers import get_variant, precision
     from trainers.data import load_mnist
     from trainers.images import grid_png
 
@@ -60,15 +76,25 @@ def main() -> None:
         "quality_samples": args.samples,
         **overrides,
     }
-    config = spec.validate(config)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = spec.validate(config)  # refuses precision=bfloat16 where it is not native
+    emulate = None
+    if args.bf16_numerics:
+        config["precision"] = "bfloat16"
+        emulate = bf16_numerics()
+    mode = config.get("precision", "float32")
+    # this process is this one run: its policy for good, as runtime/job.py sets it for a run's thread
+    keras.config.set_dtype_policy(precision.POLICIES[mode])  # (the scorer stays float32 regardless)
     keras.utils.set_random_seed(config.get("seed", 1337))
-    keras.config.set_dtype_policy("float32")
     experiment = spec.build(config)
     probe = experiment.quality_report
     probe.prepare()  # the classifier: trained once per data set, then cached
+    arithmetic = "bfloat16 hardware's arithmetic, emulated" if emulate else "native"
     print(
         f"{args.variant} {args.label} on {device_name()}: {args.steps} steps, batch {args.batch_size}, "
-        f"{num_images} images; scorer held-out accuracy {probe.scorer.accuracy:.3f}"
+        f"{num_images} images, {mode} ({arithmetic if mode == 'bfloat16' else 'float32'}); "
+        f"scorer held-out accuracy {probe.scorer.accuracy:.3f}"
     )
     print(f"{'step':>6} {'confident':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
     rows = []
@@ -98,8 +124,11 @@ def main() -> None:
             if self.step >= args.steps:
                 self.model.stop_training = True
 
-    experiment.model.fit(**experiment.fit_kwargs, callbacks=[Scores()], verbose=0)
-    (OUT / f"grid-{label}.png").write_bytes(grid_png(experiment.sample_images()))
+    with emulate or contextlib.nullcontext():
+        experiment.model.fit(**experiment.fit_kwargs, callbacks=[Scores()], verbose=0)
+        (OUT / f"grid-{label}.png").write_bytes(grid_png(experiment.sample_images()))
+    if emulate is not None and not emulate.calls:
+        raise SystemExit("--bf16-numerics: no bfloat16 matrix product was seen; the run was not in bfloat16")
     save_rows()
     best = max(rows, key=lambda r: r["confident_share"])
     final = rows[-1]
@@ -110,7 +139,8 @@ def main() -> None:
         if s in at
     )
     print(
-        f"SUMMARY gan_quality variant={args.variant} label={label} steps={final['step']} "
+        f"SUMMARY gan_quality variant={args.variant} label={label} precision={mode}"
+        f"{'(emulated)' if emulate else ''} steps={final['step']} "
         f"best_confident={best['confident_share']:.3f}@{best['step']} balance_at_best={best['class_balance']:.3f} "
         f"final_confident={final['confident_share']:.3f} final_balance={final['class_balance']:.3f} "
         f"final_frechet={final['frechet']:.2f} train_s={final['train_s']:.0f} [{picked}] (confident/balance/frechet)"
