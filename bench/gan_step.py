@@ -4,8 +4,10 @@ float32 and in mixed bfloat16 — same networks, losses, optimizers, data.
 - ``guide``: ``bench/guide_gan.py``, the guide's code verbatim, with its data pipeline
   (a DataLoader of (x, x) pairs; ``torch.tensor`` copies each batch);
 - ``tuned``: the lab's ``TunedGAN`` (trainers/variants/gan_tuned.py), float32;
-- ``tuned-bf16``: the same under Keras's ``mixed_bfloat16`` policy (emulated, and slower,
-  where the hardware has no bfloat16: the line says so).
+- ``tuned-bf16``: the same under Keras's ``mixed_bfloat16`` policy. Timed by default only
+  where the hardware computes bfloat16; elsewhere torch emulates it, about 20x slower than
+  float32 (35 s per step on a 2-core AVX2 CPU), and ``--kinds guide,tuned,tuned-bf16``
+  asks for it anyway.
 
 Blocks of steps alternate between the kinds, so a noisy shared machine slows all alike.
 Reported: median ms per train step (inside ``train_step``), median ms per step end to
@@ -32,7 +34,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per kind")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
+    parser.add_argument(
+        "--kinds", default="", help=f"comma-separated, of {', '.join(KINDS)} (default: all that run natively)"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile(mode='reduce-overhead') the tuned steps")
     args = parser.parse_args()
     choose_device(args.device)
@@ -49,7 +53,12 @@ def main() -> None:
     from trainers.variants.gan_base import mnist_images
     from trainers.variants.gan_tuned import TunedGAN
 
-    kinds = [k for k in args.kinds.split(",") if k]
+    available, why = precision.bf16_support()
+    kinds = [k for k in args.kinds.split(",") if k] or [k for k in KINDS if available or not k.endswith("bf16")]
+    if unknown := set(kinds) - set(KINDS):
+        raise SystemExit(f"--kinds: unknown {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
+    if not available and "tuned-bf16" not in kinds:
+        print(f"tuned-bf16 left out: {why} (ask for it with --kinds guide,tuned,tuned-bf16)")
     spec = get_variant("gan")
     keras.utils.set_random_seed(0)
     reference = guide_gan()
@@ -80,7 +89,6 @@ def main() -> None:
             ends = timer.ends[args.warmup - 1 :]
             wall_ms[kind] += [1000 * (b - a) for a, b in zip(ends, ends[1:])]
 
-    available, why = precision.bf16_support()
     cpu = precision.cpu_model()
     print(
         f"device: {device_name()}  cpu: {cpu}  batch: {args.batch_size}  "
