@@ -53,6 +53,8 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.bf16_numerics and args.device == "cuda":
+        parser.error("--bf16-numerics emulates bfloat16 on a CPU; on a GPU use --set precision=bfloat16")
     choose_device(args.device)
 
     import contextlib
@@ -102,7 +104,8 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
 
     def save_rows() -> None:
-        (OUT / f"quality-{label}.json").write_text(json.dumps({"config": config, "rows": rows}, indent=1))
+        record = {"config": config, "bf16_numerics_emulated": emulate is not None, "rows": rows}
+        (OUT / f"quality-{label}.json").write_text(json.dumps(record, indent=1))
 
     class Scores(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
