@@ -130,9 +130,9 @@ def main() -> None:
     with emulate or contextlib.nullcontext():
         experiment.model.fit(**experiment.fit_kwargs, callbacks=[Scores()], verbose=0)
         (OUT / f"grid-{label}.png").write_bytes(grid_png(experiment.sample_images()))
+    save_rows()
     if emulate is not None and not emulate.calls:
         raise SystemExit("--bf16-numerics: no bfloat16 matrix product was seen; the run was not in bfloat16")
-    save_rows()
     best = max(rows, key=lambda r: r["confident_share"])
     final = rows[-1]
     at = {r["step"]: r for r in rows}

@@ -28,11 +28,11 @@ fi
 DEVICE=${DEVICE:-cuda}
 LOGS=${OUT:-bench/out/gpu}
 mkdir -p "$LOGS"
+export KERAS_BACKEND=torch PYTHONUNBUFFERED=1  # before any `import keras`, the check below included
 if [ -d .whl ] && ! python3 -c "import keras" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
-    export PYTHONPATH=/tmp/site
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-export KERAS_BACKEND=torch PYTHONUNBUFFERED=1
 [ -d .mnist ] && export MNIST_DIR=$PWD/.mnist
 (nvidia-smi -L 2>/dev/null || echo "no nvidia-smi") | tee "$LOGS/machine.txt"
 python3 -c "import torch, keras; print('torch', torch.__version__, 'keras', keras.__version__)" | tee -a "$LOGS/machine.txt"

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -40,7 +41,9 @@ def test_convolutions_and_their_gradients_are_bfloat16_hardware_arithmetic():
     assert mode.calls >= 2 and all(t.dtype == torch.bfloat16 for t in got)  # forward and backward seen
     exact = run(x.double(), w.double(), grad.double())
     magnitude = run(x.double().abs(), w.double().abs(), grad.double().abs())
-    terms = (16 * 4, 8 * 4, 2 * 10 * 10)  # products per output: forward, input gradient, weight gradient
+    # products per output: forward (16 channels x 2x2 taps at stride 2), input gradient (8 x 4x4),
+    # weight gradient (2 images x 5x5 positions)
+    terms = (16 * 2 * 2, 8 * 4 * 4, 2 * 5 * 5)
     for g, e, m, n in zip(got, exact, magnitude, terms):
         assert within_hardware_bound(g, e, m, n)
 
@@ -59,3 +62,12 @@ def test_matrix_products_are_bfloat16_hardware_arithmetic_and_the_rest_is_left_a
     exact, magnitude = a.double() @ b.double(), a.double().abs() @ b.double().abs()
     assert within_hardware_bound(product, exact, magnitude, 300)
     assert within_hardware_bound(affine, exact + bias.double(), magnitude + bias.double().abs(), 301)
+
+
+def test_what_it_does_not_handle_fails_loudly_and_mixed_dtypes_fail_as_natively():
+    a = torch.ones(4, 4, dtype=torch.bfloat16)
+    with bf16_numerics():
+        with pytest.raises(NotImplementedError, match="does not handle aten.mm.out"):
+            torch.mm(a, a, out=torch.empty(4, 4, dtype=torch.bfloat16))  # would run torch's fallback unseen
+        with pytest.raises(RuntimeError, match="same dtype"):
+            torch.addmm(torch.zeros(4), a, a)  # a float32 bias: an error natively, not made to work here

@@ -76,8 +76,9 @@ def test_the_one_filter_convolution_sums_its_taps_in_float32_under_bfloat16():
 
     u = 2.0**-8
     # the taps' rounding, then the final rounding of the float32 sum (itself within u*magnitude of
-    # exact), then float32's own summation error
-    bound = (u + u * u + 49 * 2.0**-24) * magnitude + u * exact.abs()
+    # exact), then float32's own summation error, over the 49 taps and inside each tap's 128 channels
+    every_product = torch.nn.functional.fold(taps.abs() @ x64.abs().reshape(2, 128, 49), (7, 7), (7, 7), padding=3)
+    bound = (u + u * u + 49 * 2.0**-24) * magnitude + 128 * 2.0**-24 * every_product.flatten() + u * exact.abs()
     error = out.double().flatten() - exact
     assert bool((error.abs() <= bound).all())
     summed_in_bf16 = torch.nn.functional.fold(taps.bfloat16() @ x.reshape(2, 128, 49), (7, 7), (7, 7), padding=3)

@@ -52,7 +52,7 @@ def bf16_support() -> tuple[bool, str]:
     """(available, why): whether this machine computes bfloat16 natively, in words."""
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
-        if torch.cuda.is_bf16_supported():
+        if torch.cuda.is_bf16_supported(including_emulation=False):  # not emulated (pre-Ampere)
             return True, f"{name} computes bfloat16 natively"
         return False, f"{name} has no native bfloat16 (it arrived with NVIDIA Ampere)"
     found = [flag for flag in CPU_FLAGS if flag in cpu_flags()]
