@@ -48,6 +48,12 @@ def test_bfloat16_is_offered_only_where_the_hardware_has_it(monkeypatch):
     assert precision.bf16_support()[0] and spec.validate({"precision": "bfloat16"})
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     assert not precision.bf16_support()[0]
+    # a GPU before Ampere: torch says "supported" when emulation counts, which is not what we offer
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    available, why = precision.bf16_support()
+    assert not available and "V100" in why and "Ampere" in why
 
 
 def test_the_one_filter_convolution_sums_its_taps_in_float32_under_bfloat16():
