@@ -124,5 +124,6 @@ def _single_filter(inputs: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         per_tap = per_tap.transpose(1, 2)
     else:
         per_tap = taps @ inputs.reshape(n, c, h * w)  # (n, taps, h*w)
-    summed = torch.nn.functional.fold(per_tap.float(), (h, w), (kh, kw), padding=(kh // 2, kw // 2))
+    wide = torch.promote_types(per_tap.dtype, torch.float32)  # bfloat16 sums in float32; float64 stays
+    summed = torch.nn.functional.fold(per_tap.to(wide), (h, w), (kh, kw), padding=(kh // 2, kw // 2))
     return summed.to(inputs.dtype)
