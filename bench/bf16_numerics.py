@@ -29,7 +29,7 @@ import re
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 aten = torch.ops.aten
 MATRIX_OPS = frozenset(
@@ -54,10 +54,12 @@ def _is_bf16(value) -> bool:
     return isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16
 
 
-def _floating(args, kwargs) -> list[torch.Tensor]:
-    leaves = [*args, *kwargs.values()]
-    leaves += [t for a in leaves if isinstance(a, (list, tuple)) for t in a]
-    return [t for t in leaves if isinstance(t, torch.Tensor) and t.is_floating_point()]
+def _widen(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.float() if tensor.dtype == torch.bfloat16 else tensor
+
+
+def _narrow(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.bfloat16() if tensor.dtype == torch.float32 else tensor
 
 
 class bf16_numerics(TorchDispatchMode):  # noqa: N801 (used as a context manager, like torch's own modes)
@@ -69,7 +71,7 @@ class bf16_numerics(TorchDispatchMode):  # noqa: N801 (used as a context manager
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        floating = _floating(args, kwargs)
+        floating = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if not floating or not all(_is_bf16(t) for t in floating):
             return func(*args, **kwargs)  # float32 work, and mixed dtypes, which fail as they would natively
         if func not in MATRIX_OPS:
@@ -77,11 +79,5 @@ class bf16_numerics(TorchDispatchMode):  # noqa: N801 (used as a context manager
                 raise NotImplementedError(f"bf16_numerics does not handle {func}; add it to MATRIX_OPS")
             return func(*args, **kwargs)
         self.calls += 1
-
-        def widen(value):
-            return value.float() if _is_bf16(value) else value
-
-        def narrow(value):
-            return value.bfloat16() if isinstance(value, torch.Tensor) and value.dtype == torch.float32 else value
-
-        return tree_map(narrow, func(*tree_map(widen, args), **tree_map(widen, kwargs)))
+        args, kwargs = tree_map_only(torch.Tensor, _widen, (args, kwargs))  # exact: bfloat16 fits float32
+        return tree_map_only(torch.Tensor, _narrow, func(*args, **kwargs))  # one rounding per output

@@ -95,7 +95,7 @@ def main() -> None:
     arithmetic = "bfloat16 hardware's arithmetic, emulated" if emulate else "native"
     print(
         f"{args.variant} {args.label} on {device_name()}: {args.steps} steps, batch {args.batch_size}, "
-        f"{num_images} images, {mode} ({arithmetic if mode == 'bfloat16' else 'float32'}); "
+        f"{num_images} images, {mode} ({arithmetic}); "
         f"scorer held-out accuracy {probe.scorer.accuracy:.3f}"
     )
     print(f"{'step':>6} {'confident':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
