@@ -2,12 +2,14 @@
 stop it; the runs page shows the code, the compare view its diff against the template."""
 
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import chart_points, settle, status_text, wait_until
 
 pytestmark = pytest.mark.e2e
+FAILED_SHOTS = Path(__file__).resolve().parent / "screenshots"  # git-ignored, as conftest's shots
 
 SMALL = "template=gan&hp_latent_dim=16&hp_batch_size=32"
 ORIGINAL = "labels += self.label_noise * keras.random.uniform"
@@ -39,8 +41,13 @@ def train_and_stop(page, shot=None):
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=20_000)
     run_id = re.search(r"run=(\w+)", page.url).group(1)
-    wait_until(lambda: chart_points(page) >= 2, 60, "curves")
-    wait_until(lambda: page.get_by_test_id("stImage").count() >= 1, 60, "a digit grid")
+    try:
+        wait_until(lambda: chart_points(page) >= 2, 60, "curves")
+        wait_until(lambda: page.get_by_test_id("stImage").count() >= 1, 60, "a digit grid")
+    except AssertionError as exc:  # say where the run was: queued, failed, training slowly
+        FAILED_SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(FAILED_SHOTS / f"own-step-failed-{run_id}.png"), full_page=True)
+        raise AssertionError(f"{exc}; run {run_id}, page status: {status_text(page)!r}") from None
     if shot:
         shot(page, "own-step-edited")
     page.get_by_role("button", name="Stop").click()
