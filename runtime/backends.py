@@ -1,50 +1,103 @@
-"""Where runs train: threads of this server (the default), or actors on a Ray cluster.
+"""Where runs train: threads of this server, worker processes, or actors on a Ray cluster.
 
-``LAB_BACKEND=thread`` trains each run in a thread of the Streamlit process;
-``LAB_BACKEND=ray`` (with ``LAB_RAY_ADDRESS``, or a local cluster started on demand)
-in a Ray actor per run, as many at once as the cluster has CPUs for
-(runtime/ray_backend.py). Both record into the same store the same way.
+Every backend trains a run with the same function (``runtime.job.fit_run``); only where
+it runs differs, and every one records into the same store the same way.
+
+- ``thread`` (a local lab's default): the lab's own variants train in a thread of the
+  Streamlit process; a person's own code still goes to a worker process.
+- ``process`` (a shared demo's default, ``LAB_PRIVATE_RUNS=1``): every run trains in a
+  worker process (runtime/processes.py): Stop always stops, a crash ends one run.
+- ``ray``: each run in a Ray actor, as many at once as the cluster has CPUs for
+  (runtime/ray_backend.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime import job
 from runtime.cadence import Cadence
 from runtime.limits import Limits
 from runtime.live import LiveRun
+from runtime.processes import WorkerPool, WorkerSettings, spec_module_of, train_in_worker
 from runtime.store import RunStore
 
+KINDS = ("thread", "process", "ray")
 
-@dataclass
+
 class Backend:
-    kind: str = "thread"
-    slots: int = 1  # runs at once
-    threads: int | None = None  # torch threads per run (None: the manager decides)
-    cluster: dict = field(default_factory=dict)  # a Ray cluster's resources
+    """Trains runs in threads of this server; a person's own code in worker processes."""
 
-    @classmethod
-    def of(cls, kind: str, address: str | None, threads: int | None, slots: int) -> "Backend":
-        if kind != "ray":
-            return cls("thread", max(1, int(slots)), threads)
-        from runtime import ray_backend
+    kind = "thread"
 
-        cluster = ray_backend.connect(address)
-        per_run = threads or 1
-        return cls("ray", max(1, int(cluster.get("CPU", 1)) // per_run), per_run, cluster)
+    def __init__(self, slots: int, threads: int | None, workers: WorkerSettings):
+        self.slots = max(1, int(slots))  # runs at once
+        self.threads = threads  # torch threads per run (None: the manager decides)
+        self.workers = workers
+        self.pool = WorkerPool()
 
     def describe(self, slots: int, threads: int) -> str:
-        if self.kind == "ray":
-            cpus = int(self.cluster.get("CPU", 0))
-            return f"a Ray cluster ({cpus} CPUs): up to {slots} runs at once, {threads} CPU(s) each"
-        return f"threads of this server: up to {slots} run{'s' * (slots > 1)} at once"
+        return (
+            f"threads of this server: up to {slots} run{'s' * (slots > 1)} at once (your own code in worker processes)"
+        )
+
+    def in_worker(self, runs_code: bool) -> bool:
+        """Whether a run of such a variant trains in a worker process."""
+        return runs_code
 
     def train(self, run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits, threads: int):
-        if self.kind == "ray":
-            from runtime import ray_backend
+        import trainers
 
-            ray_backend.train(run, store, folder, cadence, limits, threads)
+        spec = trainers.VARIANTS.get(run.variant)
+        if self.in_worker(bool(spec and spec.runs_code)):
+            train_in_worker(
+                run, store, folder, cadence, limits, threads, self.pool, self.workers, spec_module_of(run.variant)
+            )
         else:
             job.train(run, store, folder, cadence, limits)
+
+
+class ProcessBackend(Backend):
+    """Every run in a worker process of its own."""
+
+    kind = "process"
+
+    def describe(self, slots: int, threads: int) -> str:
+        return f"worker processes: up to {slots} run{'s' * (slots > 1)} at once, {threads} torch thread(s) each"
+
+    def in_worker(self, runs_code: bool) -> bool:
+        return True
+
+
+class RayBackend(Backend):
+    """Each run in an actor on a Ray cluster."""
+
+    kind = "ray"
+
+    def __init__(self, address: str | None, threads: int | None, workers: WorkerSettings):
+        from runtime import ray_backend
+
+        self.cluster = ray_backend.connect(address)
+        per_run = threads or 1
+        super().__init__(max(1, int(self.cluster.get("CPU", 1)) // per_run), per_run, workers)
+
+    def describe(self, slots: int, threads: int) -> str:
+        cpus = int(self.cluster.get("CPU", 0))
+        return f"a Ray cluster ({cpus} CPUs): up to {slots} runs at once, {threads} CPU(s) each"
+
+    def train(self, run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits, threads: int):
+        from runtime import ray_backend
+
+        ray_backend.train(run, store, folder, cadence, limits, threads)
+
+
+def make_backend(
+    kind: str, address: str | None, threads: int | None, slots: int, workers: WorkerSettings = WorkerSettings()
+) -> Backend:
+    if kind == "ray":
+        return RayBackend(address, threads, workers)
+    if kind == "process":
+        return ProcessBackend(slots, threads, workers)
+    if kind == "thread":
+        return Backend(slots, threads, workers)
+    raise ValueError(f"unknown backend {kind!r}; choose one of: {', '.join(KINDS)}")

@@ -1,4 +1,4 @@
-"""The training job a run's thread executes: build, fit, save, record the outcome.
+"""The training job: build, fit, save, record the outcome (``fit_run`` wherever a run trains).
 
 Keras keeps its random seed and dtype policy per thread, so both are set here, in
 the training thread. Failures, divergence and stops each leave a clear status and
@@ -78,6 +78,13 @@ def save_model(model: keras.Model, folder: Path) -> str:
     return str(final)
 
 
+def unsaved(exc: Exception) -> str:
+    """The note a run keeps when Keras cannot save its model (a custom class without get_config)."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 240 else text[:239] + "…"
+    return f"The trained model could not be saved as .keras ({type(exc).__name__}: {text})."
+
+
 @dataclass
 class Outcome:
     """How a run's fit() ended, before anything is written to a store."""
@@ -88,19 +95,37 @@ class Outcome:
     model: keras.Model | None = None  # the trained model, to save (completed or stopped runs)
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed (Python's MemoryError, torch's allocator on the CPU)."""
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+
+
 def explain_failure(run: LiveRun, exc: Exception) -> tuple[str, str]:
-    """(message, details) of a failure: the store's words, the variant's (a person's own frames), or Python's."""
+    """(message, details) of a failure: the store's words, the memory cap's, the variant's (a person's
+    own frames), or Python's."""
     message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
     spec = trainers.VARIANTS.get(run.variant)
     if explain_store_error(exc):
         message = explain_store_error(exc)
     elif spec is not None and spec.explain_error is not None:
         message, details = spec.explain_error(run.config, exc)
+    if out_of_memory(exc):
+        cap = f"its cap of {run.memory_mb:,} MB (LAB_RUN_MEMORY_MB)" if run.memory_mb else "the memory there is"
+        message = (
+            f"The run ran out of memory: it asked for more than {cap}. Use smaller batches or a smaller model "
+            f"(or, on your own machine, raise LAB_RUN_MEMORY_MB). What it recorded is kept. ({message})"
+        )
     return message, details
 
 
+def stream_callback(run: LiveRun, cadence: Cadence, limits: Limits, **kwargs) -> StreamCallback:
+    """The lab's callback for one fit() of ``run``."""
+    return StreamCallback(run, cadence=cadence, limits=limits, read_every=read_interval(), **kwargs)
+
+
 def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcome:
-    """Build the run's experiment and fit it in this thread (a server's, or a Ray worker's).
+    """Build the run's experiment and fit it here: the one way a run trains, wherever it runs (a thread of
+    the server, a worker process, a Ray actor).
 
     Records go to ``run`` (and its writer, if it has one). Keras's seed and dtype policy
     are thread-local: they are set here, and the policy is put back afterwards.
@@ -110,25 +135,29 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
             spec = trainers.get_variant(run.variant)
             keras.utils.set_random_seed(run.config.get("seed", 1337))
             experiment = spec.build(run.config)
-            run.data_source = experiment.data_source
-            if run.writer is not None:
-                run.writer.set_progress(data_source=experiment.data_source)
-            run.steering = experiment.steering
-            callback = StreamCallback(
-                run,
-                sample_images=experiment.sample_images,
-                grid_columns=experiment.grid_columns,
-                cadence=cadence,
-                epoch_report=experiment.epoch_report,
-                quality_report=experiment.quality_report,
-                limits=limits,
-                read_every=read_interval(),
-            )
-            # On a GPU, no device sync per step: Keras is given a list that leaves batch logs as tensors.
-            callbacks = fit_callbacks(experiment.model, experiment.fit_kwargs, [callback], lazy=callback.read_every > 0)
+            run.built(experiment.data_source, experiment.steering)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
-                experiment.model.fit(**experiment.fit_kwargs, callbacks=callbacks, verbose=0)
+                if experiment.script is not None:  # a script fits its models itself: stream each fit()
+                    model = experiment.script(
+                        lambda model, images: [stream_callback(run, cadence, limits, sample_images=images)],
+                        run.stop_event.is_set,
+                    )
+                else:
+                    model = experiment.model
+                    callback = stream_callback(
+                        run,
+                        cadence,
+                        limits,
+                        sample_images=experiment.sample_images,
+                        grid_columns=experiment.grid_columns,
+                        epoch_report=experiment.epoch_report,
+                        quality_report=experiment.quality_report,
+                    )
+                    # On a GPU, no device sync per step: Keras is given a list that leaves batch logs as tensors.
+                    callbacks = fit_callbacks(model, experiment.fit_kwargs, [callback], lazy=callback.read_every > 0)
+                    model.fit(**experiment.fit_kwargs, callbacks=callbacks, verbose=0)
+            run.stopping()
             if run.diverged_at is not None:
                 step, name = run.diverged_at
                 return Outcome(
@@ -141,7 +170,7 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
             if run.quality_seconds and run.fit_seconds:
                 run.record_final({"quality_time_share": run.quality_seconds / run.fit_seconds})
             status = "stopped" if run.stop_event.is_set() else "completed"
-            return Outcome(status, run.limit_reason, model=experiment.model)
+            return Outcome(status, run.limit_reason, model=model)
     except Exception as exc:  # any failure ends this run only, with its reason kept
         message, details = explain_failure(run, exc)
         return Outcome("failed", message, details)
@@ -165,7 +194,7 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits:
                 try:
                     artifact = save_model(outcome.model, folder)
                 except Exception as exc:  # a model Keras cannot serialise (a custom class without get_config)
-                    note = f"The trained model could not be saved as .keras ({type(exc).__name__}: {exc})."
+                    note = unsaved(exc)
             run.writer.close()
     except Exception as exc:  # the store itself failed (a full disk): the run ends with the real reason
         if run.writer is not None:

@@ -86,6 +86,9 @@ class LiveRun:
         self.events: list[tuple[int, float, str]] = []  # (step, seconds since start, text): steering marks
         self.commands: queue.SimpleQueue = queue.SimpleQueue()  # steering requests, applied between batches
         self.steering = None  # the experiment's trainers.steering.Steering, once built
+        self.stop_seen = False  # no training step runs any more (Stop seen between batches, or fit returned)
+        self.memory_mb: int | None = None  # the run's memory cap, where it trains in a worker process
+        self.worker_pid: int | None = None  # the worker process training it, if any
         self.stop_requested_at: float | None = None
         self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/limits.py)
         self._shared: tuple[float, Snapshot] | None = None  # (built at, snapshot): see shared_snapshot
@@ -95,12 +98,26 @@ class LiveRun:
     def begin(self, epochs: int, steps_per_epoch: int | None) -> None:
         with self.lock:
             self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
-            self.total_steps = epochs * steps_per_epoch if steps_per_epoch else None
+            self.total_steps = self.step + epochs * steps_per_epoch if steps_per_epoch else None
             self.rate_window.clear()
             self.rate_window.append((time.monotonic(), self.step))
             self.version += 1
         if self.writer:
             self.writer.set_progress(total_steps=self.total_steps, epochs=epochs)
+
+    def built(self, data_source: str, steering) -> None:
+        """The experiment is built: where its data came from, and what can be steered while it trains."""
+        with self.lock:
+            self.data_source, self.steering = data_source, steering
+            self.version += 1
+        if self.writer:
+            self.writer.set_progress(data_source=data_source)
+
+    def stopping(self) -> None:
+        """No training step runs any more: Stop was seen between two batches, or fit() returned."""
+        with self.lock:
+            self.stop_seen = True
+            self.version += 1
 
     def _since_start(self, now: float) -> float | None:
         return now - self.started if self.started is not None else None

@@ -27,6 +27,7 @@ from runtime.control import RunControls
 from runtime.devices import device_info, library_versions
 from runtime.limits import Limits, evict
 from runtime.live import LiveRun
+from runtime.processes import WorkerSettings
 from runtime.readback import snapshot_from_store
 from runtime.scheduler import Scheduler
 from runtime.settings import available_cpus
@@ -55,8 +56,10 @@ class RunManager(RunControls):
         limits: Limits | dict | None = None,
         trust_proxy: bool = False,
         heartbeat_timeout: float = 30.0,
-        backend: str = "thread",
+        backend: str | None = None,
         ray_address: str | None = None,
+        stop_grace: float = 5.0,
+        run_memory_mb: int | None = None,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
@@ -65,7 +68,10 @@ class RunManager(RunControls):
         self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
         self.heartbeat_timeout = heartbeat_timeout
         self.access = AccessPolicy(private_runs, max_per_visitor)
-        self.backend = backends.Backend.of(backend, ray_address, torch_threads, max_concurrent)
+        # A shared demo trains every run in a worker process; a local lab its own variants in threads.
+        kind = backend or ("process" if private_runs else "thread")
+        workers = WorkerSettings(stop_grace=stop_grace, memory_mb=run_memory_mb or None)
+        self.backend = backends.make_backend(kind, ray_address, torch_threads, max_concurrent, workers)
         max_concurrent, torch_threads = self.backend.slots, self.backend.threads or torch_threads
         # Running code a visitor typed is the local lab's privilege: off with private runs unless allowed.
         self.allow_code = (not private_runs) if allow_code is None else allow_code
@@ -78,6 +84,8 @@ class RunManager(RunControls):
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         self.device = device_info()
+        if self.backend.kind == "process":
+            self.warm_workers()
         self._snapshot_cache: dict[str, Snapshot] = {}
         self.recovered = self.store.mark_interrupted()
         self.evicted = evict(self.store, self.home, self.limits)
@@ -222,6 +230,11 @@ class RunManager(RunControls):
             return run.visitor
         row = self.store.get_run(run_id)
         return row.get("visitor") if row else None
+
+    def warm_workers(self) -> None:
+        """Get worker processes ready (torch and keras imported) in the background, before a run needs one."""
+        if self.backend.kind != "ray":
+            self.backend.pool.warm()
 
     def backend_info(self) -> str:
         """The run backend in words, for the home page."""

@@ -126,15 +126,44 @@ def settings_from_env(default_home: Path) -> dict:
         ),
         trust_proxy=env_flag("LAB_TRUST_PROXY"),
         heartbeat_timeout=env_float("LAB_HEARTBEAT_TIMEOUT", 30.0, 3.0, 86_400.0),
-        **backend_from_env(),
+        stop_grace=env_float("LAB_STOP_GRACE_SECONDS", 5.0, 0.5, 600.0),
+        run_memory_mb=_memory_mb(shared),
+        **backend_from_env(private),
     )
 
 
-def backend_from_env() -> dict:
-    """``LAB_BACKEND`` (thread or ray) and ``LAB_RAY_ADDRESS``; Ray must be installed to be chosen."""
-    backend = _raw("LAB_BACKEND").lower() or "thread"
-    if backend not in ("thread", "ray"):
-        raise ValueError(f"LAB_BACKEND={backend[:40]!r} is not valid: set it to thread (the default) or ray.")
+MIN_RUN_MEMORY_MB = 1024  # a worker has ~400 MB of torch and Keras before it builds anything
+DEMO_RUN_MEMORY_MB = 3072  # a GAN run at batch 64 peaks at ~1.1 GB of data memory (scorer included)
+
+
+def _memory_mb(shared: bool) -> int | None:
+    """``LAB_RUN_MEMORY_MB``: a worker process's memory cap (0: none; on by default on a shared demo)."""
+    value = env_int("LAB_RUN_MEMORY_MB", DEMO_RUN_MEMORY_MB if shared else 0, 0, 10**7)
+    if 0 < value < MIN_RUN_MEMORY_MB:
+        raise ValueError(
+            f"LAB_RUN_MEMORY_MB={value} is too small: a worker needs about 400 MB before it builds a model. "
+            f"Set it to {MIN_RUN_MEMORY_MB} or more, or 0 for no cap."
+        )
+    return value or None
+
+
+def backend_from_env(private: bool = False) -> dict:
+    """``LAB_BACKEND`` (thread, process or ray) and ``LAB_RAY_ADDRESS``; Ray must be installed to be chosen.
+
+    Unset, a shared demo (``LAB_PRIVATE_RUNS=1``) trains every run in a worker process, a local lab
+    its own variants in threads; a demo cannot ask for threads, whose runs Stop cannot always end.
+    """
+    backend = _raw("LAB_BACKEND").lower() or ("process" if private else "thread")
+    if backend not in ("thread", "process", "ray"):
+        raise ValueError(
+            f"LAB_BACKEND={backend[:40]!r} is not valid: set it to thread (a local lab's default), process "
+            "(every run in a worker process; a shared demo's default) or ray."
+        )
+    if backend == "thread" and private:
+        raise ValueError(
+            "LAB_BACKEND=thread with LAB_PRIVATE_RUNS=1: a shared demo trains every run in a worker process, "
+            "so that Stop always stops and one run cannot take the lab down. Unset LAB_BACKEND (or set process or ray)."
+        )
     if backend == "ray":
         try:
             import ray  # noqa: F401

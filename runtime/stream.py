@@ -159,6 +159,8 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
         if hasattr(self.quality_report, "prepare_in_background"):
             self.quality_report.prepare_in_background()
         self.values = StepValues(self.model)
+        # A script may call fit() more than once: each continues the run's step count.
+        self.step = self.last_read_step = self.run.step
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
         self._spent(started)

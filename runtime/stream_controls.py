@@ -91,3 +91,5 @@ class ObeysControls:
                     run.writer.set_progress(status="running")
         if run.stop_event.is_set():
             self.model.stop_training = True
+            if not run.stop_seen:
+                run.stopping()

@@ -107,7 +107,7 @@ def test_steering_refuses_what_it_cannot_do(manager, probe, mnist_dir):
 
 
 def test_steering_obeys_private_runs(tmp_path, probe, mnist_dir):
-    manager = RunManager(home=tmp_path, private_runs=True, max_per_visitor=2)
+    manager = RunManager(home=tmp_path, private_runs=True, max_per_visitor=2, backend="thread")  # the probe's
     run_id = manager.start("gan_probe", CONFIG, visitor="owner-token-0123456789")
     wait_for(lambda: manager.snapshot(run_id).step >= 1, what="a step")
     with pytest.raises(NotYourRun):

@@ -1,4 +1,4 @@
-"""The code's shape: imports run one way, runtime modules stay small, variants live in trainers/."""
+"""The code's shape: imports run one way, the worker side apart from the serving side, variants in trainers/."""
 
 import ast
 import re
@@ -74,9 +74,23 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "runtime").glob("*.py")), ids=lambda p: p.name)
-def test_runtime_modules_stay_small(path):
-    assert len(path.read_text().splitlines()) <= 260, f"{path.name}: split it by concern"
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, pending = set(), [start]
+    while pending:
+        for dep in graph.get(pending.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                pending.append(dep)
+    return seen
+
+
+def test_the_worker_side_never_imports_the_serving_side():
+    """A worker process trains a run: it needs the job, its callbacks and the store, never the manager,
+    the scheduler, the access rules or a page (and so never Streamlit)."""
+    imported = reachable(import_graph(), "runtime.worker")
+    assert "runtime.job" in imported and "runtime.remote" in imported  # the graph sees the worker's imports
+    serving = {"runtime.manager", "runtime.scheduler", "runtime.control", "runtime.access", "runtime.sweeps"}
+    assert not imported & serving and not {m for m in imported if m.startswith("ui")}
 
 
 @pytest.mark.parametrize("key", list(VARIANTS))

@@ -46,6 +46,7 @@ class MnistData:
     labels: np.ndarray
     source: str  # human-readable origin, shown in the UI
     splits: tuple[str, ...]  # which splits were found, e.g. ("t10k",)
+    sizes: tuple[int, ...] = ()  # images per split, in the order of ``splits``
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -164,6 +165,7 @@ def load_mnist_dir(folder: str | os.PathLike) -> MnistData:
         labels=np.concatenate(labels),
         source=f"{folder} ({', '.join(splits)})",
         splits=tuple(splits),
+        sizes=tuple(len(x) for x in images),
     )
     if len(data) == 0:
         raise MnistError(f"The MNIST files in {folder} hold no images. {HOW_TO_PROVIDE}")
@@ -216,9 +218,21 @@ def _load_from_keras() -> MnistData:
         labels=np.concatenate([y_train, y_test]),
         source="keras.datasets.mnist (~/.keras/datasets/mnist.npz)",
         splits=("train", "t10k"),
+        sizes=(len(x_train), len(x_test)),
     )
     _CACHE[key] = data
     return data
+
+
+def keras_splits(data: MnistData) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``data`` as ``keras.datasets.mnist.load_data()`` returns MNIST: ``((x_train, y_train), (x_test,
+    y_test))``. A split the lab's folder does not hold comes back empty (0 images), never invented."""
+    parts, start = {}, 0
+    for split, size in zip(data.splits, data.sizes):
+        parts[split] = (data.images[start : start + size], data.labels[start : start + size])
+        start += size
+    empty = (np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8))
+    return parts.get("train", empty), parts.get("t10k", empty)
 
 
 def describe_mnist_source() -> str:

@@ -1,7 +1,9 @@
 """Your own training step: the contract a module must meet for the lab to train it.
 
 A module the lab can run (the "Your own step" page edits one; templates are in
-``trainers/templates/``) defines:
+``trainers/templates/``) is one of two kinds.
+
+**A module** defines:
 
 ``HYPERPARAMETERS`` (required)
     A dict *literal*: name -> default, or name -> (default, min, max). Numbers and
@@ -15,11 +17,24 @@ A module the lab can run (the "Your own step" page edits one; templates are in
     fit() arguments (``x``, ``y``, ``validation_data``, ...). Without it, the page's
     choice of the lab's data sets is used (``DATA_SETS``).
 ``sample_images(model)`` (optional)
-    Returns images to show as a grid, (n, 28, 28[, 1]) in [0, 1] or uint8.
+    Returns images to show as a grid, (n, 28, 28[, 1]) in [0, 1] or uint8. Without it,
+    a model with a ``generator`` and an integer ``latent_dim`` (the guide's GAN
+    convention) is drawn from on fixed noise.
+
+Such a module must not call ``fit()`` at its top level (it would train before the lab
+adds its callback, blind): that call is refused, naming its line, before anything runs.
+Under ``if __name__ == "__main__":`` it is fine (the lab does not run the module as main).
+
+**A script** has no ``build_model`` and calls ``fit()`` itself, like the guide's code
+as printed. The lab runs it as ``__main__`` and adds its callback to every ``fit()`` the
+script makes (the way MLflow's autolog patches ``fit``): curves, grids, Stop and Pause
+work as for a module. ``HYPERPARAMETERS`` are optional; the values chosen are in the
+global ``hp`` while the script runs.
 
 The module is checked before anything runs (syntax, the names above, the
 hyperparameters); errors name the line and column in the editor's numbering. An
 exception raised by the module's code is reported with the module's own frames only.
+The lab runs the module in a worker process of its own, never in the server's.
 """
 
 from __future__ import annotations
@@ -27,11 +42,14 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
+import inspect
 import linecache
 import math
+import threading
 import traceback
 import types
 from dataclasses import dataclass
+from typing import Callable
 
 from trainers.config import ParamSpec
 
@@ -60,6 +78,7 @@ class Checked:
     hyperparameters: tuple[ParamSpec, ...]
     functions: frozenset[str]
     data: str | None  # the module's ``DATA = "..."``: which of the lab's data sets it expects
+    script: bool = False  # no build_model: a script that calls fit() itself
 
 
 def filename_for(source: str) -> str:
@@ -82,9 +101,60 @@ def check_source(source: str) -> Checked:
     for name in REQUIRED:
         if name not in functions:
             near = difflib.get_close_matches(name, sorted(functions), n=1, cutoff=0.6)
+            if not near and _calls_fit(tree):  # a script: it fits its model itself
+                return Checked(hyperparameters(tree, required=False), frozenset(functions), _data(tree), script=True)
             hint = f"; found `{near[0]}`" if near else ""
-            raise StepCodeError(f"No function `{name}`{hint}. The lab calls `{name}(hp)` to get a compiled model.")
+            raise StepCodeError(
+                f"No function `{name}`{hint}. The lab calls `{name}(hp)` to get a compiled model "
+                "(or write a script that calls model.fit(...) itself, without build_model)."
+            )
+    if (call := _top_level_fit(tree)) is not None:
+        raise StepCodeError(
+            f"Line {call.lineno} calls fit() at the module's top level, and the module also defines build_model: "
+            "the lab calls build_model(hp) and fits the model itself, with its callback; this fit() would train "
+            'first, blind. Remove the call (or put it under `if __name__ == "__main__":`), or remove '
+            "build_model to run the module as a script.",
+            call.lineno,
+            call.col_offset + 1,
+        )
     return Checked(hyperparameters(tree), frozenset(functions), _data(tree))
+
+
+def _is_fit_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fit"
+
+
+def _calls_fit(tree: ast.Module) -> bool:
+    """Whether the module calls ``<something>.fit(...)`` anywhere."""
+    return any(_is_fit_call(node) for node in ast.walk(tree))
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return (
+        isinstance(node, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
+
+
+def _top_level_fit(tree: ast.Module) -> ast.Call | None:
+    """The first ``.fit(...)`` call the module's top level makes when imported (not in a function,
+    a class, a lambda, or under ``if __name__ == "__main__":``), or None."""
+    pending = list(reversed(tree.body))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if _is_fit_call(node):
+            return node
+        children = list(ast.iter_child_nodes(node))
+        if _is_main_guard(node):
+            children = [node.test, *node.orelse]
+        pending.extend(reversed(children))
+    return None
 
 
 def _data(tree: ast.Module) -> str | None:
@@ -98,8 +168,8 @@ def _data(tree: ast.Module) -> str | None:
     return None
 
 
-def hyperparameters(tree: ast.Module) -> tuple[ParamSpec, ...]:
-    """ParamSpecs from the module's ``HYPERPARAMETERS`` literal."""
+def hyperparameters(tree: ast.Module, required: bool = True) -> tuple[ParamSpec, ...]:
+    """ParamSpecs from the module's ``HYPERPARAMETERS`` literal (none for a script without it)."""
     node = next(
         (
             n
@@ -109,6 +179,8 @@ def hyperparameters(tree: ast.Module) -> tuple[ParamSpec, ...]:
         ),
         None,
     )
+    if node is None and not required:
+        return ()
     if node is None:
         raise StepCodeError("No `HYPERPARAMETERS = {...}`: declare the settings (name -> default) as a dict literal.")
     try:
@@ -154,18 +226,113 @@ def _param(name, value) -> ParamSpec:
     )
 
 
-def load_module(source: str, name: str = "your_step") -> types.ModuleType:
-    """Run the module's top level and check the contract on what it defined."""
-    checked = check_source(source)
+def _new_module(source: str, name: str) -> tuple[types.ModuleType, str]:
     filename = filename_for(source)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks show lines
     module = types.ModuleType(name)
     module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (the local lab runs your code)
+    return module, filename
+
+
+def load_module(source: str, name: str = "your_step") -> types.ModuleType:
+    """Run the module's top level and check the contract on what it defined."""
+    checked = check_source(source)
+    if checked.script:
+        raise StepCodeError("This is a script (it has no build_model): run it with run_script.")
+    module, filename = _new_module(source, name)
+    with _patched_fit(_refuse_fit):  # a fit() the AST check could not see (inside a helper the top level calls)
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (your code, in a worker process)
     for fn in REQUIRED + tuple(n for n in OPTIONAL if n in checked.functions):
         if not callable(getattr(module, fn, None)):
             raise StepCodeError(f"`{fn}` is not a function after the module ran (was it redefined?).")
     return module
+
+
+class ScriptStopped(BaseException):
+    """Ends a script after the fit() a person stopped (not an Exception: a script's ``except`` lets it pass)."""
+
+
+def _refuse_fit(model, *args, **kwargs):
+    raise StepCodeError(
+        "Your module called fit() while the lab was loading it: the lab calls build_model(hp) and fits the "
+        "model itself, with its callback. Move that call out of the module's top level (or remove build_model "
+        "to run the module as a script)."
+    )
+
+
+class _patched_fit:
+    """Within the block, ``keras.Model.fit`` calls made by *this thread* go to ``replacement``.
+
+    The lab runs a person's code in a worker process of its own, so the patch touches nobody
+    else; it is per thread all the same, so that a test (or a notebook) running this in a
+    thread of a busy process does not change another thread's fit().
+    """
+
+    def __init__(self, replacement: Callable):
+        import keras
+
+        self.keras, self.replacement, self.owner = keras, replacement, threading.get_ident()
+        self.original = keras.Model.fit
+
+    def __enter__(self):
+        original, replacement, owner = self.original, self.replacement, self.owner
+
+        def fit(model, *args, **kwargs):
+            if threading.get_ident() != owner:
+                return original(model, *args, **kwargs)
+            return replacement(model, *args, **kwargs)
+
+        fit.__wrapped__ = original
+        self.keras.Model.fit = fit
+        return self
+
+    def __exit__(self, *exc):
+        self.keras.Model.fit = self.original
+
+
+def run_script(
+    source: str,
+    callbacks_for: Callable[[object, dict], list],
+    hp: dict,
+    should_stop: Callable[[], bool] = lambda: False,
+):
+    """Run a script that calls fit() itself, as ``__main__``, adding ``callbacks_for(model, namespace)``
+    to every fit() it makes; return the last model it fit (None if it fit none).
+
+    After a fit() that a person stopped, the script ends there (``ScriptStopped``), rather than
+    going on to its next fit() or whatever follows. Keras's progress bar is turned off
+    (``verbose=0``): the lab draws progress itself, and the output would only fill the server's log.
+    """
+    module, filename = _new_module(source, "__main__")
+    module.hp = dict(hp)
+    fitted = []
+    original = _patched_fit(None).original
+    signature = inspect.signature(original)
+
+    def fit(model, *args, **kwargs):
+        if should_stop():
+            raise ScriptStopped()
+        bound = signature.bind(model, *args, **kwargs)
+        theirs = list(bound.arguments.get("callbacks") or [])
+        bound.arguments["callbacks"] = theirs + list(callbacks_for(model, module.__dict__))
+        bound.arguments["verbose"] = 0
+        fitted.append(model)
+        history = original(*bound.args, **bound.kwargs)
+        if should_stop():
+            raise ScriptStopped()
+        return history
+
+    try:
+        with _patched_fit(fit):
+            exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (your code, in a worker process)
+    except ScriptStopped:
+        pass
+    if not fitted:
+        raise StepCodeError(
+            "Your script ended without calling fit(): the lab has nothing to show. Call model.fit(...) in it "
+            "(or define build_model(hp) and let the lab fit the model)."
+        )
+    return fitted[-1]
 
 
 def user_frames(exc: BaseException, source: str) -> tuple[str, str]:

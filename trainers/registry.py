@@ -39,6 +39,10 @@ class Experiment:
     # should_stop, a callable: when it turns true mid-way, the report may give up and return None
     steering: Steering | None = None  # what can change mid-run, and single steps (trainers/steering.py)
     data_source: str = ""  # where the data came from, for the run record
+    # A script that calls fit() itself (your own step): script(stream, should_stop) runs it, adding
+    # stream(model, sample_images) -> callbacks to each of its fit() calls; returns the last model fit.
+    # ``model`` and ``fit_kwargs`` are then unused.
+    script: Callable[[Callable, Callable[[], bool]], Any] | None = None
 
 
 def never(config: dict) -> bool:

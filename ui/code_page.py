@@ -22,21 +22,32 @@ from ui.sweep import sweep_ui
 from ui.visitor import client_address, visitor
 
 CONTRACT = """
-A module the lab can train defines:
+Your module is one of two kinds.
+
+**A module with `build_model`** defines:
 
 - `HYPERPARAMETERS = {...}`: a dict literal, name → default (or `(default, min, max)`); numbers and
   booleans. They become the widgets in the sidebar and travel in the page's address. `epochs` and
   `batch_size`, when present, are fit()'s.
 - `build_model(hp)`: returns a **compiled** `keras.Model` whose class defines `train_step` (and/or
-  `test_step`). `hp` holds the values chosen.
+  `test_step`). `hp` holds the values chosen. Do not call `fit()` at the top level: the lab fits the
+  model itself (a call there is refused, with its line, before anything runs).
 - `load_data(hp)` *(optional)*: `x`, `(x, y)`, `(x, y, sample_weight)` or a dict of fit() arguments.
   Without it, the data set chosen in the sidebar is used (`DATA = "mnist_digits"` in the module picks
   the default).
-- `sample_images(model)` *(optional)*: images `(n, 28, 28[, 1])` in [0, 1] for the grid.
+- `sample_images(model)` *(optional)*: images `(n, 28, 28[, 1])` in [0, 1] for the grid. A model with
+  a `generator` and a `latent_dim` (the guide's GAN) is drawn from without it.
 
-**What Stop can and cannot interrupt.** Stop and Pause act between two batches. A `train_step` that
-never returns (an endless loop) cannot be interrupted from here: the run then says *stop requested*
-until the step returns; restarting the server ends it.
+**A script** (no `build_model`) builds, compiles and calls `model.fit(...)` itself, like the guide's
+code as printed: the lab adds its live callback to every `fit()` the script makes. `HYPERPARAMETERS`
+are optional; their chosen values are in the global `hp`. `keras.datasets.mnist.load_data()` reads
+the lab's MNIST where `MNIST_DIR` is set.
+
+**Where it runs, and what Stop does.** Your code trains in a worker process of its own, never in the
+lab's server. Stop and Pause act between two batches; a step that has not returned a few seconds after
+Stop (`LAB_STOP_GRACE_SECONDS`, default 5) is ended with its process, and the run says so. A crash
+(a segfault, `os.abort()`) ends your run only; where a memory cap is set (`LAB_RUN_MEMORY_MB`, on in a
+shared demo) a runaway allocation fails your run with a message instead of the machine.
 """
 
 S = "code:"  # session-state prefix of this page
@@ -153,6 +164,7 @@ def render(key: str) -> None:
             icon=":material/lock:",
         )
         return
+    manager.warm_workers()  # your code trains in a worker process: have one ready before Start
     if S + "source" not in st.session_state:
         _load(*_initial_source(key))
     with st.expander("The contract: what your module defines", icon=":material/description:"):
@@ -199,6 +211,12 @@ def render(key: str) -> None:
         st.rerun()
     if error:
         st.error(f"**Your module cannot run yet.** {plain(error)}", icon=":material/error:")
+    elif checked.script:
+        st.info(
+            "**A script**: it has no `build_model`, so the lab runs it as it is, in a worker process, and streams "
+            "every `fit()` it calls.",
+            icon=":material/terminal:",
+        )
     st.download_button(
         "Download this code",
         source,
@@ -234,7 +252,8 @@ def render(key: str) -> None:
                 on_click=_start,
                 args=(key, config),
                 disabled=checked is None,
-                help="Runs your module: build_model(hp), then fit() with the lab's live callback.",
+                help="Runs your module in a worker process: build_model(hp), then fit() with the lab's live "
+                "callback (a script: every fit() it calls gets the callback).",
             )
     if problem := st.session_state.get(S + "start-error"):
         st.error(f"**The run was not started.** {plain(problem)}")

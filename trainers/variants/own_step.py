@@ -1,10 +1,15 @@
 """Your own step: a module a person wrote (or edited from a template), trained like any variant.
 
-The contract is ``trainers/own_step.py``'s. The run's config holds the module's exact
-source, so the code is part of the run: stored, shown, compared and downloaded with it.
+The contract is ``trainers/own_step.py``'s: a module with ``build_model``, or a script
+that calls ``fit()`` itself. The run's config holds the exact source, so the code is part
+of the run: stored, shown, compared and downloaded with it. It runs code a visitor typed
+(``runs_code``): the lab trains it in a worker process, never in the server's.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 import keras
 import numpy as np
@@ -12,9 +17,9 @@ import torch
 
 from trainers import templates
 from trainers.config import ParamSpec, validate_config
-from trainers.data import load_mnist, regression_data
+from trainers.data import keras_splits, load_mnist, regression_data
 from trainers.images import to_uint8
-from trainers.own_step import DATA_SETS, StepCodeError, check_source, load_module, user_frames
+from trainers.own_step import DATA_SETS, StepCodeError, check_source, load_module, run_script, user_frames
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
@@ -78,7 +83,77 @@ def _defines_a_step(model: keras.Model, module_name: str) -> bool:
     )
 
 
+GRID_SAMPLES = 36  # digits in the grid drawn from a generator (6 x 6)
+
+
+def images_for(model, namespace: dict):
+    """How to draw the grid for ``model``: the module's ``sample_images(model)``, else, for a model with a
+    ``generator`` and an integer ``latent_dim`` (the guide's GAN), the generator on fixed noise; else None."""
+    sample = namespace.get("sample_images")
+    if callable(sample):
+        return lambda: to_uint8(sample(model))
+    generator, latent_dim = getattr(model, "generator", None), getattr(model, "latent_dim", None)
+    if not isinstance(generator, keras.Model) or not isinstance(latent_dim, int) or isinstance(latent_dim, bool):
+        return None
+    noise = np.random.default_rng(0).standard_normal((GRID_SAMPLES, latent_dim)).astype(np.float32)
+
+    def draw():
+        with torch.no_grad():
+            return to_uint8(keras.ops.convert_to_numpy(generator(noise, training=False)))
+
+    return draw
+
+
+@contextlib.contextmanager
+def _lab_mnist():
+    """While a script runs: ``keras.datasets.mnist.load_data()`` serves the lab's MNIST where ``MNIST_DIR``
+    names it (offline, Keras's own download fails); a split the folder lacks comes back empty."""
+    if not os.environ.get("MNIST_DIR"):
+        yield
+        return
+    datasets = keras.datasets.mnist
+    original = datasets.load_data
+
+    def load_data(path="mnist.npz"):
+        return keras_splits(load_mnist())
+
+    datasets.load_data = load_data
+    try:
+        yield
+    finally:
+        datasets.load_data = original
+
+
+def _script(config: dict) -> Experiment:
+    """A script that calls fit() itself: it runs when the runtime calls ``script``, with the lab's callback."""
+    source, hp = config["source"], dict(config["hp"])
+
+    def script(stream, should_stop):
+        def callbacks_for(model, namespace):
+            return stream(model, images_for(model, namespace))
+
+        with _lab_mnist():
+            return run_script(source, callbacks_for, hp, should_stop)
+
+    data = "your script's own data"
+    if _mnist_used(source):
+        data += f" (keras.datasets.mnist from {load_mnist().source})"
+    return Experiment(model=None, fit_kwargs={}, batch_size=hp.get("batch_size"), data_source=data, script=script)
+
+
+def _mnist_used(source: str) -> bool:
+    if "mnist.load_data" not in source or not os.environ.get("MNIST_DIR"):
+        return False
+    try:
+        load_mnist()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def build(config: dict) -> Experiment:
+    if check_source(config["source"]).script:
+        return _script(config)
     module = load_module(config["source"], name="your_step")
     hp = dict(config["hp"])
     model = module.build_model(hp)
@@ -99,12 +174,11 @@ def build(config: dict) -> Experiment:
     if not isinstance(fit_kwargs.get("x"), torch.utils.data.DataLoader):
         fit_kwargs.setdefault("batch_size", batch_size)
     fit_kwargs.setdefault("epochs", hp.get("epochs", 1))
-    sample = getattr(module, "sample_images", None)
     return Experiment(
         model=model,
         fit_kwargs=fit_kwargs,
         batch_size=batch_size,
-        sample_images=(lambda: to_uint8(sample(model))) if sample else None,
+        sample_images=images_for(model, vars(module)),
         data_source=source,
     )
 

@@ -1,0 +1,174 @@
+"""A run in a worker process of its own: the child's side (the server's is ``runtime/processes.py``).
+
+The server starts ``main`` in a child of a forkserver that imported torch, keras and the
+lab's code once, so a child is ready to build its model within ~0.1 s. The child trains
+the run with ``job.fit_run``, the same function a server thread or a Ray actor runs,
+into a ``RecordingRun``: a sender thread ships the recorded calls to the server every
+``SEND_EVERY_S``, a receiver thread applies what the server forwards (stop, pause,
+steering). The child saves the model itself and sends the outcome last.
+
+The child leads a process group of its own, so ending it ends whatever it started; it
+caps its own memory where asked (``RLIMIT_DATA``: a runaway allocation raises
+``MemoryError`` there, which the run reports, instead of waking the host's OOM killer);
+and if the server goes away its end of the pipes closes and the child exits.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import torch
+
+import trainers
+from runtime.allocator import keep_tensor_memory
+from runtime.cadence import Cadence
+from runtime.job import Outcome, fit_run, save_model, unsaved
+from runtime.limits import Limits
+from runtime.remote import RecordingRun, apply_request
+
+SEND_EVERY_S = 0.1  # how often recorded calls go to the server (the page redraws every ~0.5 s)
+SERVER_GONE = 70  # exit status of a worker whose server went away
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything a worker needs to train one run (it travels pickled to the child)."""
+
+    run_id: str
+    variant: str
+    config: dict
+    cadence: Cadence
+    limits: Limits
+    threads: int  # torch threads
+    folder: str  # where the model is saved
+    started: float
+    batch_size: int | None = None
+    memory_mb: int | None = None  # the worker's data memory cap (None: no cap)
+    spec_module: str | None = None  # a module registering the variant, where the forkserver's registry lacks it
+    env: dict = field(default_factory=dict)  # the server's environment now (the forkserver's is from its start)
+
+
+def cap_memory(megabytes: int | None) -> bool:
+    """Cap this process's data memory (heap and anonymous mappings, not the libraries' code) at ``megabytes``.
+
+    Not on a GPU: CUDA maps large ranges of its own, and the server watches resident memory there instead.
+    """
+    if not megabytes or torch.cuda.is_available():
+        return False
+    limit = megabytes * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    return True
+
+
+def _register(task: Task) -> None:
+    """Make the run's variant known here: one registered after the forkserver started (a test's) is
+    imported from its module, which defines it as ``SPEC`` or in ``SPECS``."""
+    if task.variant in trainers.VARIANTS or not task.spec_module:
+        return
+    import importlib
+
+    module = importlib.import_module(task.spec_module)
+    for spec in [getattr(module, "SPEC", None), *getattr(module, "SPECS", [])]:
+        if spec is not None and spec.key == task.variant and spec.key not in trainers.VARIANTS:
+            trainers.register(spec)
+
+
+class _Link:
+    """The worker's two pipes: recorded calls out (a sender thread), requests in (a receiver thread)."""
+
+    def __init__(self, run: RecordingRun, out: Connection, inbox: Connection):
+        self.run, self.out, self.inbox = run, out, inbox
+        self.done = threading.Event()
+        self.sender = threading.Thread(target=self._send_loop, name="worker-send", daemon=True)
+        self.receiver = threading.Thread(target=self._receive_loop, name="worker-receive", daemon=True)
+
+    def start(self) -> None:
+        self.sender.start()
+        self.receiver.start()
+
+    def _send(self, message) -> None:
+        try:
+            self.out.send(message)
+        except (BrokenPipeError, EOFError, OSError):
+            os._exit(SERVER_GONE)  # nobody reads this run any more: stop using the machine
+
+    def _send_loop(self) -> None:
+        while not self.done.wait(SEND_EVERY_S):
+            if calls := self.run.drain():
+                self._send(("calls", calls))
+
+    def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = self.inbox.recv()
+            except (EOFError, OSError):
+                if not self.done.is_set():
+                    os._exit(SERVER_GONE)
+                return
+            try:
+                apply_request(self.run, message)
+            except ValueError:
+                pass  # not a request this worker knows: ignored, never executed
+
+    def finish(self, result: dict) -> None:
+        """Send what is left, then the outcome: the last message."""
+        self.done.set()
+        self.sender.join()
+        if calls := self.run.drain():
+            self._send(("calls", calls))
+        self._send(("result", result))
+
+
+def main(task: Task, out: Connection, inbox: Connection) -> None:
+    """The worker's body: train ``task``'s run, save its model, report the outcome."""
+    os.setsid()  # a process group of its own: ending the run ends whatever its code started
+    os.environ.clear()
+    os.environ.update(task.env)
+    cap_memory(task.memory_mb)
+    torch.set_num_threads(task.threads)
+    keep_tensor_memory()
+    run = RecordingRun(
+        task.run_id, task.variant, task.config, batch_size=task.batch_size, status="running", started=task.started
+    )
+    run.memory_mb = task.memory_mb
+    link = _Link(run, out, inbox)
+    link.start()
+    try:
+        _register(task)
+        outcome = fit_run(run, task.cadence, task.limits)
+    except SystemExit as exc:  # the code called sys.exit(): this run ends, and says so
+        outcome = Outcome("failed", f"Your code called sys.exit({exc.code!r}): the run ended there.")
+    except Exception as exc:  # noqa: BLE001  (registering the variant failed: the run says why)
+        outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    run.stopping()  # no step runs any more: what follows is saving
+    artifact = None
+    if outcome.model is not None:
+        try:
+            artifact = save_model(outcome.model, Path(task.folder))
+        except Exception as exc:  # noqa: BLE001  (a model Keras cannot serialise)
+            note = unsaved(exc)
+            outcome.error = " ".join(x for x in (outcome.error, note) if x)
+    link.finish(
+        {
+            "status": outcome.status,
+            "error": outcome.error,
+            "traceback": outcome.traceback,
+            "artifact": artifact,
+            "ms_per_step": run.mean_step_ms(),
+            "finished_at": time.time(),
+        }
+    )
+
+
+def ready() -> None:
+    """A no-op child: starting one makes the forkserver import what it preloads (warming the pool)."""

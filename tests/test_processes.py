@@ -1,0 +1,138 @@
+"""Runs in worker processes, with real processes: Stop always stops, a crash or a runaway allocation
+ends one run with its reason, pause keeps the process, steering crosses the boundary, two runs
+train in two interpreters at once."""
+
+import os
+import time
+
+import pytest
+
+from runtime import Cadence, RunManager
+from tests.helpers import wait_for
+from trainers import templates
+
+BLANK = templates.source("blank")
+STEP = "        x, y = data\n"
+SLEEP_IN_STEP = BLANK.replace(STEP, STEP + "        import time\n        time.sleep(3600)\n")
+ABORT_IN_STEP = BLANK.replace(STEP, STEP + "        import os\n        os.abort()\n")
+GROWING = BLANK.replace(
+    "def build_model(hp):\n",
+    "def build_model(hp):\n    hog = []\n    while True:\n        hog.append(bytearray(2**27))  # 128 MB a time\n",
+)
+REGRESSION = {"samples": 20_000, "batch_size": 8, "epochs": 1}  # ~2,500 steps: long enough to watch
+
+
+def own(source, **hp):
+    return {"template": "blank", "source": source, "hp": {"epochs": 1, **hp}}
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """A manager whose every run trains in a worker process, with a 2 s Stop grace."""
+    m = RunManager(home=tmp_path / "lab", backend="process", cadence=Cadence.every_step(2), stop_grace=2.0)
+    m.backend.pool.warm().join(120)  # the forkserver imports torch and keras once
+    yield m
+    for row in m.list():
+        m.stop(row["id"])
+    for thread in m.live_threads():
+        thread.join(30)
+
+
+def test_a_step_that_never_returns_is_ended_after_the_grace_and_the_queued_run_starts(workers):
+    stuck = workers.start("own_step", own(SLEEP_IN_STEP))
+    waiting = workers.start("compute_loss", {"samples": 64, "epochs": 1})
+    wait_for(lambda: workers.status(stuck) == "running", 60, "the stuck run to start")
+    time.sleep(1.0)  # inside its first step by now
+    assert workers.status(waiting) == "queued"
+    asked = time.monotonic()
+    workers.stop(stuck)
+    assert workers.wait(stuck, 10) == "stopped"
+    assert time.monotonic() - asked <= 2.0 + 2.0  # grace + 2 s
+    snap = workers.snapshot(stuck)
+    assert snap.error.startswith("Stopped: the step did not return within 2 s of Stop, so its process was ended")
+    assert workers.store.get_run(stuck)["status"] == "stopped"
+    assert workers.wait(waiting, 60) == "completed"  # the slot was free at once
+
+
+def test_stop_between_batches_saves_the_model_and_ends_the_worker(workers):
+    run_id = workers.start("compute_loss", REGRESSION)
+    wait_for(lambda: workers.snapshot(run_id).step >= 5, 60, "five steps")
+    workers.stop(run_id, wait=5)
+    assert workers.status(run_id) == "stopped"
+    snap = workers.snapshot(run_id)
+    assert snap.error is None and snap.artifact and os.path.isfile(snap.artifact)
+    assert 5 <= snap.step < 2500
+
+
+def test_a_crash_fails_one_run_naming_the_signal_and_the_other_run_completes(tmp_path):
+    manager = RunManager(home=tmp_path / "lab", max_concurrent=2, cadence=Cadence.every_step(2))  # thread backend
+    survivor = manager.start("compute_loss", {"samples": 2048, "batch_size": 8, "epochs": 1})
+    wait_for(lambda: manager.status(survivor) == "running", 30, "the first run")
+    crashing = manager.start("own_step", own(ABORT_IN_STEP))  # your code: a worker process even here
+    assert manager.wait(crashing, 120) == "failed"
+    error = manager.snapshot(crashing).error
+    assert "killed by signal SIGABRT" in error and "What it recorded is kept" in error
+    assert manager.status(survivor) == "running"  # this process (the "server") and its run go on
+    assert manager.wait(survivor, 120) == "completed"
+    assert manager.snapshot(survivor).step == 256
+
+
+def test_a_runaway_allocation_fails_the_run_with_the_memory_message(tmp_path):
+    manager = RunManager(home=tmp_path / "lab", run_memory_mb=1500)
+    run_id = manager.start("own_step", own(GROWING))
+    assert manager.wait(run_id, 120) == "failed"
+    error = manager.snapshot(run_id).error
+    assert error.startswith("The run ran out of memory: it asked for more than its cap of 1,500 MB (LAB_RUN_MEMORY_MB)")
+    assert "MemoryError" in error and "in build_model" in error  # the person's own line is named
+    assert manager.list()[0]["status"] == "failed"  # the manager (the server) is fine
+
+
+def test_pause_keeps_the_worker_and_resume_goes_on(workers):
+    run_id = workers.start("compute_loss", REGRESSION)
+    wait_for(lambda: workers.snapshot(run_id).step >= 3, 60, "three steps")
+    run = workers.scheduler.get(run_id)
+    pid = run.worker_pid
+    workers.pause(run_id)
+    wait_for(lambda: workers.status(run_id) == "paused", 10, "the pause")
+    held = workers.snapshot(run_id).step
+    time.sleep(0.5)
+    assert workers.snapshot(run_id).step == held and workers.store.get_run(run_id)["status"] == "paused"
+    workers.resume(run_id)
+    wait_for(lambda: workers.snapshot(run_id).step >= held + 3, 30, "three more steps")
+    assert run.worker_pid == pid and pid != os.getpid()
+
+
+def test_steering_and_single_steps_reach_a_gan_in_a_worker(workers, mnist_dir):
+    config = {"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 4096, "quality_samples": 0}
+    run_id = workers.start("gan", config)
+    wait_for(lambda: workers.steering(run_id) is not None and workers.snapshot(run_id).step >= 2, 60, "steps")
+    workers.pause(run_id)
+    wait_for(lambda: workers.status(run_id) == "paused", 10, "the pause")
+    held = workers.snapshot(run_id).step
+    assert workers.steer(run_id, {"d_learning_rate": 1e-5}) == {"d_learning_rate": 1e-5}
+    wait_for(lambda: workers.snapshot(run_id).events, 10, "the steering event")
+    assert workers.steering(run_id).current()["d_learning_rate"] == pytest.approx(1e-5)  # as the worker applied it
+    workers.single_step(run_id, "d")
+    wait_for(lambda: len(workers.snapshot(run_id).events) == 2, 10, "one discriminator step, marked")
+    assert workers.snapshot(run_id).step == held + 1
+    assert [e["kind"] for e in workers.store.events(run_id)] == ["steer", "single_step"]
+
+
+def test_two_runs_train_at_once_in_two_worker_processes(tmp_path):
+    manager = RunManager(home=tmp_path / "lab", backend="process", max_concurrent=2)
+    manager.backend.pool.warm().join(120)
+    ids = [manager.start("compute_loss", REGRESSION) for _ in range(2)]
+    wait_for(lambda: all(manager.snapshot(i).step >= 3 for i in ids), 60, "both runs training")
+    pids = {manager.scheduler.get(i).worker_pid for i in ids}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert manager.torch_threads == max(1, len(os.sched_getaffinity(0)) // 2)
+    for run_id in ids:
+        manager.stop(run_id)
+
+
+def test_a_demo_trains_every_run_in_a_worker(tmp_path):
+    manager = RunManager(home=tmp_path / "lab", private_runs=True)
+    assert manager.backend.kind == "process" and "worker processes" in manager.backend_info()
+    run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="me")
+    assert manager.wait(run_id, 120) == "completed"
+    assert manager.scheduler.get(run_id).worker_pid not in (None, os.getpid())

@@ -1,0 +1,106 @@
+"""Your own code as a script: the guide's code runs as printed, with the lab's callback added to every
+fit() it makes; a module that would train blind at its top level is refused on that line."""
+
+from pathlib import Path
+
+import pytest
+
+from runtime import Cadence, RunManager
+from tests.helpers import wait_for
+from trainers import templates
+from trainers.own_step import StepCodeError, check_source
+
+GUIDE_GAN = (Path(__file__).parent / "fixtures" / "guide_gan_script.py").read_text(encoding="utf-8")
+BLANK = templates.source("blank")
+# The blank template's model, built and fit by the script itself: 4 steps, then 8 more.
+TWO_FITS = (
+    BLANK.replace("def build_model(hp):", "def make(hp):")
+    + """
+import numpy as np
+
+x, y = np.random.rand(64, 32).astype("float32"), np.random.rand(64, 1).astype("float32")
+model = make({"learning_rate": hp.get("learning_rate", 0.01)})
+model.fit(x, y, batch_size=16, epochs=1)
+model.fit(x, y, batch_size=16, epochs=2)
+"""
+)
+
+FIT = "m.fit(np.zeros((8, 32)), np.zeros((8, 1)))\n"
+
+
+def run(manager, source, hp=None):
+    return manager.start("own_step", {"template": "blank", "source": source, "hp": hp or {}})
+
+
+@pytest.fixture
+def lab(tmp_path):
+    m = RunManager(home=tmp_path / "lab", cadence=Cadence.every_step(2))
+    yield m
+    for row in m.list():
+        m.stop(row["id"])
+    for thread in m.live_threads():
+        thread.join(30)
+
+
+def test_the_guides_gan_runs_as_printed_with_live_curves_a_grid_and_stop(lab, mnist_dir):
+    checked = check_source(GUIDE_GAN)
+    assert checked.script and checked.hyperparameters == ()  # no build_model, no HYPERPARAMETERS: a script
+    run_id = run(lab, GUIDE_GAN)
+    wait_for(lambda: lab.snapshot(run_id).step >= 3 and lab.snapshot(run_id).grid_png, 120, "steps and a grid")
+    snap = lab.snapshot(run_id)
+    assert set(snap.curves) == {"d_loss", "g_loss"} and snap.status == "running"
+    assert snap.total_steps == 157  # its own DataLoader over the lab's 10,000 digits, batch 64
+    assert "keras.datasets.mnist from" in snap.data_source  # its load_data() read MNIST_DIR
+    lab.stop(run_id, wait=10)
+    assert lab.wait(run_id, 30) == "stopped"
+    snap = lab.snapshot(run_id)
+    assert 3 <= snap.step < 157
+    assert snap.error.startswith("The trained model could not be saved as .keras (NotImplementedError")
+    assert lab.store.grid(run_id) is not None and lab.store.curve(run_id, "g_loss")[0].size >= 3
+
+
+def test_every_fit_of_a_script_is_streamed_and_continues_the_step_count(lab):
+    run_id = run(lab, TWO_FITS, hp={})
+    assert lab.wait(run_id, 120) == "completed", lab.snapshot(run_id).error
+    snap = lab.snapshot(run_id)
+    assert snap.step == 12 and snap.total_steps == 12
+    steps = lab.store.curve(run_id, "loss")[0]
+    assert steps.tolist() == list(range(1, 13))
+    assert snap.artifact  # the last model it fit is saved
+
+
+def test_a_script_may_declare_hyperparameters_and_reads_them_from_hp(lab):
+    source = 'HYPERPARAMETERS = {"learning_rate": (0.5, 1e-6, 1.0)}\n' + TWO_FITS
+    checked = check_source(source)
+    assert checked.script and [p.name for p in checked.hyperparameters] == ["learning_rate"]
+    run_id = run(lab, source, hp={"learning_rate": 0.25})
+    assert lab.wait(run_id, 120) == "completed", lab.snapshot(run_id).error
+
+
+def test_build_model_with_a_top_level_fit_is_refused_on_that_line_before_anything_runs(lab):
+    source = BLANK + "\nimport numpy as np\nm = build_model({'learning_rate': 0.1})\n" + FIT
+    line = len(source.splitlines())
+    with pytest.raises(StepCodeError, match=f"Line {line} calls fit\\(\\) at the module's top level") as info:
+        run(lab, source, hp={"epochs": 1})
+    assert info.value.line == line
+    assert lab.list() == []  # nothing recorded, nothing trained
+    guarded = BLANK + "\nif __name__ == '__main__':\n    build_model({'learning_rate': 0.1}).fit([], [])\n"
+    assert not check_source(guarded).script  # under a main guard it is fine: the lab does not run it as main
+
+
+def test_a_fit_the_check_cannot_see_is_refused_while_the_module_loads(lab):
+    helper = "def train():\n    m = build_model({'learning_rate': 0.1})\n    " + FIT
+    source = BLANK + "\nimport numpy as np\n\n" + helper + "\ntrain()\n"
+    run_id = run(lab, source, hp={"epochs": 1})
+    assert lab.wait(run_id, 120) == "failed"
+    snap = lab.snapshot(run_id)
+    assert snap.error.startswith("Your module called fit() while the lab was loading it") and snap.step == 0
+
+
+def test_a_script_that_never_fits_or_exits_is_explained(lab):
+    with pytest.raises(StepCodeError, match="or write a script that calls model.fit"):
+        run(lab, "import keras\nprint('hello')\n")
+    quitter = "import sys\nsys.exit(3)\nmodel.fit()\n"
+    run_id = run(lab, quitter)
+    assert lab.wait(run_id, 120) == "failed"
+    assert lab.snapshot(run_id).error == "Your code called sys.exit(3): the run ended there."
