@@ -35,7 +35,9 @@ from runtime.remote import Relay, replay
 from runtime.store import RunStore
 from runtime.worker import Task
 
-PRELOAD = ["torch", "keras", "trainers", "runtime.worker"]  # imported once, by the forkserver
+# Imported once, by the forkserver. "__main__" first: under `streamlit run` (a console script) a child would
+# otherwise run that script again as `__mp_main__` (importing Streamlit, ~1 s) before every run.
+PRELOAD = ["__main__", "torch", "keras", "trainers", "runtime.worker"]
 POLL_S = 0.05  # how often the slot thread looks at its child
 SAVE_GRACE_S = 60.0  # after the step returned from a Stop: time left to write the grid and save the model
 KILL_WAIT_S = 1.0  # from SIGTERM to SIGKILL

@@ -79,3 +79,23 @@ def test_edit_the_guides_gan_train_it_and_compare_with_the_template(local_server
     diff = page.locator("code").filter(has_text="+++").first.inner_text()
     assert f"-        {ORIGINAL}" in diff and f"+        {EDITED}" in diff
     shot(page, "own-step-compare-diff")
+
+
+GUIDE_SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "guide_gan_script.py"
+
+
+def test_the_guides_gan_script_uploaded_as_printed_trains_live_and_stops(local_server, browser, shot):
+    """The guide's final section saved as a .py file, exactly as printed (its own data loading,
+    compile and top-level fit()): it runs in a worker process with the lab's callback on its fit()."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{local_server}/own_step")
+    settle(page, anchor="The contract")
+    page.locator("input[type='file']").set_input_files(str(GUIDE_SCRIPT))
+    page.get_by_text("so the lab runs it as it is").wait_for(timeout=30_000)  # no build_model: run as a script
+    settle(page, anchor="The contract")
+    run_id = train_and_stop(page, lambda p, _: shot(p, "own-step-guide-script"))
+    page.goto(f"{local_server}/runs?run={run_id}")
+    page.get_by_text("Stopped").first.wait_for(timeout=30_000)
+    wait_until(lambda: chart_points(page) >= 2, 60, "the stored curves")
+    layouts = " ".join(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.innerText)"))
+    assert "d_loss" in layouts and "g_loss" in layouts  # its two curves, read back from the store
