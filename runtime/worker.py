@@ -33,7 +33,7 @@ from runtime.job import Outcome, fit_run, save_model, unsaved
 from runtime.limits import Limits
 from runtime.remote import RecordingRun, apply_request
 
-SEND_EVERY_S = 0.1  # how often recorded calls go to the server (the page redraws every ~0.5 s)
+SEND_EVERY_S = 0.05  # how often recorded calls go to the server (the page redraws every ~0.5 s)
 SERVER_GONE = 70  # exit status of a worker whose server went away
 
 
