@@ -66,7 +66,7 @@ def test_stop_between_batches_saves_the_model_and_ends_the_worker(workers):
 
 def test_a_crash_fails_one_run_naming_the_signal_and_the_other_run_completes(tmp_path):
     manager = RunManager(home=tmp_path / "lab", max_concurrent=2, cadence=Cadence.every_step(2))  # thread backend
-    survivor = manager.start("compute_loss", {"samples": 2048, "batch_size": 8, "epochs": 1})
+    survivor = manager.start("compute_loss", REGRESSION)
     wait_for(lambda: manager.status(survivor) == "running", 30, "the first run")
     crashing = manager.start("own_step", own(ABORT_IN_STEP))  # your code: a worker process even here
     assert manager.wait(crashing, 120) == "failed"
@@ -74,7 +74,7 @@ def test_a_crash_fails_one_run_naming_the_signal_and_the_other_run_completes(tmp
     assert "killed by signal SIGABRT" in error and "What it recorded is kept" in error
     assert manager.status(survivor) == "running"  # this process (the "server") and its run go on
     assert manager.wait(survivor, 120) == "completed"
-    assert manager.snapshot(survivor).step == 256
+    assert manager.snapshot(survivor).step == 2500
 
 
 def test_a_runaway_allocation_fails_the_run_with_the_memory_message(tmp_path):
