@@ -123,6 +123,7 @@ def settings_from_env(default_home: Path) -> dict:
             run_steps=env_int("LAB_MAX_RUN_STEPS", 20_000 if shared else 0, 0, 10**9),
             keep_days=env_float("LAB_KEEP_DAYS", 7.0 if shared else 0.0, 0.0, 100_000.0),
             store_mb=env_float("LAB_MAX_STORE_MB", 1000.0 if shared else 0.0, 0.0, 10**7),
+            count_pauses=shared,
         ),
         trust_proxy=env_flag("LAB_TRUST_PROXY"),
         heartbeat_timeout=env_float("LAB_HEARTBEAT_TIMEOUT", 30.0, 3.0, 86_400.0),

@@ -67,7 +67,7 @@ class ObeysControls:
         self._store_controls()
         self._steer()
         training = time.perf_counter() - self.train_started - self.paused_seconds
-        self._limit(self.limits.stop_reason(self.step, training))
+        self._limit(self.limits.stop_reason(self.step, training, self.paused_seconds))
         if not run.resume_event.is_set() and not run.stop_event.is_set():
             if not self._read_pending():  # a paused run shows every step it took
                 return  # they diverged: the run stops rather than pauses
@@ -82,7 +82,13 @@ class ObeysControls:
                 self._store_controls()
                 if run.writer:
                     run.writer.beat()  # still alive, for other processes watching the store
-                self._limit(self.limits.pause_reason(time.perf_counter() - since))
+                this_pause = time.perf_counter() - since
+                self._limit(self.limits.pause_reason(this_pause, self.paused_seconds))
+                self._limit(
+                    self.limits.stop_reason(
+                        self.step, since - self.train_started - self.paused_seconds, self.paused_seconds + this_pause
+                    )
+                )
             self.paused_seconds += time.perf_counter() - since
             self.last_read_time = time.perf_counter()  # the read pace restarts after a pause
             if not run.stop_event.is_set():

@@ -70,17 +70,17 @@ def test_retention_deletes_the_oldest_finished_runs_first(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     now = time.time()
     for i, age_days in enumerate([30, 10, 1]):
-        store.create_run(f"old{i:09d}", "compute_loss", {}, status="completed", ended=now - age_days * 86_400)
-        (tmp_path / f"old{i:09d}").mkdir()
+        store.create_run(f"01d{i:09d}", "compute_loss", {}, status="completed", ended=now - age_days * 86_400)
+        (tmp_path / f"01d{i:09d}").mkdir()
     store.create_run("active000000", "compute_loss", {}, status="running", ended=None)
-    assert evict(store, tmp_path, Limits(keep_days=7)) == ["old000000000", "old000000001"]
-    assert not (tmp_path / "old000000000").exists() and (tmp_path / "old000000002").exists()
-    writer = store.writer("old000000002", max_rows=10**6)
+    assert evict(store, tmp_path, Limits(keep_days=7)) == ["01d000000000", "01d000000001"]
+    assert not (tmp_path / "01d000000000").exists() and (tmp_path / "01d000000002").exists()
+    writer = store.writer("01d000000002", max_rows=10**6)
     for step in range(1, 20_001):
         writer.metrics(step, 0, {"loss": 1.0 / step})
     writer.close()
     assert store_megabytes(store) > 0.5
-    assert evict(store, tmp_path, Limits(store_mb=0.5)) == ["old000000002"]  # too big: the oldest go
+    assert evict(store, tmp_path, Limits(store_mb=0.5)) == ["01d000000002"]  # too big: the oldest go
     assert store.get_run("active000000") is not None  # an active run is never evicted
 
 

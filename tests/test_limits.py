@@ -1,0 +1,74 @@
+"""Fair sharing on a demo: pauses cannot hold a slot in turns, and retention counts what runs leave on disk."""
+
+import time
+
+from runtime import RunManager, RunStore
+from runtime.limits import Limits, evict, home_megabytes
+from tests.helpers import wait_for
+
+LONG = {"samples": 20_000, "batch_size": 1, "epochs": 5}  # ~100,000 steps: never ends in a test
+
+
+def test_pausing_and_resuming_in_turn_cannot_hold_a_demo_slot(tmp_path):
+    """Each pause shorter than the limit, together longer: the second pause ends the run."""
+    manager = RunManager(home=tmp_path, limits=Limits(pause_minutes=2.0 / 60, count_pauses=True))
+    run_id = manager.start("compute_loss", LONG)
+    wait_for(lambda: manager.snapshot(run_id).step > 0, 60, "a step")
+    manager.pause(run_id)
+    wait_for(lambda: manager.status(run_id) == "paused", 10, "the first pause")
+    time.sleep(1.4)
+    manager.resume(run_id)
+    wait_for(lambda: manager.status(run_id) == "running", 10, "the resume")
+    held = manager.snapshot(run_id).step
+    wait_for(lambda: manager.snapshot(run_id).step > held, 10, "a step after the resume")
+    manager.pause(run_id)
+    paused_at = time.monotonic()
+    assert manager.wait(run_id, 10) == "stopped"
+    assert time.monotonic() - paused_at < 1.9  # the first pause counted: well before 2 s of this one
+    assert "in all: stopped so that its training slot goes to the next run" in manager.snapshot(run_id).error
+
+
+def test_locally_only_the_current_pause_counts(tmp_path):
+    limits = Limits(pause_minutes=2.0 / 60)
+    assert limits.pause_reason(1.5, earlier_pauses=100.0) is None
+    assert limits.pause_reason(2.0) is not None
+
+
+def test_a_demos_run_time_counts_its_pauses(tmp_path):
+    manager = RunManager(home=tmp_path, limits=Limits(run_minutes=1.5 / 60, count_pauses=True))
+    run_id = manager.start("compute_loss", LONG)
+    wait_for(lambda: manager.snapshot(run_id).step > 0, 60, "a step")
+    manager.pause(run_id)
+    assert manager.wait(run_id, 10) == "stopped"  # while paused: the clock runs on
+    error = manager.snapshot(run_id).error
+    assert "minutes per run, pauses included, on this shared lab" in error
+    assert Limits(run_minutes=1.0).stop_reason(0, 30.0, paused_seconds=3600.0) is None  # locally pauses are free
+
+
+def _finished_run(store: RunStore, home, run_id: str, age_days: float, model_mb: float) -> None:
+    store.create_run(run_id, "compute_loss", {}, status="completed", ended=time.time() - age_days * 86_400)
+    (home / run_id).mkdir()
+    (home / run_id / "model.keras").write_bytes(b"\0" * int(model_mb * 2**20))
+
+
+def test_retention_counts_the_saved_models_under_lab_home(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    for i, age in enumerate([3, 2, 1]):  # all within keep_days: only the size decides
+        _finished_run(store, tmp_path, f"{i:012x}", age, model_mb=1.0)
+    store.create_run("a" * 12, "compute_loss", {}, status="running")
+    (tmp_path / ("a" * 12)).mkdir()
+    (tmp_path / ("a" * 12) / "model.keras").write_bytes(b"\0" * 2**20)  # an active run's folder is kept
+    assert 4.0 < home_megabytes(store, tmp_path) < 4.5  # the store itself is small: the models are the size
+    assert evict(store, tmp_path, Limits(keep_days=7, store_mb=2.5)) == ["000000000000", "000000000001"]
+    assert not (tmp_path / "000000000000").exists() and (tmp_path / "000000000002" / "model.keras").exists()
+    assert home_megabytes(store, tmp_path) <= 2.5
+
+
+def test_retention_never_removes_a_folder_that_is_not_a_run_id(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    (tmp_path / "keep.txt").write_text("the lab's folder")
+    for bad in ("", "..", "scorer"):  # rows another program (or a bug) could have written
+        store.create_run(bad, "compute_loss", {}, status="completed", ended=time.time() - 30 * 86_400)
+    (tmp_path / "scorer").mkdir()
+    assert sorted(evict(store, tmp_path, Limits(keep_days=7))) == ["", "..", "scorer"]  # the rows go
+    assert (tmp_path / "keep.txt").exists() and (tmp_path / "scorer").is_dir()  # no folder did
