@@ -25,12 +25,14 @@ else:  # a session's script run
 
     from ui.fmt import plain
     from ui.guard import guarded
-    from ui.lab import environment_problem
+    from ui.lab import environment_problem, store_problem
     from ui.navigation import app_pages, running_app
 
     page = st.navigation(app_pages())
     if problem := environment_problem():
         st.error(f"The lab cannot start: {plain(problem)}", icon=":material/settings_alert:")
         st.stop()
+    if problem := store_problem():  # the lab works on what it can read; starting a run may fail
+        st.warning(plain(problem), icon=":material/hard_drive:")
     with running_app():
         guarded(page.run)()  # no traceback page: an unexpected error is explained (ui/guard.py)

@@ -9,6 +9,7 @@ grants nothing.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 
@@ -54,3 +55,26 @@ class AccessPolicy:
             f"You already have {active_owned} run{'s' * (active_owned > 1)} training or waiting, the most one "
             "visitor may have at once here. Stop one, or wait until it finishes, then start again."
         )
+
+
+def address_group(address: str | None) -> str | None:
+    """What the per-address cap counts: an IPv4 address as it is, an IPv6 address by its /64 (one
+    subscriber usually holds a whole /64, so counting single IPv6 addresses would count nothing);
+    None for what is not an address."""
+    try:
+        ip = ipaddress.ip_address(str(address).strip())
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip)
+
+
+def forwarded_client(header: str | None, proxies: int) -> str | None:
+    """The client's address as the trusted proxies saw it: the ``proxies``-th entry of
+    ``X-Forwarded-For`` from the right (a client writes any entries it likes to the left of the
+    ones the proxies append); None if the header has fewer entries than there are proxies."""
+    if not proxies or not isinstance(header, str):
+        return None
+    entries = [entry.strip() for entry in header.split(",")]
+    return entries[-proxies] if len(entries) >= proxies and entries[-proxies] else None

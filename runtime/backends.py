@@ -74,30 +74,36 @@ class RayBackend(Backend):
 
     kind = "ray"
 
-    def __init__(self, address: str | None, threads: int | None, workers: WorkerSettings):
+    def __init__(self, address: str | None, threads: int | None, slots: int | None, workers: WorkerSettings):
         from runtime import ray_backend
 
         self.cluster = ray_backend.connect(address)
         per_run = threads or 1
-        super().__init__(max(1, int(self.cluster.get("CPU", 1)) // per_run), per_run, workers)
+        fits = max(1, int(self.cluster.get("CPU", 1)) // per_run)
+        self.capped = slots is not None and slots < fits  # LAB_MAX_CONCURRENT, when set, caps the cluster's share
+        super().__init__(min(fits, slots) if slots else fits, per_run, workers)
 
     def describe(self, slots: int, threads: int) -> str:
         cpus = int(self.cluster.get("CPU", 0))
-        return f"a Ray cluster ({cpus} CPUs): up to {slots} runs at once, {threads} CPU(s) each"
+        cap = " (LAB_MAX_CONCURRENT)" if self.capped else ""
+        return f"a Ray cluster ({cpus} CPUs): up to {slots} runs at once{cap}, {threads} CPU(s) each"
 
     def train(self, run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits, threads: int):
         from runtime import ray_backend
 
-        ray_backend.train(run, store, folder, cadence, limits, threads)
+        ray_backend.train(
+            run, store, folder, cadence, limits, threads, self.workers.stop_grace, self.workers.placement_s
+        )
 
 
 def make_backend(
-    kind: str, address: str | None, threads: int | None, slots: int, workers: WorkerSettings = WorkerSettings()
+    kind: str, address: str | None, threads: int | None, slots: int | None, workers: WorkerSettings = WorkerSettings()
 ) -> Backend:
+    """The backend ``kind``; ``slots``: runs at once (None: 1 here, as many as the cluster fits on Ray)."""
     if kind == "ray":
-        return RayBackend(address, threads, workers)
+        return RayBackend(address, threads, slots, workers)
     if kind == "process":
-        return ProcessBackend(slots, threads, workers)
+        return ProcessBackend(slots or 1, threads, workers)
     if kind == "thread":
-        return Backend(slots, threads, workers)
+        return Backend(slots or 1, threads, workers)
     raise ValueError(f"unknown backend {kind!r}; choose one of: {', '.join(KINDS)}")

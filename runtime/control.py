@@ -132,5 +132,6 @@ class RunControls:
             run.thread.join(5)
         self.scheduler.forget(run_id)
         self._snapshot_cache.pop(run_id, None)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)  # first: on a full disk its model makes room
         self.store.delete_run(run_id)
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        self.problem = None  # the store took a write

@@ -28,7 +28,7 @@ def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000)
     started = run.get("started") if run else None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["step", "epoch", "time_s", *names])
+    writer.writerow(["step", "epoch", "time_s", *(spreadsheet_safe(n) for n in names)])
     count = 0
     for step, epoch, t, values in store.metric_rows(run_id, names):
         elapsed = "" if t is None or started is None else f"{t - started:.3f}"
@@ -39,6 +39,16 @@ def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000)
             out.seek(0)
             out.truncate()
     yield out.getvalue().encode()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula (``=HYPERLINK(...)``,
+    ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading apostrophe (OWASP's advice).
+    Metric names come from visitors' code and scripts; the numbers are written as numbers."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _cell(value) -> str:

@@ -25,7 +25,7 @@ from runtime.heartbeat import Heartbeat
 from runtime.lazy_logs import fit_callbacks, read_interval
 from runtime.limits import Limits
 from runtime.live import LiveRun
-from runtime.store import RunStore
+from runtime.store import RunStore, explain_store_error
 from runtime.stream import StreamCallback
 from trainers import precision
 
@@ -50,19 +50,6 @@ def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
         )
     except sqlite3.Error as exc:
         log.error("run %s ended %s but the store could not record it: %s", run.id, status, exc)
-
-
-def explain_store_error(exc: Exception) -> str | None:
-    """A store failure in words a person can act on (the real SQLite error kept), or None."""
-    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
-        return (
-            f"The run store is full ({exc}): the disk has no space left, or the store reached its size limit. "
-            "Free some space (delete old runs on the Runs page, or set LAB_MAX_STORE_MB so the oldest go "
-            "first). What was recorded before is kept."
-        )
-    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
-        return f"The run store cannot be written ({exc}): point LAB_HOME at a writable folder."
-    return None
 
 
 def save_model(model: keras.Model, folder: Path) -> str:
@@ -105,8 +92,8 @@ def explain_failure(run: LiveRun, exc: Exception) -> tuple[str, str]:
     own frames), or Python's."""
     message, details = f"{type(exc).__name__}: {exc}", tb.format_exc()
     spec = trainers.VARIANTS.get(run.variant)
-    if explain_store_error(exc):
-        message = explain_store_error(exc)
+    if (store_words := explain_store_error(exc)) is not None:
+        message = store_words
     elif spec is not None and spec.explain_error is not None:
         message, details = spec.explain_error(run.config, exc)
     if out_of_memory(exc):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from runtime.allocator import keep_tensor_memory, release_when_idle
 from runtime.cadence import Cadence
 from runtime.control import RunControls
 from runtime.devices import device_info, library_versions
+from runtime.heartbeat import MIN_TIMEOUT_S, QueueBeat
 from runtime.limits import Limits, evict
 from runtime.live import LiveRun
 from runtime.processes import WorkerSettings
@@ -32,7 +34,7 @@ from runtime.readback import snapshot_from_store
 from runtime.scheduler import Scheduler
 from runtime.settings import available_cpus
 from runtime.snapshot import Snapshot
-from runtime.store import RunStore
+from runtime.store import RunStore, explain_store_error
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
@@ -46,7 +48,7 @@ class RunManager(RunControls):
         self,
         home: str | os.PathLike | None = None,
         store: RunStore | None = None,
-        max_concurrent: int = 1,
+        max_concurrent: int | None = None,
         max_queue: int = 20,
         cadence: Cadence = Cadence(),
         torch_threads: int | None = None,
@@ -60,17 +62,23 @@ class RunManager(RunControls):
         ray_address: str | None = None,
         stop_grace: float = 5.0,
         run_memory_mb: int | None = None,
+        ray_placement_seconds: float = 120.0,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
         self.store = store or RunStore(self.home / "runs.sqlite")
         self.cadence = cadence
         self.limits = Limits(**limits) if isinstance(limits, dict) else (limits or Limits())
         self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
+        if heartbeat_timeout < MIN_TIMEOUT_S:
+            raise ValueError(
+                f"heartbeat_timeout={heartbeat_timeout:g} s is shorter than three heartbeats ({MIN_TIMEOUT_S:g} s): "
+                "other processes would declare live runs dead."
+            )
         self.heartbeat_timeout = heartbeat_timeout
         self.access = AccessPolicy(private_runs, max_per_visitor)
         # A shared demo trains every run in a worker process; a local lab its own variants in threads.
         kind = backend or ("process" if private_runs else "thread")
-        workers = WorkerSettings(stop_grace=stop_grace, memory_mb=run_memory_mb or None)
+        workers = WorkerSettings(stop_grace, run_memory_mb or None, ray_placement_seconds)
         self.backend = backends.make_backend(kind, ray_address, torch_threads, max_concurrent, workers)
         max_concurrent, torch_threads = self.backend.slots, self.backend.threads or torch_threads
         # Running code a visitor typed is the local lab's privilege: off with private runs unless allowed.
@@ -87,8 +95,21 @@ class RunManager(RunControls):
         if self.backend.kind == "process":
             self.warm_workers()
         self._snapshot_cache: dict[str, Snapshot] = {}
-        self.recovered = self.store.mark_interrupted()
-        self.evicted = evict(self.store, self.home, self.limits)
+        # Housekeeping writes to the store: on a full disk the lab still starts, reads what it has,
+        # and says what is wrong (``problem``) until a write succeeds again (deleting a run frees room).
+        self.problem: str | None = None
+        self.queue_beat = QueueBeat(self.store.path, self.scheduler.waiting)  # queued runs are alive too
+        self.recovered = self._housekeeping(self.store.mark_interrupted, [])
+        self.evicted = self._housekeeping(lambda: evict(self.store, self.home, self.limits), [])
+
+    def _housekeeping(self, task, fallback):
+        """Run a store write that can wait; a failure becomes ``problem`` (explained), not an exception."""
+        try:
+            result = task()
+        except (sqlite3.Error, OSError) as exc:
+            self.problem = explain_store_error(exc, self.store.path) or f"The run store cannot be written ({exc})."
+            return fallback
+        return result
 
     @property
     def private_runs(self) -> bool:
@@ -129,21 +150,30 @@ class RunManager(RunControls):
             run = LiveRun(run_id, variant, config, batch_size=config.get("batch_size"), device=self.device)
             run.visitor, run.client = owner, origin
             base = name or naming.default_name(spec, variant, config)
-            run.name = naming.unique(base, self.store.names_like(base))
-            self.store.create_run(
-                run_id,
-                variant,
-                config,
-                name=run.name,
-                sweep=sweep,
-                device=self.device,
-                versions=library_versions(),
-                batch_size=config.get("batch_size"),
-                epochs=config.get("epochs"),
-                visitor=owner,
-            )
+            try:
+                run.name = naming.unique(base, self.store.names_like(base))
+                self._record(run_id, variant, config, run.name, sweep, owner)
+            except sqlite3.Error as exc:  # a full disk: nothing started, and the person is told why
+                words = explain_store_error(exc, self.store.path) or f"The run store failed ({exc})."
+                raise ValueError(words) from exc
+            self.problem = None  # the store takes writes again
             self.scheduler.enqueue(run)
         return run_id
+
+    def _record(self, run_id, variant, config, name, sweep, owner) -> None:
+        self.store.create_run(
+            run_id,
+            variant,
+            config,
+            name=name,
+            sweep=sweep,
+            device=self.device,
+            versions=library_versions(),
+            batch_size=config.get("batch_size"),
+            epochs=config.get("epochs"),
+            visitor=owner,
+            heartbeat=time.time(),
+        )
 
     def wait(self, run_id: str, timeout: float | None = None) -> str:
         """Block until the run has finished (or ``timeout`` passes); return its status."""
@@ -177,7 +207,11 @@ class RunManager(RunControls):
         if cached is not None:
             return cached
         snap = snapshot_from_store(self.store, run_id)
-        if snap is not None and snap.active and self.store.mark_interrupted(self.heartbeat_timeout, only=run_id):
+        if (
+            snap is not None
+            and snap.active
+            and self._housekeeping(lambda: self.store.mark_interrupted(self.heartbeat_timeout, only=run_id), [])
+        ):
             snap = snapshot_from_store(self.store, run_id)  # another process's run whose process is gone
         if snap is not None and not snap.active:
             self._snapshot_cache[run_id] = snap  # finished runs do not change
@@ -185,7 +219,7 @@ class RunManager(RunControls):
 
     def list(self, limit: int = 200) -> list[dict]:
         """Every run, newest first, with live status and progress (another process's dead runs marked)."""
-        self.store.mark_interrupted(self.heartbeat_timeout, skip=self.scheduler.ids())
+        self._housekeeping(lambda: self.store.mark_interrupted(self.heartbeat_timeout, skip=self.scheduler.ids()), [])
         rows = self.store.list_runs(limit)
         for row in rows:
             run = self.scheduler.get(row["id"])

@@ -153,6 +153,7 @@ def death(exitcode: int | None) -> str:
 class WorkerSettings:
     stop_grace: float = 5.0  # seconds from Stop until a step that has not returned is ended with its process
     memory_mb: int | None = None  # a worker's memory cap (LAB_RUN_MEMORY_MB)
+    placement_s: float = 120.0  # Ray: an actor the cluster has not placed by then fails its run
 
 
 def train_in_worker(

@@ -28,6 +28,7 @@ from runtime.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.2
+PLACEMENT_S = 120.0  # an actor not placed by then fails its run (LAB_RAY_PLACEMENT_SECONDS)
 
 
 def ray():
@@ -108,8 +109,22 @@ def remote_class():
     return _REMOTE
 
 
-def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits, cpus: int = 1) -> None:
-    """The lab's side of a run trained by a Ray actor: start it, relay its records and controls, end it."""
+def train(
+    run: LiveRun,
+    store: RunStore,
+    folder: Path,
+    cadence: Cadence,
+    limits: Limits,
+    cpus: int = 1,
+    stop_grace: float = 5.0,
+    placement_s: float = PLACEMENT_S,
+) -> None:
+    """The lab's side of a run trained by a Ray actor: start it, relay its records and controls, end it.
+
+    Nothing here waits on Ray without a deadline: an actor the cluster cannot place within
+    ``placement_s`` (its CPUs taken, a node lost) fails its run, saying so; a Stop that the actor
+    has not acted on within ``stop_grace`` (not placed yet, or a step that never returns) kills it.
+    """
     from runtime.heartbeat import Heartbeat
 
     r = ray()
@@ -124,23 +139,16 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits:
         with Heartbeat(store.path, run.id):
             actor = remote_class().options(num_cpus=cpus).remote(run.id, run.variant, run.config, cadence, limits, cpus)
             run.remote = actor
-            pending = actor.train.remote()
-            relay = Relay(run, lambda message: actor.request.remote(message))
-            while True:
-                done, _ = r.wait([pending], timeout=POLL_S)
-                replay(run, r.get(actor.drain.remote()))
-                relay()
-                if done:
-                    break
-            result = r.get(pending)
-            replay(run, r.get(actor.drain.remote()))
+            result = _follow(r, run, actor, cpus, stop_grace, placement_s)
         artifact = None
-        if result["model"] is not None:
+        if result.get("model") is not None:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "model.keras").write_bytes(result["model"])
             artifact = str(folder / "model.keras")
         run.writer.close()
-        finish(store, run, result["status"], error=result["error"], traceback=result["traceback"], artifact=artifact)
+        finish(
+            store, run, result["status"], error=result["error"], traceback=result.get("traceback"), artifact=artifact
+        )
     except Exception as exc:  # the worker died (RayActorError), or the cluster went away
         if run.writer is not None:
             try:
@@ -163,3 +171,38 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits:
                 r.kill(actor)
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _follow(r, run: LiveRun, actor, cpus: int, stop_grace: float, placement_s: float) -> dict:
+    """Relay between ``run`` and its actor until the actor's train() returns, or a deadline passes."""
+    ready = actor.pid.remote()  # answers once the cluster has placed the actor and built it
+    pending = actor.train.remote()
+    relay = Relay(run, lambda message: actor.request.remote(message))
+    placed, asked, since = False, None, time.monotonic()
+    while True:
+        done, _ = r.wait([pending], timeout=POLL_S)
+        placed = placed or bool(r.wait([ready], timeout=0)[0])
+        if placed:  # an actor not placed yet cannot answer: asking would wait for it
+            replay(run, r.get(actor.drain.remote(), timeout=60))
+            relay()
+        if done:
+            result = r.get(pending, timeout=60)
+            replay(run, r.get(actor.drain.remote(), timeout=60))
+            return result
+        now = time.monotonic()
+        if run.stop_event.is_set() and asked is None:
+            asked = now
+        if asked is not None and not (placed and run.stop_seen) and now - asked > stop_grace:
+            what = "the cluster had not placed it yet" if not placed else "its step did not return"
+            return {
+                "status": "stopped",
+                "error": f"Stopped: {what} within {stop_grace:g} s of Stop, so its Ray worker was ended. "
+                "What it recorded until then is kept (the model was not saved).",
+            }
+        if not placed and now - since > placement_s:
+            return {
+                "status": "failed",
+                "error": f"The Ray cluster could not place this run within {placement_s:g} s: no node has "
+                f"{cpus} CPU(s) free for it (other runs hold them, or a node was lost). Try again later, or "
+                "lower LAB_TORCH_THREADS.",
+            }

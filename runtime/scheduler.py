@@ -30,6 +30,11 @@ class Scheduler:
         with self.lock:
             return self._runs.get(run_id)
 
+    def waiting(self) -> list[str]:
+        """The queued runs' ids, first in line first."""
+        with self.lock:
+            return list(self._queue)
+
     def ids(self) -> set[str]:
         with self.lock:
             return set(self._runs)

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from runtime.cadence import Cadence
+from runtime.heartbeat import INTERVAL_S, MIN_TIMEOUT_S
 
 MAX_THREADS = 1024
 
@@ -54,7 +55,7 @@ def env_int(name: str, default: int, minimum: int, maximum: int = 10**9) -> int:
     return value
 
 
-def env_float(name: str, default: float, minimum: float, maximum: float = 1e9) -> float:
+def env_float(name: str, default: float, minimum: float, maximum: float = 1e9, why: str = "") -> float:
     raw = _raw(name)
     if not raw:
         return default
@@ -63,7 +64,7 @@ def env_float(name: str, default: float, minimum: float, maximum: float = 1e9) -
     except ValueError:
         value = math.nan
     if not minimum <= value <= maximum:
-        raise ValueError(f"{name}={raw[:40]!r} is not valid: set it to a number from {minimum:g} to {maximum:g}.")
+        raise ValueError(f"{name}={raw[:40]!r} is not valid: set it to a number from {minimum:g} to {maximum:g}{why}.")
     return value
 
 
@@ -76,6 +77,20 @@ def env_flag(name: str, default: bool = False) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"{name}={raw[:40]!r} is not valid: set it to 1 (on) or 0 (off), or unset it.")
+
+
+def trusted_proxies() -> int:
+    """``LAB_TRUST_PROXY``: how many proxies of yours stand in front of the lab (0: none, trust no header).
+
+    ``1`` (or true/yes/on): one proxy, which appends the client's address to ``X-Forwarded-For``;
+    ``2``: two in a row (say a CDN, then a load balancer); and so on.
+    """
+    raw = _raw("LAB_TRUST_PROXY").lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return 0
+    if raw in ("1", "true", "yes", "on"):
+        return 1
+    return env_int("LAB_TRUST_PROXY", 0, 0, 10)
 
 
 def lab_home(default: Path) -> Path:
@@ -111,7 +126,7 @@ def settings_from_env(default_home: Path) -> dict:
     return dict(
         home=lab_home(default_home),
         cadence=cadence,
-        max_concurrent=env_int("LAB_MAX_CONCURRENT", 1, 1, 64),
+        max_concurrent=env_int("LAB_MAX_CONCURRENT", 0, 1, 64) or None,  # unset: 1, or a Ray cluster's size
         max_queue=env_int("LAB_MAX_QUEUE", 20, 1, 10_000),
         torch_threads=env_int("LAB_TORCH_THREADS", 0, 0, MAX_THREADS) or None,
         private_runs=private,
@@ -125,9 +140,16 @@ def settings_from_env(default_home: Path) -> dict:
             store_mb=env_float("LAB_MAX_STORE_MB", 1000.0 if shared else 0.0, 0.0, 10**7),
             count_pauses=shared,
         ),
-        trust_proxy=env_flag("LAB_TRUST_PROXY"),
-        heartbeat_timeout=env_float("LAB_HEARTBEAT_TIMEOUT", 30.0, 3.0, 86_400.0),
+        trust_proxy=trusted_proxies(),
+        heartbeat_timeout=env_float(
+            "LAB_HEARTBEAT_TIMEOUT",
+            30.0,
+            MIN_TIMEOUT_S,
+            86_400.0,
+            f" (runs beat every {INTERVAL_S:g} s: under three beats, live runs would be declared dead)",
+        ),
         stop_grace=env_float("LAB_STOP_GRACE_SECONDS", 5.0, 0.5, 600.0),
+        ray_placement_seconds=env_float("LAB_RAY_PLACEMENT_SECONDS", 120.0, 1.0, 86_400.0),
         run_memory_mb=_memory_mb(shared),
         **backend_from_env(private),
     )

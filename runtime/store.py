@@ -24,17 +24,43 @@ from runtime.status import ACTIVE
 from runtime.writer import RunWriter
 
 
+def _process_start(pid: int | str) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[19]  # field 22; the name in parentheses may hold spaces
+    except (OSError, IndexError):
+        return None
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            return fh.read().strip()[:8]
+    except OSError:
+        return "-"
+
+
 def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, in a way a restart changes: host, pid, boot and the process's start time.
+
+    A restarted container often has the same host name and pid (Streamlit as pid 1 again):
+    with the boot id and the start time, the old process's runs are not mistaken for this one's.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{_boot_id()}:{_process_start(os.getpid()) or '-'}"
 
 
 def _owner_alive(owner: str | None) -> bool:
-    """Whether the process that owns a run still exists (only knowable on this host)."""
+    """Whether the process that owns a run still exists (only knowable on this host; elsewhere, and for
+    a queued run, the heartbeat tells)."""
     if not owner or ":" not in owner:
         return False
-    host, _, pid = owner.rpartition(":")
+    parts = owner.split(":")
+    host, pid = (":".join(parts[:-3]), parts[-3]) if len(parts) >= 4 else (owner.rpartition(":")[0], parts[-1])
     if host != socket.gethostname():
-        return True  # another machine's run: not ours to judge
+        return True  # another machine's run: its heartbeat says whether it lives
+    if len(parts) >= 4 and (parts[-2], parts[-1]) != (_boot_id(), _process_start(pid) or "-"):
+        return False  # another boot, or another process that got the same pid
     try:
         os.kill(int(pid), 0)
     except (ProcessLookupError, ValueError):
@@ -42,6 +68,33 @@ def _owner_alive(owner: str | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened at all (a damaged file, a full or read-only disk); the message says
+    which file, why, and what to do."""
+
+
+def explain_store_error(exc: BaseException, path: Path | str = "the run store") -> str | None:
+    """A store failure in words a person can act on (the real SQLite error kept), or None."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "full" in text:
+        return (
+            f"The run store is full ({text}): the disk has no space left, or the store reached its size limit. "
+            "Free some space (delete old runs on the Runs page: their saved models go first; or set "
+            "LAB_MAX_STORE_MB so the oldest go). What was recorded before is kept."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in text:
+        return f"The run store cannot be written ({text}): point LAB_HOME at a writable folder."
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return (
+            f"The run store {path} is damaged or is not a SQLite database ({text}). Move that file aside "
+            "(the lab then starts an empty store in its place; `sqlite3 <file> .recover` may get the old runs "
+            "back), or point LAB_HOME at another folder."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "disk I/O" in text:
+        return f"The disk under the run store {path} failed ({text}): check it, or point LAB_HOME elsewhere."
+    return None
 
 
 class RunStore(MetricReads):
@@ -53,12 +106,21 @@ class RunStore(MetricReads):
         self._pinned: sqlite3.Connection | None = None
         if not _migrate:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
         try:
-            migrate(conn)
-        finally:
-            conn.close()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            try:
+                migrate(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            words = explain_store_error(exc, self.path) or f"The run store {self.path} cannot be opened ({exc})."
+            raise StoreUnavailable(words) from exc
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"The run store's folder {self.path.parent} cannot be made ({exc}): point LAB_HOME at a writable "
+                "folder with free space."
+            ) from exc
 
     def pinned(self) -> "RunStore":
         """A reader over one connection of its own, usable from one thread after another (never two at
@@ -155,7 +217,7 @@ class RunStore(MetricReads):
         for r in self.conn.execute(query, params).fetchall():
             if r["id"] in skip:  # this process's own runs: it knows they are alive
                 continue
-            silent = timeout and r["status"] != "queued" and r["heartbeat"] and now - r["heartbeat"] > timeout
+            silent = timeout and r["heartbeat"] and now - r["heartbeat"] > timeout  # queued runs beat too
             if not _owner_alive(r["owner"]) or silent:
                 dead.append((r["id"], bool(silent)))
         for run_id, silent in dead:
@@ -173,21 +235,6 @@ class RunStore(MetricReads):
     def request_control(self, run_id: str, action: str) -> None:
         """Ask the process that trains ``run_id`` to stop, pause or resume it (it polls the store)."""
         self.conn.execute("INSERT INTO controls VALUES (?, ?, ?)", (run_id, action, time.time()))
-
-    def take_controls(self, run_id: str) -> list[str]:
-        """The control requests waiting for ``run_id``, oldest first; they are removed."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows = conn.execute("SELECT action FROM controls WHERE run_id = ? ORDER BY at", (run_id,)).fetchall()
-            if rows:
-                conn.execute("DELETE FROM controls WHERE run_id = ?", (run_id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return [r[0] for r in rows]
 
     def delete_run(self, run_id: str) -> bool:
         cur = self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))

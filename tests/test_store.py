@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,7 +57,8 @@ def test_mark_interrupted_only_touches_runs_of_dead_processes(store, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     store.create_run("mine", "gan", {}, status="running")  # owned by this (live) process
     store.create_run("orphan", "gan", {}, status="running")
-    store.update_run("orphan", owner=f"{store.get_run('mine')['owner'].rpartition(':')[0]}:{dead.stdout.strip()}")
+    host, _, boot, _ = store.get_run("mine")["owner"].rsplit(":", 3)
+    store.update_run("orphan", owner=f"{host}:{dead.stdout.strip()}:{boot}:0")
     store.create_run("done", "gan", {}, status="completed")
     w = store.writer("orphan", flush_every_s=0)
     w.metrics(7, 0, {"loss": 0.25})
@@ -170,3 +172,72 @@ def test_a_snapshot_read_from_the_store_changes_version_when_the_run_does(store)
     second = snapshot_from_store(store, "r1")
     assert second.version != first.version and second.step == 2
     w.close()
+
+
+def test_a_restarted_process_with_the_same_host_and_pid_does_not_own_the_old_runs(store):
+    """A container restarted under the same host name runs Streamlit as pid 1 again: the boot id and the
+    process's start time tell the old process's runs from this one's."""
+    host, pid, boot, started = _owner_parts(store)
+    store.create_run("ghost", "gan", {}, status="queued")
+    store.update_run("ghost", owner=f"{host}:{pid}:{boot}:{int(started) - 1}")  # same pid, started earlier
+    store.create_run("reboot", "gan", {}, status="running")
+    store.update_run("reboot", owner=f"{host}:{pid}:deadbeef:{started}")  # same pid and start, another boot
+    store.create_run("legacy", "gan", {}, status="queued")
+    store.update_run("legacy", owner=f"{host}:{pid}")  # a store from before: host:pid, this very process
+    assert sorted(store.mark_interrupted()) == ["ghost", "reboot"]
+    assert store.get_run("legacy")["status"] == "queued"
+
+
+def _owner_parts(store):
+    store.create_run("probe", "gan", {}, status="completed")
+    return store.get_run("probe")["owner"].rsplit(":", 3)
+
+
+def test_queued_runs_of_a_silent_process_on_another_host_are_interrupted(store):
+    """A container recreated under a new host name: its old queued runs look like another machine's, and
+    only their heartbeat can tell. Queued runs beat; a silent one is interrupted."""
+    store.create_run("waiting", "gan", {}, status="queued", heartbeat=time.time() - 60)
+    store.update_run("waiting", owner="old-container:1:abcd1234:100")
+    store.create_run("fresh", "gan", {}, status="queued", heartbeat=time.time())
+    store.update_run("fresh", owner="other-host:1:abcd1234:100")
+    assert store.mark_interrupted(timeout=30) == ["waiting"]
+    assert "signs of life" in store.get_run("waiting")["error"]
+
+
+def test_a_manager_beats_for_its_queued_runs(tmp_path):
+    from runtime import RunManager
+
+    manager = RunManager(home=tmp_path, max_concurrent=1)
+    first = manager.start("compute_loss", {"samples": 20_000, "batch_size": 1, "epochs": 5})
+    queued = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    manager.store.update_run(queued, heartbeat=0.0)
+    deadline = time.monotonic() + 10
+    while manager.store.get_run(queued)["heartbeat"] < time.time() - 5:
+        assert time.monotonic() < deadline, "the queued run never beat"
+        time.sleep(0.05)
+    other = RunStore(tmp_path / "runs.sqlite")  # another process looking at the store
+    assert queued not in other.mark_interrupted(timeout=15)
+    manager.stop(queued)
+    manager.stop(first)
+    manager.wait(first, 30)
+
+
+def test_a_heartbeat_timeout_shorter_than_three_beats_is_refused(tmp_path, monkeypatch):
+    from runtime import RunManager
+    from runtime.settings import settings_from_env
+
+    monkeypatch.setenv("LAB_HEARTBEAT_TIMEOUT", "3")
+    with pytest.raises(ValueError, match=r"LAB_HEARTBEAT_TIMEOUT='3' is not valid: .* from 15 .*beat every 5 s"):
+        settings_from_env(tmp_path)
+    with pytest.raises(ValueError, match="shorter than three heartbeats"):
+        RunManager(home=tmp_path, heartbeat_timeout=3)
+
+
+def test_a_damaged_store_is_explained_with_the_file_and_the_fix(tmp_path):
+    from runtime import RunManager
+    from runtime.store import StoreUnavailable
+
+    (tmp_path / "runs.sqlite").write_bytes(b"this is not a database, it is a shopping list" * 100)
+    with pytest.raises(StoreUnavailable, match="runs.sqlite is damaged or is not a SQLite database") as info:
+        RunManager(home=tmp_path)
+    assert "Move that file aside" in str(info.value) and "LAB_HOME" in str(info.value)

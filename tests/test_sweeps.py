@@ -46,7 +46,7 @@ def test_a_sweep_with_one_bad_value_starts_nothing(lab):
 
 def test_sweeps_respect_the_caps_of_a_shared_demo(tmp_path):
     manager = RunManager(home=tmp_path, private_runs=True, max_per_visitor=2)
-    with pytest.raises(ValueError, match="more than the 2 one visitor may have"):
+    with pytest.raises(ValueError, match="needs 3 runs: one visitor may have 2 at once here. Give fewer values"):
         manager.start_sweep("compute_loss", {}, {"learning_rate": [1e-4, 1e-3, 1e-2]}, visitor="v" * 20)
     small = RunManager(home=tmp_path / "q", max_queue=2, max_concurrent=1)
     with pytest.raises(ValueError, match="room for 2 more runs"):
@@ -75,3 +75,14 @@ def test_the_sweep_form_starts_the_runs_and_opens_the_compare_view(lab):
     bad.text_input(key="sweep:compute_loss:a:values").set_value("1e-3")
     bad.button(key="sweep-start:compute_loss").click().run()
     assert "2 to 6 values" in texts(bad)
+
+
+def test_a_sweep_that_would_pass_the_cap_with_runs_already_active_starts_none(tmp_path):
+    manager = RunManager(home=tmp_path, private_runs=True, max_per_visitor=2, backend="thread")
+    manager.start("compute_loss", {"samples": 20_000, "batch_size": 1, "epochs": 5}, visitor="v" * 20)
+    with pytest.raises(ValueError, match="you already have 1 training or waiting.*Stop one of your runs"):
+        manager.start_sweep("compute_loss", {}, {"learning_rate": [1e-4, 1e-3]}, visitor="v" * 20)
+    assert len(manager.list()) == 1  # all or nothing: not one run of the sweep started
+    manager.access = type(manager.access)()
+    for row in manager.list():
+        manager.stop(row["id"])

@@ -7,6 +7,7 @@ import streamlit as st
 from runtime import RunManager
 from runtime.manager import DEFAULT_HOME
 from runtime.settings import settings_from_env
+from runtime.store import StoreUnavailable
 
 
 def private_runs() -> bool:
@@ -15,12 +16,19 @@ def private_runs() -> bool:
 
 
 def environment_problem() -> str | None:
-    """A message for the page if the server was started with a wrong ``LAB_*`` variable."""
+    """A message for the page if the lab cannot start: a wrong ``LAB_*`` variable, or a run store that
+    cannot be opened at all (a damaged file): which one, why, and what to do."""
     try:
         settings_from_env(DEFAULT_HOME)
-    except ValueError as exc:
+        get_manager()
+    except (ValueError, StoreUnavailable) as exc:
         return str(exc)
     return None
+
+
+def store_problem() -> str | None:
+    """What is wrong with a store the lab could open but not write (a full disk), until a write succeeds."""
+    return get_manager().problem
 
 
 @st.cache_resource(show_spinner=False)

@@ -4,26 +4,28 @@
   a window of steps at a time: a million-step run downloads with bounded memory, which
   a download button (whose file Streamlit holds in memory whole) cannot do.
 - ``VisitorCookie`` gives a browser its visitor token (``ui/visitor.py``) in an HttpOnly
-  cookie, Secure when the page is served over HTTPS, on the first response it gets.
+  cookie on the first response it gets. Over HTTPS the cookie is ``SameSite=None; Secure;
+  Partitioned``, so that it is sent inside a cross-site iframe (a Hugging Face Space shows
+  the app in one), in the embedding site's partition only; over plain HTTP ``SameSite=Lax``.
+  Cookies are read as Starlette reads them: another site's cookie with a space or a quote
+  in it does not hide the lab's.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import secrets
-from http.cookies import CookieError, SimpleCookie
+import sqlite3
 
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from runtime import exports
+from runtime.settings import trusted_proxies
+from runtime.store import StoreUnavailable, explain_store_error
 from ui.lab import get_manager
 from ui.visitor import COOKIE, TOKEN
-
-RUN_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
 def csv_url(run_id: str) -> str:
@@ -33,8 +35,13 @@ def csv_url(run_id: str) -> str:
 
 async def metrics_csv(request: Request):
     run_id = request.path_params["run_id"]
-    manager = get_manager()
-    if not RUN_ID.match(run_id) or manager.store.get_run(run_id) is None:
+    try:
+        manager = get_manager()
+        found = manager.valid_id(run_id) and manager.store.get_run(run_id) is not None
+    except (StoreUnavailable, sqlite3.Error) as exc:  # a damaged store: say so, not "500 Internal Server Error"
+        words = explain_store_error(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+        return PlainTextResponse(words or f"The run store cannot be read ({exc}).", status_code=503)
+    if not found:
         return PlainTextResponse(f"There is no run {run_id[:40]!r} here.", status_code=404)
     store = manager.store.pinned()
 
@@ -56,12 +63,19 @@ def lab_routes() -> list[Route]:
 
 
 def _https(scope) -> bool:
+    """Whether the browser reached us over HTTPS: directly, or (trusted proxies only) as the proxy says."""
     if scope.get("scheme") == "https":
         return True
-    if os.environ.get("LAB_TRUST_PROXY", "").strip() in ("1", "true", "yes", "on"):
+    if trusted_proxies():  # what the outermost proxy saw (a client claiming https only gets a cookie it cannot use)
         headers = dict(scope.get("headers") or [])
         return headers.get(b"x-forwarded-proto", b"").split(b",")[0].strip() == b"https"
     return False
+
+
+def visitor_cookie(https: bool) -> str:
+    """A new visitor token as a Set-Cookie value (see the module's docstring for the attributes)."""
+    cookie = f"{COOKIE}={secrets.token_urlsafe(24)}; Path=/; Max-Age=31536000; HttpOnly"
+    return cookie + ("; SameSite=None; Secure; Partitioned" if https else "; SameSite=Lax")
 
 
 class VisitorCookie:
@@ -74,19 +88,14 @@ class VisitorCookie:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        jar = SimpleCookie()
+        jar = {}
         for name, value in scope.get("headers") or []:
             if name == b"cookie":
-                try:
-                    jar.load(value.decode("latin-1"))
-                except CookieError:
-                    pass
-        if COOKIE in jar and TOKEN.match(jar[COOKIE].value):
+                jar.update(cookie_parser(value.decode("latin-1")))
+        if TOKEN.fullmatch(jar.get(COOKIE, "")):
             await self.app(scope, receive, send)
             return
-        cookie = f"{COOKIE}={secrets.token_urlsafe(24)}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
-        if _https(scope):
-            cookie += "; Secure"
+        cookie = visitor_cookie(_https(scope))
 
         async def send_with_cookie(message):
             if message["type"] == "http.response.start":

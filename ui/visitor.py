@@ -2,13 +2,15 @@
 
 A random token in the ``lab_visitor`` cookie names a browser: the lab's middleware
 (``ui/server.py``) sets it on the first page load, HttpOnly (page scripts cannot read
-it) and Secure when the page is served over HTTPS. Streamlit hands a session the
+it), and over HTTPS ``SameSite=None; Secure; Partitioned`` (see ``ui/server.py``). Streamlit hands a session the
 cookies of the request that opened it (``st.context.cookies``); a session without one
 (a test, an app mounted elsewhere) gets a token of its own for its lifetime.
 
 The client address backs up the cookie for the per-visitor cap, so that clearing
-cookies does not buy more runs: the connection's address, or behind a proxy that is
-trusted (``LAB_TRUST_PROXY=1``) the first address of ``X-Forwarded-For``.
+cookies does not buy more runs: the connection's address, or behind proxies that are
+trusted (``LAB_TRUST_PROXY=N``) the entry of ``X-Forwarded-For`` the N-th proxy from the
+right appended (entries to its left are the client's to write). IPv6 addresses count
+by their /64.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import secrets
 
 import streamlit as st
 
+from runtime.access import address_group, forwarded_client
 from ui.lab import get_manager
 
 COOKIE = "lab_visitor"
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")  # always fullmatch()
 _KEY = "_visitor_token"
 
 
@@ -30,7 +33,7 @@ def _cookie_token() -> str | None:
         token = st.context.cookies.get(COOKIE)
     except Exception:  # no browser request behind this session (AppTest, a bare script run)
         return None
-    return token if isinstance(token, str) and TOKEN.match(token) else None
+    return token if isinstance(token, str) and TOKEN.fullmatch(token) else None
 
 
 def visitor() -> str:
@@ -42,13 +45,13 @@ def visitor() -> str:
 
 
 def client_address() -> str | None:
-    """Where this session connects from (see the module's docstring)."""
+    """Where this session connects from, as the per-address cap counts it (see the module's docstring)."""
     try:
-        if get_manager().trust_proxy:
-            forwarded = st.context.headers.get("X-Forwarded-For", "")
-            if isinstance(forwarded, str) and forwarded.strip():
-                return forwarded.split(",")[0].strip()[:64]
-        address = st.context.ip_address
+        proxies = get_manager().trust_proxy
+        if proxies:  # never the connection's address: behind a proxy that is the proxy's, everyone's at once
+            address = forwarded_client(st.context.headers.get("X-Forwarded-For"), proxies)
+        else:
+            address = st.context.ip_address
     except Exception:  # no request behind this session
         return None
-    return address if isinstance(address, str) and address else None
+    return address_group(address) if isinstance(address, str) and address else None
