@@ -65,9 +65,11 @@ def address_group(address: str | None) -> str | None:
         ip = ipaddress.ip_address(str(address).strip())
     except ValueError:
         return None
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:  # an IPv4 client seen through an IPv6 socket
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip)
+    return str(ip)
 
 
 def forwarded_client(header: str | None, proxies: int) -> str | None:

@@ -81,3 +81,16 @@ def test_differing_settings():
     table = exports.differing_settings(runs)
     assert table["variant"] == ["gan", "gan", "manual"]
     assert table["step"] == ["guide", "tuned", "—"] and "epochs" not in table
+
+
+def test_metric_names_that_would_be_formulas_are_text_in_the_csv(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.create_run("a" * 12, "external", {}, status="completed")
+    writer = store.writer("a" * 12, flush_every_s=0)
+    names = ['=HYPERLINK("http://evil.example","x")', "+1", "-loss", "@SUM(A1)", "\tloss", "loss"]
+    writer.metrics(1, 0, {name: -0.5 for name in names})
+    writer.close()
+    header, row = list(csv.reader(io.StringIO(exports.metrics_csv(store, "a" * 12).decode())))
+    assert header[3:] == ["'" + n if n != "loss" else n for n in store.metric_names("a" * 12)]
+    assert all(not cell.startswith(exports.FORMULA_STARTS) for cell in header)
+    assert row[3:] == ["-0.5"] * len(names)  # numbers stay numbers, negative ones included
