@@ -97,10 +97,15 @@ def explain_failure(run: LiveRun, exc: Exception) -> tuple[str, str]:
     elif spec is not None and spec.explain_error is not None:
         message, details = spec.explain_error(run.config, exc)
     if out_of_memory(exc):
-        cap = f"its cap of {run.memory_mb:,} MB (LAB_RUN_MEMORY_MB)" if run.memory_mb else "the memory there is"
+        if "CUDA" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
+            what, fix = "the GPU's memory", "Use smaller batches or a smaller model"
+        elif run.memory_mb:
+            what = f"its cap of {run.memory_mb:,} MB (LAB_RUN_MEMORY_MB)"
+            fix = "Use smaller batches or a smaller model (or, on your own machine, raise LAB_RUN_MEMORY_MB)"
+        else:
+            what, fix = "the memory there is", "Use smaller batches or a smaller model"
         message = (
-            f"The run ran out of memory: it asked for more than {cap}. Use smaller batches or a smaller model "
-            f"(or, on your own machine, raise LAB_RUN_MEMORY_MB). What it recorded is kept. ({message})"
+            f"The run ran out of memory: it asked for more than {what}. {fix}. What it recorded is kept. ({message})"
         )
     return message, details
 
@@ -126,9 +131,16 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
                 if experiment.script is not None:  # a script fits its models itself: stream each fit()
+
+                    def stop_point() -> bool:  # a script's fit() call: no step runs there
+                        if run.stop_event.is_set():
+                            run.stopping()
+                            return True
+                        return False
+
                     model = experiment.script(
                         lambda model, images: [stream_callback(run, cadence, limits, sample_images=images)],
-                        run.stop_event.is_set,
+                        stop_point,
                     )
                 else:
                     model = experiment.model

@@ -8,14 +8,21 @@ run starts about as fast as in a thread.
 
 ``train_in_worker`` is a run's slot thread in the server: it starts the child, replays
 what the child records onto the server's ``LiveRun`` (runtime/remote.py; the page and
-the store see it like any run), forwards Stop, Pause and steering, and watches the
-child. Stop first asks (the batch ends, the model is saved); a child whose step has not
-returned ``stop_grace`` seconds later is killed, and the run says so. A child that dies
-ends its run as failed, naming the signal.
+the store see it like any run), forwards Stop, Pause and steering (from this server's
+pages, and from other processes through the store), and watches the child. Stop first
+asks (the batch ends, the model is saved); a child that has not reached a point where
+it can stop ``stop_grace`` seconds later is killed, and the run says so. The run's time
+limits are kept here too, so a step that never returns cannot outlast them. A child
+that dies ends its run as failed, naming the signal. When the server exits, its
+children are ended with it.
+
+The child runs a person's code as the server's user: this is fault isolation, not a
+security boundary (README, "Security").
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import signal
@@ -23,7 +30,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import forkserver
+from multiprocessing import forkserver, popen_forkserver, spawn
+from multiprocessing.context import ForkServerProcess
 from pathlib import Path
 
 from runtime.cadence import Cadence
@@ -33,14 +41,15 @@ from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.remote import Relay, replay
 from runtime.store import RunStore
+from runtime.stream_controls import apply_control
 from runtime.worker import Task
 
-# Imported once, by the forkserver. "__main__" first: under `streamlit run` (a console script) a child would
-# otherwise run that script again as `__mp_main__` (importing Streamlit, ~1 s) before every run.
-PRELOAD = ["__main__", "torch", "keras", "trainers", "runtime.worker"]
+PRELOAD = ["torch", "keras", "trainers", "runtime.worker"]  # imported once, by the forkserver
 POLL_S = 0.05  # how often the slot thread looks at its child
-SAVE_GRACE_S = 60.0  # after the step returned from a Stop: time left to write the grid and save the model
-KILL_WAIT_S = 1.0  # from SIGTERM to SIGKILL
+SAVE_GRACE_S = 60.0  # after the training loop has stopped: time left to write the last grid and save the model
+WARM_TIMEOUT_S = 300.0  # the forkserver's imports; a first run waits at most this long for them
+CONTROLS_EVERY_S = 1.0  # how often requests other processes left in the store are looked for
+FINAL_STATUSES = ("completed", "stopped", "diverged", "failed")  # what a worker may report
 
 SIGNALS = {  # what a person should know about the usual ways a process is ended
     "SIGKILL": "the system may have run out of memory (the kernel's OOM killer sends it), or someone killed it",
@@ -50,6 +59,39 @@ SIGNALS = {  # what a person should know about the usual ways a process is ended
     "SIGTERM": "someone asked it to end",
 }
 
+_LAUNCH = threading.Lock()
+
+
+class _Popen(popen_forkserver.Popen):
+    """A forkserver child that does not import the parent's main module again.
+
+    multiprocessing re-imports ``__main__`` in every child. Under Streamlit that is app.py
+    (Streamlit puts the page script there) or the ``streamlit`` console script: either would
+    load the whole UI into every worker. The targets here live in importable modules.
+    """
+
+    def _launch(self, process_obj):
+        original = spawn.get_preparation_data
+
+        def without_main(name):
+            data = original(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        with _LAUNCH:
+            spawn.get_preparation_data = without_main
+            try:
+                super()._launch(process_obj)
+            finally:
+                spawn.get_preparation_data = original
+
+
+class WorkerProcess(ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _Popen(process_obj)
+
 
 class WorkerPool:
     """Where workers come from: a forkserver with torch, keras and the lab preloaded, started once."""
@@ -57,7 +99,12 @@ class WorkerPool:
     def __init__(self):
         self.context = multiprocessing.get_context("forkserver")
         self._warming: threading.Thread | None = None
+        self._problem: BaseException | None = None
         self._lock = threading.Lock()
+        self.live: set[Worker] = set()
+        # Registered after multiprocessing's own exit handler, so it runs first (atexit is last in, first
+        # out): that handler joins every child, and would wait forever for a run whose step never returns.
+        atexit.register(self.end_all)
 
     def warm(self) -> threading.Thread:
         """Start the forkserver and let it import torch and keras (~5 s), in the background, once."""
@@ -70,28 +117,50 @@ class WorkerPool:
     def _warm(self) -> None:
         from runtime import worker
 
-        self.context.set_forkserver_preload(PRELOAD)
-        forkserver.ensure_running()
-        child = self.context.Process(target=worker.ready, name="lab-worker-warm", daemon=True)
-        child.start()
-        child.join()
+        try:
+            self.context.set_forkserver_preload(PRELOAD)
+            forkserver.ensure_running()
+            child = WorkerProcess(target=worker.ready, name="lab-worker-warm", daemon=True)
+            child.start()
+            child.join(WARM_TIMEOUT_S)
+        except BaseException as exc:  # noqa: BLE001  (kept for the run that needs a worker: it says why)
+            self._problem = exc
 
     def start(self, task: Task) -> "Worker":
         from runtime import worker
 
-        self.warm().join()  # the first run waits for the preload; the later ones find it done
+        warming = self.warm()
+        warming.join(WARM_TIMEOUT_S)  # the first run waits for the preload; the later ones find it done
+        if warming.is_alive() or self._problem is not None:
+            raise RuntimeError(f"No worker process could be started ({self._problem or 'the forkserver is stuck'}).")
         records_in, records_out = self.context.Pipe(duplex=False)  # the child writes, the server reads
         requests_in, requests_out = self.context.Pipe(duplex=False)  # the server writes, the child reads
-        process = self.context.Process(
+        # Not a daemon: a person's code may start processes of its own (a DataLoader's workers).
+        process = WorkerProcess(
             target=worker.main, args=(task, records_out, requests_in), name=f"lab-run-{task.run_id}", daemon=False
         )
         process.start()
         records_out.close()  # the child holds its ends; ours close so that its death reads as EOF
         requests_in.close()
-        return Worker(process, records_in, requests_out)
+        started = Worker(process, records_in, requests_out)
+        self.live.add(started)
+        return started
+
+    def release(self, worker: "Worker") -> None:
+        """The run is over: end the child if it lingers (threads its code left running), close its pipes."""
+        worker.process.join(1.0)
+        worker.end()
+        worker.close()
+        self.live.discard(worker)
+
+    def end_all(self) -> None:
+        """The server is exiting: end every child (its runs are marked interrupted at the next start)."""
+        for worker in list(self.live):
+            worker.end(term_wait=0.2)
+            worker.close()
 
 
-@dataclass
+@dataclass(eq=False)
 class Worker:
     """One child training one run, and the server's ends of its pipes."""
 
@@ -123,9 +192,9 @@ class Worker:
         except (OSError, ValueError, IndexError):
             return None
 
-    def end(self) -> None:
+    def end(self, term_wait: float = 1.0) -> None:
         """End the child and everything it started (its process group): SIGTERM, then SIGKILL."""
-        for sig, wait in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, 5.0)):
+        for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5.0)):
             if not self.process.is_alive():
                 break
             try:
@@ -137,22 +206,26 @@ class Worker:
     def close(self) -> None:
         for conn in (self.records, self.requests):
             conn.close()
-        self.process.join(5)
 
 
 def death(exitcode: int | None) -> str:
     """How a child that sent no outcome ended, in words."""
     if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name
-        why = SIGNALS.get(name, signal.strsignal(-exitcode) or "")
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:  # a real-time signal has no name
+            name = f"{-exitcode}"
+        why = SIGNALS.get(name) or signal.strsignal(-exitcode) or "a signal"
         return f"The process training this run was killed by signal {name} ({why}). What it recorded is kept."
+    if exitcode is None:
+        return "The process training this run closed its connection to the lab without finishing, so it was ended."
     return f"The process training this run exited (code {exitcode}) before it finished. What it recorded is kept."
 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    stop_grace: float = 5.0  # seconds from Stop until a step that has not returned is ended with its process
-    memory_mb: int | None = None  # a worker's memory cap (LAB_RUN_MEMORY_MB)
+    stop_grace: float = 5.0  # seconds from Stop until code that has not stopped is ended with its process
+    memory_mb: int | None = None  # what a worker may allocate beyond its start (LAB_RUN_MEMORY_MB)
     placement_s: float = 120.0  # Ray: an actor the cluster has not placed by then fails its run
 
 
@@ -194,11 +267,11 @@ def train_in_worker(
             )
             worker = pool.start(task)
             run.worker_pid = worker.process.pid
-            status, fields = _supervise(run, worker, settings)
+            status, fields = _supervise(run, worker, settings, limits)
+        saved = folder / "model.keras"
+        fields["artifact"] = str(saved) if fields.pop("saved", False) and saved.is_file() else None
         run.writer.close()
     except Exception as exc:  # noqa: BLE001  (the store failed, or no worker could start: the run says why)
-        if worker is not None:
-            worker.end()
         if run.writer is not None:
             try:
                 run.writer.close()
@@ -211,22 +284,38 @@ def train_in_worker(
         run.writer = None
         run.steering = None
         if worker is not None:
-            worker.close()
+            pool.release(worker)
     finish(store, run, status, **fields)
 
 
-def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings) -> tuple[str, dict]:
+def _deadline(run: LiveRun, limits: Limits, grace: float) -> float | None:
+    """When the server ends a run whatever its code does: its time limit (pauses included, and the pause
+    limit on top where pauses are not counted), plus the grace. The worker stops it before, between batches."""
+    if not limits.run_minutes or not (limits.count_pauses or limits.pause_minutes):
+        return None  # pauses without a limit: only the worker can tell training time from paused time
+    minutes = limits.run_minutes + (0.0 if limits.count_pauses else limits.pause_minutes)
+    return time.monotonic() + 60 * minutes + grace
+
+
+def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: Limits) -> tuple[str, dict]:
     """Relay between ``run`` and its worker until the worker reports its outcome, dies or is ended."""
     relay = Relay(run, worker.send)
     stop_asked: float | None = None
-    next_memory_look = 0.0
+    next_memory_look = next_controls_look = 0.0
+    deadline = _deadline(run, limits, settings.stop_grace)
     while True:
         messages, closed = worker.receive(POLL_S)
         if (result := _handle(run, messages)) is not None:
-            worker.process.join(10)
             return result
-        relay()
         now = time.monotonic()
+        if run.writer is not None and now >= next_controls_look:  # Stop or Pause from another server process
+            next_controls_look = now + CONTROLS_EVERY_S
+            for action in run.writer.controls(every_s=0.0):
+                apply_control(run, action)
+        if deadline is not None and now > deadline and not run.stop_event.is_set():
+            run.limit_reason = limits.stop_reason(0, 60 * limits.run_minutes + 1)
+            run.stop_event.set()
+        relay()
         if run.stop_event.is_set() and stop_asked is None:
             stop_asked = now
         if closed or not worker.process.is_alive():
@@ -239,33 +328,53 @@ def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings) -> tuple[
             if (not run.stop_seen and waited > settings.stop_grace) or waited > settings.stop_grace + SAVE_GRACE_S:
                 worker.end()
                 _drain(run, worker)
-                return "stopped", {
-                    "error": f"Stopped: the step did not return within {settings.stop_grace:g} s of Stop, so its "
-                    "process was ended. What it recorded until then is kept (the model was not saved)."
-                    if not run.stop_seen
-                    else f"Stopped: saving took longer than {SAVE_GRACE_S:g} s, so its process was ended. "
-                    "What it recorded is kept."
-                }
+                return "stopped", {"error": _ended_after_stop(run, settings.stop_grace)}
         if settings.memory_mb and now >= next_memory_look:
             next_memory_look = now + 0.5
             resident = worker.resident_mb()
-            if resident is not None and resident > settings.memory_mb:
+            if resident is not None and resident > settings.memory_mb + BASELINE_RESIDENT_MB:
                 worker.end()
                 _drain(run, worker)
                 return "failed", {
                     "error": f"The run used {resident:,.0f} MB of memory, more than its cap of {settings.memory_mb:,} "
-                    "MB (LAB_RUN_MEMORY_MB), so its process was ended. Use smaller batches or a smaller model. "
-                    "What it recorded is kept."
+                    "MB (LAB_RUN_MEMORY_MB) over what a worker starts with, so its process was ended. Use smaller "
+                    "batches or a smaller model. What it recorded is kept."
                 }
 
 
+BASELINE_RESIDENT_MB = 400.0  # what a worker holds before it builds anything (torch, Keras, the lab)
+
+
+def _ended_after_stop(run: LiveRun, grace: float) -> str:
+    if run.limit_reason:
+        return f"{run.limit_reason} Its code did not stop within {grace:g} s after, so its process was ended."
+    if not run.stop_seen:
+        return (
+            f"Stopped: the step did not return within {grace:g} s of Stop (your code reached no point where it "
+            "could stop: a batch's end, or a fit() call), so its process was ended. What it recorded until then "
+            "is kept (the model was not saved)."
+        )
+    return f"Stopped: saving took longer than {SAVE_GRACE_S:g} s, so its process was ended. What it recorded is kept."
+
+
 def _handle(run: LiveRun, messages: list) -> tuple[str, dict] | None:
-    """Replay recorded calls onto ``run``; the outcome (status, fields) if the worker sent it."""
-    for kind, body in messages:
-        if kind == "calls":
+    """Replay recorded calls onto ``run``; the outcome (status, fields) if the worker sent it.
+
+    The worker runs a person's code: what it sends is checked, as any input (a status it may not
+    report is refused; the model's path is the server's own, not one the worker names).
+    """
+    for message in messages:
+        kind, body = message if isinstance(message, tuple) and len(message) == 2 else (None, None)
+        if kind == "calls" and isinstance(body, list):
             replay(run, body)
-        elif kind == "result":
-            return body["status"], {k: body[k] for k in ("error", "traceback", "artifact")}
+        elif kind == "result" and isinstance(body, dict):
+            status = body.get("status")
+            if status not in FINAL_STATUSES:
+                return "failed", {
+                    "error": f"The worker reported an outcome the lab does not know ({str(status)[:40]!r})."
+                }
+            fields = {k: body.get(k) if isinstance(body.get(k), str) else None for k in ("error", "traceback")}
+            return status, {**fields, "saved": body.get("saved") is True}
     return None
 
 

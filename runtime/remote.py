@@ -117,6 +117,8 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
     for name, args, kwargs in calls:
         if name not in REPLAYED:
             raise ValueError(f"a worker asked to replay {name!r}, which is not a recording method")
+        if name == "set_status" and (len(args) != 1 or args[0] not in ("paused", "running")):
+            raise ValueError(f"a worker may say paused or running, not {str(args)[:40]}")  # the server ends runs
         if name == "built":
             data_source, description = args
             run.built(data_source, RemoteSteering(description) if description else None)

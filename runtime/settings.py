@@ -155,17 +155,18 @@ def settings_from_env(default_home: Path) -> dict:
     )
 
 
-MIN_RUN_MEMORY_MB = 1024  # a worker has ~400 MB of torch and Keras before it builds anything
-DEMO_RUN_MEMORY_MB = 3072  # a GAN run at batch 64 peaks at ~1.1 GB of data memory (scorer included)
+MIN_RUN_MEMORY_MB = 256  # the smallest variant's model, data and scores
+DEMO_RUN_MEMORY_MB = 2048  # a GAN run at batch 64 takes ~0.75 GB beyond a worker's start (scorer included)
 
 
 def _memory_mb(shared: bool) -> int | None:
-    """``LAB_RUN_MEMORY_MB``: a worker process's memory cap (0: none; on by default on a shared demo)."""
+    """``LAB_RUN_MEMORY_MB``: what a worker process may allocate beyond what it starts with (~400 MB of torch
+    and Keras); 0: no cap; on by default on a shared demo."""
     value = env_int("LAB_RUN_MEMORY_MB", DEMO_RUN_MEMORY_MB if shared else 0, 0, 10**7)
     if 0 < value < MIN_RUN_MEMORY_MB:
         raise ValueError(
-            f"LAB_RUN_MEMORY_MB={value} is too small: a worker needs about 400 MB before it builds a model. "
-            f"Set it to {MIN_RUN_MEMORY_MB} or more, or 0 for no cap."
+            f"LAB_RUN_MEMORY_MB={value} is too small for any run here: set it to {MIN_RUN_MEMORY_MB} or more "
+            "(megabytes a run may allocate beyond the ~400 MB a worker starts with), or 0 for no cap."
         )
     return value or None
 

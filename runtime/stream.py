@@ -164,7 +164,7 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
         self.run.begin(self.params.get("epochs", 1), self.params.get("steps"))
         self._grid()
         self._spent(started)
-        self._obey_controls()
+        self._obey_controls(step_follows=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

@@ -62,7 +62,9 @@ class ObeysControls:
         for action in self.run.writer.controls():
             apply_control(self.run, action)
 
-    def _obey_controls(self) -> None:
+    def _obey_controls(self, step_follows: bool = False) -> None:
+        """``step_follows``: called before the first batch, where Keras runs one more step whatever
+        ``stop_training`` says (it looks only after a batch): a Stop is not "seen" there."""
         run = self.run
         self._store_controls()
         self._steer()
@@ -97,5 +99,5 @@ class ObeysControls:
                     run.writer.set_progress(status="running")
         if run.stop_event.is_set():
             self.model.stop_training = True
-            if not run.stop_seen:
+            if not run.stop_seen and not step_follows:
                 run.stopping()

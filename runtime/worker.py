@@ -8,9 +8,10 @@ into a ``RecordingRun``: a sender thread ships the recorded calls to the server 
 steering). The child saves the model itself and sends the outcome last.
 
 The child leads a process group of its own, so ending it ends whatever it started; it
-caps its own memory where asked (``RLIMIT_DATA``: a runaway allocation raises
-``MemoryError`` there, which the run reports, instead of waking the host's OOM killer);
-and if the server goes away its end of the pipes closes and the child exits.
+caps its own memory where asked (``RLIMIT_DATA`` at what it holds when it starts plus
+``memory_mb``: a runaway allocation raises ``MemoryError`` there, which the run reports,
+instead of waking the host's OOM killer); and if the server goes away its end of the
+pipes closes and the child exits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import os
 import resource
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -50,24 +50,40 @@ class Task:
     folder: str  # where the model is saved
     started: float
     batch_size: int | None = None
-    memory_mb: int | None = None  # the worker's data memory cap (None: no cap)
+    memory_mb: int | None = None  # what the worker may allocate beyond what it holds at start (None: no cap)
     spec_module: str | None = None  # a module registering the variant, where the forkserver's registry lacks it
     env: dict = field(default_factory=dict)  # the server's environment now (the forkserver's is from its start)
 
 
+def data_megabytes() -> float:
+    """This process's data memory now (heap and anonymous mappings: what ``RLIMIT_DATA`` counts)."""
+    with open("/proc/self/status") as fh:
+        line = next(line for line in fh if line.startswith("VmData:"))
+    return int(line.split()[1]) / 1024
+
+
 def cap_memory(megabytes: int | None) -> bool:
-    """Cap this process's data memory (heap and anonymous mappings, not the libraries' code) at ``megabytes``.
+    """Let this process allocate ``megabytes`` more data memory than it holds now (torch and Keras are
+    ~400 MB of it before a model is built), not the libraries' code.
 
     Not on a GPU: CUDA maps large ranges of its own, and the server watches resident memory there instead.
     """
     if not megabytes or torch.cuda.is_available():
         return False
-    limit = megabytes * 2**20
+    limit = int((data_megabytes() + megabytes) * 2**20)
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     return True
+
+
+def _environment(env: dict) -> None:
+    """The server's environment as it is now (the forkserver's is from when it started): its values, and
+    none of the lab's own variables it has unset since. What the preloaded libraries set stays."""
+    for name in [n for n in os.environ if n not in env and (n.startswith("LAB_") or n in ("MNIST_DIR", "KERAS_HOME"))]:
+        del os.environ[name]
+    os.environ.update(env)
 
 
 def _register(task: Task) -> None:
@@ -130,44 +146,36 @@ class _Link:
 
 
 def main(task: Task, out: Connection, inbox: Connection) -> None:
-    """The worker's body: train ``task``'s run, save its model, report the outcome."""
+    """The worker's body: train ``task``'s run, save its model, report the outcome, whatever the code does."""
     os.setsid()  # a process group of its own: ending the run ends whatever its code started
-    os.environ.clear()
-    os.environ.update(task.env)
-    cap_memory(task.memory_mb)
-    torch.set_num_threads(task.threads)
-    keep_tensor_memory()
     run = RecordingRun(
         task.run_id, task.variant, task.config, batch_size=task.batch_size, status="running", started=task.started
     )
     run.memory_mb = task.memory_mb
     link = _Link(run, out, inbox)
-    link.start()
+    link.start()  # before the memory cap: a thread that cannot start would hang, silently
+    outcome, saved = Outcome("failed", "The worker stopped before it reported anything."), False
     try:
+        _environment(task.env)
+        torch.set_num_threads(task.threads)
+        if torch.cuda.is_available():
+            torch.backends.cudnn.benchmark = True  # fixed shapes: as the server sets for its own threads
+        keep_tensor_memory()
         _register(task)
+        cap_memory(task.memory_mb)
         outcome = fit_run(run, task.cadence, task.limits)
     except SystemExit as exc:  # the code called sys.exit(): this run ends, and says so
         outcome = Outcome("failed", f"Your code called sys.exit({exc.code!r}): the run ended there.")
-    except Exception as exc:  # noqa: BLE001  (registering the variant failed: the run says why)
+    except BaseException as exc:  # noqa: BLE001  (KeyboardInterrupt raised by the code, a failed set-up)
         outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
     run.stopping()  # no step runs any more: what follows is saving
-    artifact = None
     if outcome.model is not None:
         try:
-            artifact = save_model(outcome.model, Path(task.folder))
+            save_model(outcome.model, Path(task.folder))
+            saved = True
         except Exception as exc:  # noqa: BLE001  (a model Keras cannot serialise)
-            note = unsaved(exc)
-            outcome.error = " ".join(x for x in (outcome.error, note) if x)
-    link.finish(
-        {
-            "status": outcome.status,
-            "error": outcome.error,
-            "traceback": outcome.traceback,
-            "artifact": artifact,
-            "ms_per_step": run.mean_step_ms(),
-            "finished_at": time.time(),
-        }
-    )
+            outcome.error = " ".join(x for x in (outcome.error, unsaved(exc)) if x)
+    link.finish({"status": outcome.status, "error": outcome.error, "traceback": outcome.traceback, "saved": saved})
 
 
 def ready() -> None:

@@ -6,14 +6,24 @@ import os
 import time
 
 import pytest
+import torch
 
 from runtime import Cadence, RunManager
+from runtime.limits import Limits
 from tests.helpers import wait_for
 from trainers import templates
 
 BLANK = templates.source("blank")
 STEP = "        x, y = data\n"
-SLEEP_IN_STEP = BLANK.replace(STEP, STEP + "        import time\n        time.sleep(3600)\n")
+
+
+def sleeping_step(marker):
+    """A train_step that says (a file) it has begun, then never returns."""
+    return BLANK.replace(
+        STEP, STEP + f"        open({str(marker)!r}, 'w').close()\n        import time\n        time.sleep(3600)\n"
+    )
+
+
 ABORT_IN_STEP = BLANK.replace(STEP, STEP + "        import os\n        os.abort()\n")
 GROWING = BLANK.replace(
     "def build_model(hp):\n",
@@ -38,27 +48,74 @@ def workers(tmp_path):
         thread.join(30)
 
 
-def test_a_step_that_never_returns_is_ended_after_the_grace_and_the_queued_run_starts(workers):
-    stuck = workers.start("own_step", own(SLEEP_IN_STEP))
+def test_a_step_that_never_returns_is_ended_after_the_grace_and_the_queued_run_starts(workers, tmp_path):
+    marker = tmp_path / "in-the-step"
+    stuck = workers.start("own_step", own(sleeping_step(marker)))
     waiting = workers.start("compute_loss", {"samples": 64, "epochs": 1})
-    wait_for(lambda: workers.status(stuck) == "running", 60, "the stuck run to start")
-    time.sleep(1.0)  # inside its first step by now
+    wait_for(marker.exists, 60, "the stuck run to enter its first step")
     assert workers.status(waiting) == "queued"
     asked = time.monotonic()
     workers.stop(stuck)
     assert workers.wait(stuck, 10) == "stopped"
     assert time.monotonic() - asked <= 2.0 + 2.0  # grace + 2 s
     snap = workers.snapshot(stuck)
-    assert snap.error.startswith("Stopped: the step did not return within 2 s of Stop, so its process was ended")
+    assert snap.error.startswith("Stopped: the step did not return within 2 s of Stop")
+    assert "so its process was ended" in snap.error
     assert workers.store.get_run(stuck)["status"] == "stopped"
     assert workers.wait(waiting, 60) == "completed"  # the slot was free at once
+
+
+def test_a_stop_before_the_first_batch_ends_a_stuck_step_after_the_grace(workers, tmp_path):
+    """Keras runs one step after a Stop asked before the first batch: if that step hangs, the grace applies
+    (not the time left for saving)."""
+    run_id = workers.start("own_step", own(sleeping_step(tmp_path / "in")))
+    wait_for(lambda: workers.status(run_id) == "running", 60, "the run to start")
+    asked = time.monotonic()
+    workers.stop(run_id)
+    assert workers.wait(run_id, 20) == "stopped"
+    assert time.monotonic() - asked <= 2.0 + 4.0  # grace + building the model + 2 s
+    assert "did not return within 2 s of Stop" in workers.snapshot(run_id).error
+
+
+def test_stop_asked_through_the_store_reaches_a_worker(workers):
+    """Another server process on the same store asks through it; this server's slot thread passes it on."""
+    run_id = workers.start("compute_loss", REGRESSION)
+    wait_for(lambda: workers.snapshot(run_id).step >= 3, 60, "three steps")
+    workers.store.request_control(run_id, "stop")
+    assert workers.wait(run_id, 30) == "stopped"
+
+
+def test_the_time_limit_ends_a_step_that_never_returns(tmp_path):
+    limits = Limits(run_minutes=1.0 / 60, count_pauses=True)  # one second, a demo's rule
+    manager = RunManager(home=tmp_path / "lab", backend="process", limits=limits, stop_grace=1.0)
+    manager.backend.pool.warm().join(120)
+    run_id = manager.start("own_step", own(sleeping_step(tmp_path / "in")))
+    assert manager.wait(run_id, 30) == "stopped"
+    error = manager.snapshot(run_id).error
+    assert error.startswith("Stopped at the limit of") and "did not stop within 1 s after" in error
+
+
+def test_a_worker_does_not_run_the_servers_main_module(workers, tmp_path, monkeypatch):
+    """Under Streamlit, ``__main__`` is app.py: a worker importing it again would load the whole UI."""
+    import sys
+    import types
+
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "fake_main.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    run_id = workers.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert workers.wait(run_id, 60) == "completed"
+    assert not marker.exists()
 
 
 def test_stop_between_batches_saves_the_model_and_ends_the_worker(workers):
     run_id = workers.start("compute_loss", REGRESSION)
     wait_for(lambda: workers.snapshot(run_id).step >= 5, 60, "five steps")
-    workers.stop(run_id, wait=5)
-    assert workers.status(run_id) == "stopped"
+    workers.stop(run_id)
+    assert workers.wait(run_id, 30) == "stopped"
     snap = workers.snapshot(run_id)
     assert snap.error is None and snap.artifact and os.path.isfile(snap.artifact)
     assert 5 <= snap.step < 2500
@@ -66,6 +123,7 @@ def test_stop_between_batches_saves_the_model_and_ends_the_worker(workers):
 
 def test_a_crash_fails_one_run_naming_the_signal_and_the_other_run_completes(tmp_path):
     manager = RunManager(home=tmp_path / "lab", max_concurrent=2, cadence=Cadence.every_step(2))  # thread backend
+    manager.backend.pool.warm().join(120)  # the crashing run starts at once: the survivor has time to spare
     survivor = manager.start("compute_loss", REGRESSION)
     wait_for(lambda: manager.status(survivor) == "running", 30, "the first run")
     crashing = manager.start("own_step", own(ABORT_IN_STEP))  # your code: a worker process even here
@@ -77,6 +135,7 @@ def test_a_crash_fails_one_run_naming_the_signal_and_the_other_run_completes(tmp
     assert manager.snapshot(survivor).step == 2500
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the server watches resident memory instead")
 def test_a_runaway_allocation_fails_the_run_with_the_memory_message(tmp_path):
     manager = RunManager(home=tmp_path / "lab", run_memory_mb=1500)
     run_id = manager.start("own_step", own(GROWING))
@@ -128,6 +187,7 @@ def test_two_runs_train_at_once_in_two_worker_processes(tmp_path):
     assert manager.torch_threads == max(1, len(os.sched_getaffinity(0)) // 2)
     for run_id in ids:
         manager.stop(run_id)
+    assert [manager.wait(run_id, 30) for run_id in ids] == ["stopped", "stopped"]
 
 
 def test_a_demo_trains_every_run_in_a_worker(tmp_path):

@@ -94,7 +94,9 @@ def test_a_fit_the_check_cannot_see_is_refused_while_the_module_loads(lab):
     run_id = run(lab, source, hp={"epochs": 1})
     assert lab.wait(run_id, 120) == "failed"
     snap = lab.snapshot(run_id)
-    assert snap.error.startswith("Your module called fit() while the lab was loading it") and snap.step == 0
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if text.strip().startswith("m.fit("))
+    assert snap.error.startswith(f"Line {line} of your module called fit() while the lab was loading it")
+    assert snap.step == 0
 
 
 def test_a_script_that_never_fits_or_exits_is_explained(lab):
@@ -104,3 +106,32 @@ def test_a_script_that_never_fits_or_exits_is_explained(lab):
     run_id = run(lab, quitter)
     assert lab.wait(run_id, 120) == "failed"
     assert lab.snapshot(run_id).error == "Your code called sys.exit(3): the run ended there."
+
+
+def test_a_fit_that_is_not_a_keras_models_is_left_alone(lab):
+    """A scaler's fit() at the top level is not training: only a Keras model's fit() is refused."""
+    source = BLANK + "\nclass Scaler:\n    def fit(self, x):\n        return self\n\nSCALER = Scaler().fit([1.0])\n"
+    assert not check_source(source).script  # accepted as a module
+    run_id = run(lab, source, hp={"epochs": 1})
+    assert lab.wait(run_id, 120) == "completed", lab.snapshot(run_id).error
+
+
+def test_a_script_may_pass_one_callback_as_keras_allows(lab):
+    source = TWO_FITS.replace(
+        "model.fit(x, y, batch_size=16, epochs=1)",
+        "model.fit(x, y, batch_size=16, epochs=1, callbacks=keras.callbacks.History())",
+    )
+    run_id = run(lab, source)
+    assert lab.wait(run_id, 120) == "completed", lab.snapshot(run_id).error
+    assert lab.snapshot(run_id).step == 12
+
+
+def test_a_script_stopped_before_its_first_fit_ends_stopped_without_waiting_for_the_grace(lab, tmp_path):
+    marker = tmp_path / "loading"
+    slow = f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(1.5)  # its data loading\n" + TWO_FITS
+    run_id = run(lab, slow)
+    wait_for(marker.exists, 60, "the script to start")
+    lab.stop(run_id)
+    assert lab.wait(run_id, 30) == "stopped"
+    snap = lab.snapshot(run_id)
+    assert snap.step == 0 and snap.error is None  # it stopped at its first fit(), cleanly

@@ -228,8 +228,8 @@ def keras_splits(data: MnistData) -> tuple[tuple[np.ndarray, np.ndarray], tuple[
     """``data`` as ``keras.datasets.mnist.load_data()`` returns MNIST: ``((x_train, y_train), (x_test,
     y_test))``. A split the lab's folder does not hold comes back empty (0 images), never invented."""
     parts, start = {}, 0
-    for split, size in zip(data.splits, data.sizes):
-        parts[split] = (data.images[start : start + size], data.labels[start : start + size])
+    for split, size in zip(data.splits, data.sizes):  # copies: a script may shuffle them in place
+        parts[split] = (data.images[start : start + size].copy(), data.labels[start : start + size].copy())
         start += size
     empty = (np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8))
     return parts.get("train", empty), parts.get("t10k", empty)

@@ -140,21 +140,44 @@ def _is_main_guard(node: ast.AST) -> bool:
     )
 
 
-def _top_level_fit(tree: ast.Module) -> ast.Call | None:
-    """The first ``.fit(...)`` call the module's top level makes when imported (not in a function,
-    a class, a lambda, or under ``if __name__ == "__main__":``), or None."""
+def _root(node: ast.AST) -> str | None:
+    """The name a call or attribute chain starts from: ``keras`` for ``keras.Sequential(...)``."""
+    while isinstance(node, (ast.Attribute, ast.Call)):
+        node = node.value if isinstance(node, ast.Attribute) else node.func
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _top_level(tree: ast.Module):
+    """The nodes the module runs when imported: not in a function, a class, a lambda, or under
+    ``if __name__ == "__main__":`` (the lab does not run a module as main)."""
     pending = list(reversed(tree.body))
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if _is_fit_call(node):
-            return node
-        children = list(ast.iter_child_nodes(node))
-        if _is_main_guard(node):
-            children = [node.test, *node.orelse]
+        yield node
+        children = [node.test, *node.orelse] if _is_main_guard(node) else list(ast.iter_child_nodes(node))
         pending.extend(reversed(children))
-    return None
+
+
+def _top_level_fit(tree: ast.Module) -> ast.Call | None:
+    """The first ``.fit(...)`` the module's top level makes on what is plainly a Keras model: the result of
+    ``build_model``, of a class the module derives from Keras's, or of something imported from keras (a
+    scikit-learn ``scaler.fit(x)`` is fine). Other fits are caught when the module loads (``_refuse_fit``)."""
+    models = {"build_model"}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            models.update(a.asname or a.name.split(".")[0] for a in node.names if a.name.split(".")[0] == "keras")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "keras":
+            models.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, ast.ClassDef) and any(_root(base) in models for base in node.bases):
+            models.add(node.name)  # class MyModel(keras.Model)
+    nodes = list(_top_level(tree))
+    for _ in range(2):  # m = build_model(hp); n = m: names bound to models, two links deep
+        for node in nodes:
+            if isinstance(node, ast.Assign) and _root(node.value) in models:
+                models.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return next((n for n in nodes if _is_fit_call(n) and _root(n.func.value) in models), None)
 
 
 def _data(tree: ast.Module) -> str | None:
@@ -240,7 +263,7 @@ def load_module(source: str, name: str = "your_step") -> types.ModuleType:
     if checked.script:
         raise StepCodeError("This is a script (it has no build_model): run it with run_script.")
     module, filename = _new_module(source, name)
-    with _patched_fit(_refuse_fit):  # a fit() the AST check could not see (inside a helper the top level calls)
+    with _patched_fit(_refuse_fit(filename)):  # a fit() the AST check cannot see (in a helper the top level calls)
         exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (your code, in a worker process)
     for fn in REQUIRED + tuple(n for n in OPTIONAL if n in checked.functions):
         if not callable(getattr(module, fn, None)):
@@ -252,42 +275,71 @@ class ScriptStopped(BaseException):
     """Ends a script after the fit() a person stopped (not an Exception: a script's ``except`` lets it pass)."""
 
 
-def _refuse_fit(model, *args, **kwargs):
-    raise StepCodeError(
-        "Your module called fit() while the lab was loading it: the lab calls build_model(hp) and fits the "
-        "model itself, with its callback. Move that call out of the module's top level (or remove build_model "
-        "to run the module as a script)."
-    )
+def _caller_line(filename: str) -> int | None:
+    """The line of the person's module that is running now (the innermost frame of it on the stack)."""
+    for frame in inspect.stack(0):  # innermost first
+        if frame.filename == filename:
+            return frame.lineno
+    return None
+
+
+def _refuse_fit(filename: str):
+    def refuse(model, *args, **kwargs):
+        line = _caller_line(filename)
+        where = f"Line {line} of your module" if line else "Your module"
+        raise StepCodeError(
+            f"{where} called fit() while the lab was loading it: the lab calls build_model(hp) and fits the "
+            "model itself, with its callback. Move that call out of the module's top level (or remove "
+            "build_model to run the module as a script).",
+            line,
+        )
+
+    return refuse
+
+
+_FIT_ROUTES: dict[int, list[Callable]] = {}  # thread id -> replacements of keras.Model.fit, innermost last
+_ORIGINAL_FIT: list[Callable] = []  # keras.Model.fit as Keras defines it, once the dispatcher is installed
+
+
+def _keras_fit() -> Callable:
+    """Keras's own ``Model.fit``, with a dispatcher installed in its place (once per process) that sends
+    each thread's calls to that thread's current replacement, if it has one."""
+    import keras
+
+    if not _ORIGINAL_FIT:
+        _ORIGINAL_FIT.append(keras.Model.fit)
+
+        def fit(model, *args, **kwargs):
+            routes = _FIT_ROUTES.get(threading.get_ident())
+            return (routes[-1] if routes else _ORIGINAL_FIT[0])(model, *args, **kwargs)
+
+        fit.__wrapped__ = _ORIGINAL_FIT[0]
+        keras.Model.fit = fit
+    return _ORIGINAL_FIT[0]
 
 
 class _patched_fit:
     """Within the block, ``keras.Model.fit`` calls made by *this thread* go to ``replacement``.
 
     The lab runs a person's code in a worker process of its own, so the patch touches nobody
-    else; it is per thread all the same, so that a test (or a notebook) running this in a
-    thread of a busy process does not change another thread's fit().
+    else; it is per thread all the same (one dispatcher, a stack of replacements per thread),
+    so that a test or a notebook running this in a thread of a busy process, even in two threads
+    at once, changes no other thread's fit().
     """
 
     def __init__(self, replacement: Callable):
-        import keras
-
-        self.keras, self.replacement, self.owner = keras, replacement, threading.get_ident()
-        self.original = keras.Model.fit
+        self.replacement, self.owner = replacement, threading.get_ident()
+        self.original = _keras_fit()
 
     def __enter__(self):
-        original, replacement, owner = self.original, self.replacement, self.owner
-
-        def fit(model, *args, **kwargs):
-            if threading.get_ident() != owner:
-                return original(model, *args, **kwargs)
-            return replacement(model, *args, **kwargs)
-
-        fit.__wrapped__ = original
-        self.keras.Model.fit = fit
+        _FIT_ROUTES.setdefault(self.owner, []).append(self.replacement)
         return self
 
     def __exit__(self, *exc):
-        self.keras.Model.fit = self.original
+        routes = _FIT_ROUTES[self.owner]
+        routes.remove(self.replacement)
+        if not routes:
+            del _FIT_ROUTES[self.owner]
 
 
 def run_script(
@@ -297,23 +349,24 @@ def run_script(
     should_stop: Callable[[], bool] = lambda: False,
 ):
     """Run a script that calls fit() itself, as ``__main__``, adding ``callbacks_for(model, namespace)``
-    to every fit() it makes; return the last model it fit (None if it fit none).
+    to every fit() it makes; return the last model it fit.
 
-    After a fit() that a person stopped, the script ends there (``ScriptStopped``), rather than
-    going on to its next fit() or whatever follows. Keras's progress bar is turned off
+    After a fit() that a person stopped, or at the next fit() once they have, the script ends
+    there (``ScriptStopped``) rather than going on. Keras's progress bar is turned off
     (``verbose=0``): the lab draws progress itself, and the output would only fill the server's log.
     """
     module, filename = _new_module(source, "__main__")
     module.hp = dict(hp)
     fitted = []
-    original = _patched_fit(None).original
+    original = _keras_fit()
     signature = inspect.signature(original)
 
     def fit(model, *args, **kwargs):
         if should_stop():
             raise ScriptStopped()
         bound = signature.bind(model, *args, **kwargs)
-        theirs = list(bound.arguments.get("callbacks") or [])
+        theirs = bound.arguments.get("callbacks") or []
+        theirs = list(theirs) if isinstance(theirs, (list, tuple)) else [theirs]  # Keras takes one callback too
         bound.arguments["callbacks"] = theirs + list(callbacks_for(model, module.__dict__))
         bound.arguments["verbose"] = 0
         fitted.append(model)
@@ -328,6 +381,8 @@ def run_script(
     except ScriptStopped:
         pass
     if not fitted:
+        if should_stop():
+            raise ScriptStopped()  # stopped before its first fit(): nothing to save, nothing wrong
         raise StepCodeError(
             "Your script ended without calling fit(): the lab has nothing to show. Call model.fit(...) in it "
             "(or define build_model(hp) and let the lab fit the model)."

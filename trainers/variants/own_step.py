@@ -19,7 +19,15 @@ from trainers import templates
 from trainers.config import ParamSpec, validate_config
 from trainers.data import keras_splits, load_mnist, regression_data
 from trainers.images import to_uint8
-from trainers.own_step import DATA_SETS, StepCodeError, check_source, load_module, run_script, user_frames
+from trainers.own_step import (
+    DATA_SETS,
+    ScriptStopped,
+    StepCodeError,
+    check_source,
+    load_module,
+    run_script,
+    user_frames,
+)
 from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
@@ -132,17 +140,22 @@ def _script(config: dict) -> Experiment:
         def callbacks_for(model, namespace):
             return stream(model, images_for(model, namespace))
 
-        with _lab_mnist():
-            return run_script(source, callbacks_for, hp, should_stop)
+        try:
+            with _lab_mnist():
+                return run_script(source, callbacks_for, hp, should_stop)
+        except ScriptStopped:
+            return None  # stopped before its first fit()
 
     data = "your script's own data"
     if _mnist_used(source):
-        data += f" (keras.datasets.mnist from {load_mnist().source})"
+        mnist = load_mnist()
+        empty = "" if "train" in mnist.splits else "; its train split is empty, the folder has t10k only"
+        data += f" (keras.datasets.mnist from {mnist.source}{empty})"
     return Experiment(model=None, fit_kwargs={}, batch_size=hp.get("batch_size"), data_source=data, script=script)
 
 
 def _mnist_used(source: str) -> bool:
-    if "mnist.load_data" not in source or not os.environ.get("MNIST_DIR"):
+    if "mnist" not in source or "load_data" not in source or not os.environ.get("MNIST_DIR"):
         return False
     try:
         load_mnist()
