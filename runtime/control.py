@@ -133,5 +133,9 @@ class RunControls:
         self.scheduler.forget(run_id)
         self._snapshot_cache.pop(run_id, None)
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)  # first: on a full disk its model makes room
+        if not self._writable():
+            raise ValueError(
+                f"Its saved model is deleted; its record stays until the store can be written. {self.problem}"
+            )
         self.store.delete_run(run_id)
         self.problem = None  # the store took a write

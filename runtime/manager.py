@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -34,7 +35,7 @@ from runtime.readback import snapshot_from_store
 from runtime.scheduler import Scheduler
 from runtime.settings import available_cpus
 from runtime.snapshot import Snapshot
-from runtime.store import RunStore, explain_store_error
+from runtime.store import RunStore, StoreUnavailable, explain_store_error
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
@@ -65,7 +66,8 @@ class RunManager(RunControls):
         ray_placement_seconds: float = 120.0,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
-        self.store = store or RunStore(self.home / "runs.sqlite")
+        self.problem: str | None = None  # what is wrong with the store, in words, until a write succeeds
+        self.store = store or self._open_store()
         self.cadence = cadence
         self.limits = Limits(**limits) if isinstance(limits, dict) else (limits or Limits())
         self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
@@ -97,13 +99,46 @@ class RunManager(RunControls):
         self._snapshot_cache: dict[str, Snapshot] = {}
         # Housekeeping writes to the store: on a full disk the lab still starts, reads what it has,
         # and says what is wrong (``problem``) until a write succeeds again (deleting a run frees room).
-        self.problem: str | None = None
         self.queue_beat = QueueBeat(self.store.path, self.scheduler.waiting)  # queued runs are alive too
-        self.recovered = self._housekeeping(self.store.mark_interrupted, [])
-        self.evicted = self._housekeeping(lambda: evict(self.store, self.home, self.limits), [])
+        writable = not self.store.read_only
+        self.recovered = self._housekeeping(self.store.mark_interrupted, []) if writable else []
+        self.evicted = self._housekeeping(lambda: evict(self.store, self.home, self.limits), []) if writable else []
+
+    def _open_store(self) -> RunStore:
+        """The store, for writing; where the disk is too full even to open it so, read-only (``problem`` says
+        why and what to do; deleting a run's saved model from the Runs page makes room, and the store is
+        opened for writing again). A damaged file raises ``StoreUnavailable``: nothing can be read."""
+        path = self.home / "runs.sqlite"
+        try:
+            return RunStore(path)
+        except StoreUnavailable as exc:
+            if not path.is_file() or "damaged" in str(exc):
+                raise
+            store = RunStore(path, read_only=True)  # raises the same way if it cannot be read either
+            free = shutil.disk_usage(path.parent).free
+            why = f"The disk holding the run store {path} is full ({free / 2**20:.1f} MB free)" if free < 2**26 else exc
+            self.problem = (
+                f"{why}. The lab shows what the store holds, read-only: new runs cannot start until there is room. "
+                "Delete runs on the Runs page (their saved models go first), free space on the disk, or set "
+                "LAB_MAX_STORE_MB so that the oldest runs go."
+            )
+            return store
+
+    def _writable(self) -> bool:
+        """Whether the store takes writes; a read-only store is opened for writing again if it now can be."""
+        if not self.store.read_only:
+            return True
+        try:
+            self.store = RunStore(self.store.path)
+        except StoreUnavailable:
+            return False
+        self.problem = None
+        return True
 
     def _housekeeping(self, task, fallback):
         """Run a store write that can wait; a failure becomes ``problem`` (explained), not an exception."""
+        if self.store.read_only:
+            return fallback
         try:
             result = task()
         except (sqlite3.Error, OSError) as exc:
@@ -142,6 +177,8 @@ class RunManager(RunControls):
                 "to allow it, knowing it runs with the server's rights)."
             )
         config = spec.validate(config or {})
+        if not self._writable():
+            raise ValueError(self.problem)
         owner, origin = visitor_hash(visitor), visitor_hash(client)
         with self.scheduler.lock:
             self.access.check_cap(owner, self.scheduler.owned_active(owner, origin))

@@ -100,10 +100,17 @@ def explain_store_error(exc: BaseException, path: Path | str = "the run store") 
 class RunStore(MetricReads):
     """Access to the SQLite run store; safe to share between threads."""
 
-    def __init__(self, path: str | os.PathLike, _migrate: bool = True):
+    def __init__(self, path: str | os.PathLike, _migrate: bool = True, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only  # a disk too full to open the store for writing: read what it holds
         self._local = threading.local()
         self._pinned: sqlite3.Connection | None = None
+        if read_only:
+            try:
+                self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"The run store {self.path} cannot be read either ({exc}).") from exc
+            return
         if not _migrate:
             return
         try:
@@ -126,6 +133,7 @@ class RunStore(MetricReads):
         """A reader over one connection of its own, usable from one thread after another (never two at
         once): for a long read that a web server continues on whichever worker thread is free."""
         other = RunStore(self.path, _migrate=False)
+        other.read_only = self.read_only
         other._pinned = other._connect(check_same_thread=False)
         return other
 
@@ -135,6 +143,12 @@ class RunStore(MetricReads):
             self._pinned = None
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        if self.read_only:  # immutable: no lock, no write-ahead log to create (there is no room for one)
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=check_same_thread
+            )
+            conn.row_factory = sqlite3.Row
+            return conn
         conn = sqlite3.connect(
             self.path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
         )  # autocommit; explicit BEGIN

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+import streamlit as st
 
 from tests.apptest import page, shown, texts, wait_for_first_step
 from trainers import VARIANTS
@@ -348,3 +349,13 @@ def test_a_gan_run_shows_its_diagnostics_panels_quality_scores_and_steering(lab)
         time.sleep(0.1)
     manager.stop(run_id)
     manager.wait(run_id, 30)
+
+
+def test_a_demo_that_sees_no_client_address_says_its_per_address_cap_is_off(lab, monkeypatch):
+    monkeypatch.setenv("LAB_PRIVATE_RUNS", "1")
+    at = page()  # AppTest has no connection: like a proxy on the same host, no address
+    assert not at.exception
+    assert "cannot see its visitors' addresses" in texts(at) and "LAB_TRUST_PROXY=1" in texts(at)
+    monkeypatch.delenv("LAB_PRIVATE_RUNS")
+    st.cache_resource.clear()
+    assert "cannot see its visitors' addresses" not in texts(page())  # a local lab has no such cap

@@ -241,3 +241,42 @@ def test_a_damaged_store_is_explained_with_the_file_and_the_fix(tmp_path):
     with pytest.raises(StoreUnavailable, match="runs.sqlite is damaged or is not a SQLite database") as info:
         RunManager(home=tmp_path)
     assert "Move that file aside" in str(info.value) and "LAB_HOME" in str(info.value)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MB filesystem (tmpfs), to be filled: what a full disk does to SQLite cannot be faked."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_at_start_up_leaves_the_lab_reading_and_a_delete_makes_room(small_disk):
+    from runtime import RunManager
+
+    home = small_disk / "lab"
+    store = RunStore(home / "runs.sqlite")
+    store.create_run("a" * 12, "compute_loss", {}, status="completed", ended=1.0)
+    store.create_run("b" * 12, "compute_loss", {}, status="completed", ended=2.0)
+    store.conn.close()  # the last connection: the write-ahead log is folded into the file and removed
+    assert sorted(p.name for p in home.iterdir()) == ["runs.sqlite"]
+    (home / ("a" * 12)).mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        with open(home / ("a" * 12) / "model.keras", "wb") as fh:  # a saved model fills the disk
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+    manager = RunManager(home=home)  # no traceback: the lab starts
+    assert manager.problem.startswith(f"The disk holding the run store {home / 'runs.sqlite'} is full")
+    assert "Delete runs on the Runs page" in manager.problem
+    assert sorted(r["id"] for r in manager.list()) == ["a" * 12, "b" * 12]  # what it holds can be read
+    with pytest.raises(ValueError, match="is full"):
+        manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    manager.delete("a" * 12)  # its model goes first: room for the store to be written again
+    assert manager.problem is None and [r["id"] for r in manager.list()] == ["b" * 12]
+    run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(run_id, 60) == "completed"

@@ -9,6 +9,7 @@ from trainers.data import MnistError, MnistNotFoundError, describe_mnist_source,
 from ui.fmt import STATUS_ICONS
 from ui.lab import get_manager
 from ui.navigation import page_of, require_app
+from ui.visitor import client_address
 
 GUIDE_URL = "https://keras.io/guides/custom_train_step_in_torch/"
 
@@ -40,6 +41,14 @@ def render() -> None:
     with cols[1]:
         _mnist_status()
     st.caption(f"MNIST source setting: {describe_mnist_source()}")
+    if manager.private_runs and manager.max_per_visitor and client_address() is None:
+        st.warning(
+            "**This demo cannot see its visitors' addresses**, so its per-visitor cap counts browsers (cookies) "
+            "only: one person can clear cookies and start more runs. Behind a proxy on the same host Streamlit "
+            "reports no address: set `LAB_TRUST_PROXY=1` (one proxy; `2` for two in a row) so that the lab reads "
+            "the one your proxy appends to `X-Forwarded-For`.",
+            icon=":material/visibility_off:",
+        )
 
     st.subheader("Training steps")
     grid = st.columns(3)
