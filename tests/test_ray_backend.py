@@ -103,3 +103,24 @@ def test_a_sweep_of_three_values_runs_all_three_on_ray(on_ray):
     ids = on_ray.start_sweep("compute_loss", {"samples": 64, "epochs": 1}, {"learning_rate": [1e-3, 3e-3, 1e-2]})
     assert [on_ray.wait(i, 240) for i in ids] == ["completed"] * 3
     assert all(len(on_ray.store.curve(i, "loss")[0]) == 2 for i in ids)
+
+
+def test_a_run_the_cluster_cannot_place_fails_saying_so_and_stop_does_not_wait_for_it(cluster, tmp_path):
+    """Three CPUs per run on a two-CPU cluster: Ray would wait forever; the lab does not."""
+    manager = RunManager(home=tmp_path, backend="ray", torch_threads=3, ray_placement_seconds=2.0, stop_grace=1.0)
+    unplaced = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(unplaced, 30) == "failed"
+    error = manager.snapshot(unplaced).error
+    assert "could not place this run within 2 s" in error and "3 CPU(s)" in error
+    waiting = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    wait_for(lambda: manager.status(waiting) == "running", 10, "the slot")
+    asked = time.monotonic()
+    manager.stop(waiting)
+    assert manager.wait(waiting, 10) == "stopped" and time.monotonic() - asked < 2.0 + 1.0
+    assert "the cluster had not placed it yet" in manager.snapshot(waiting).error
+
+
+def test_lab_max_concurrent_caps_the_clusters_share(cluster, tmp_path):
+    manager = RunManager(home=tmp_path, backend="ray", torch_threads=1, max_concurrent=1)
+    assert manager.scheduler.max_concurrent == 1 and "(LAB_MAX_CONCURRENT)" in manager.backend_info()
+    assert RunManager(home=tmp_path / "b", backend="ray", torch_threads=1).scheduler.max_concurrent == 2
