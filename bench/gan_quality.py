@@ -2,7 +2,7 @@
 
 Trains through the variant's own spec (the same model and data the lab runs), on the
 CPU by default, and every ``--every`` steps scores ``--samples`` digits from fixed
-latent vectors with the lab's MNIST classifier (trainers/quality.py): confident share
+latent vectors with the lab's MNIST judge (trainers/quality.py): legible share
 (legible digits), class balance (1.0: all ten digits equally often) and the Fréchet
 distance in the classifier's feature space. Scoring time is left out of the wall time.
 The final grid is saved as a PNG.
@@ -98,7 +98,7 @@ def main() -> None:
         f"{num_images} images, {mode} ({arithmetic}); "
         f"scorer held-out accuracy {probe.scorer.accuracy:.3f}"
     )
-    print(f"{'step':>6} {'confident':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
+    print(f"{'step':>6} {'legible':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
     rows = []
     label = args.label or args.variant
     OUT.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ def main() -> None:
                 rows.append({"step": self.step, "train_s": self.train_seconds, **scores})
                 save_rows()  # kept as it goes: a long run stopped early still leaves its figures
                 print(
-                    f"{self.step:6d} {scores['confident_share']:9.3f} {scores['class_balance']:8.3f} "
+                    f"{self.step:6d} {scores['legible']:9.3f} {scores['class_balance']:8.3f} "
                     f"{scores['frechet']:8.2f} {self.train_seconds:8.0f}",
                     flush=True,
                 )
@@ -133,20 +133,20 @@ def main() -> None:
     save_rows()
     if emulate is not None and not emulate.calls:
         raise SystemExit("--bf16-numerics: no bfloat16 matrix product was seen; the run was not in bfloat16")
-    best = max(rows, key=lambda r: r["confident_share"])
+    best = max(rows, key=lambda r: r["legible"])
     final = rows[-1]
     at = {r["step"]: r for r in rows}
     picked = " ".join(
-        f"s{s}={at[s]['confident_share']:.2f}/{at[s]['class_balance']:.2f}/{at[s]['frechet']:.1f}"
+        f"s{s}={at[s]['legible']:.2f}/{at[s]['class_balance']:.2f}/{at[s]['frechet']:.1f}"
         for s in (500, 1000, 2000, 3000)
         if s in at
     )
     print(
         f"SUMMARY gan_quality variant={args.variant} label={label} precision={mode}"
         f"{'(emulated)' if emulate else ''} steps={final['step']} "
-        f"best_confident={best['confident_share']:.3f}@{best['step']} balance_at_best={best['class_balance']:.3f} "
-        f"final_confident={final['confident_share']:.3f} final_balance={final['class_balance']:.3f} "
-        f"final_frechet={final['frechet']:.2f} train_s={final['train_s']:.0f} [{picked}] (confident/balance/frechet)"
+        f"best_legible={best['legible']:.3f}@{best['step']} balance_at_best={best['class_balance']:.3f} "
+        f"final_legible={final['legible']:.3f} final_balance={final['class_balance']:.3f} "
+        f"final_frechet={final['frechet']:.2f} train_s={final['train_s']:.0f} [{picked}] (legible/balance/frechet)"
     )
 
 

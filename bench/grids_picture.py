@@ -26,7 +26,7 @@ def main() -> None:
         last = rows[-1]
         caption = [
             label,
-            f"step {last['step']:,}: legible {last['confident_share']:.0%}, balance {last['class_balance']:.2f}",
+            f"step {last['step']:,}: legible {last['legible']:.0%}, balance {last['class_balance']:.2f}",
         ]
         band = 34
         tile = Image.new("L", (grid.width, grid.height + band), 255)

@@ -113,11 +113,12 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
         """Whether scores can be computed now (a first run trains the scorer in the background)."""
         return self.quality_report is not None and getattr(self.quality_report, "ready", True)
 
-    def _quality(self) -> None:
+    def _quality(self, final: bool = False) -> None:
         if not self._quality_ready() or self.last_quality_step == self.step:
             return
         started = time.monotonic()
-        scores = self.quality_report(should_stop=self.run.stop_event.is_set)  # a Stop need not wait for it
+        # A Stop need not wait for it; the final score judges every sample, the ones between fewer.
+        scores = self.quality_report(should_stop=self.run.stop_event.is_set, final=final)
         if scores is None:
             return
         self.last_quality_time = time.monotonic()
@@ -138,15 +139,19 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
         # Over the whole run, not only since the last score, and leaving room for the score
         # taken when training ends: the run's share stays within the budget once the first
         # score has been earned back.
-        return self._fits(scores=2)
+        return self._fits(self.last_quality_cost * (1 + self._final_factor()))
 
-    def _fits(self, scores: int) -> bool:
-        """Whether ``scores`` more scores, each costing what the last did, keep the whole run within budget."""
+    def _final_factor(self) -> float:
+        """What the final score costs against one in between (it judges more samples)."""
+        return float(getattr(self.quality_report, "final_factor", 1.0))
+
+    def _fits(self, seconds: float) -> bool:
+        """Whether scoring that takes ``seconds`` more keeps the whole run within budget."""
         budget = self.quality_cadence.budget
         if budget is None:
             return True
         elapsed = time.perf_counter() - self.train_started
-        return self.run.quality_seconds + scores * self.last_quality_cost <= budget * elapsed
+        return self.run.quality_seconds + seconds <= budget * elapsed
 
     # ---- Keras lifecycle -----------------------------------------------------
     def _spent(self, since: float) -> None:
@@ -244,6 +249,7 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
             self._grid()
             # Final scores, unless a person stopped it (they want it stopped), it was never scored,
             # or (a short run) the budget has no room left for them.
-            if self.last_quality_step is not None and not self.run.stop_event.is_set() and self._fits(scores=1):
-                self._quality()
+            final_cost = self.last_quality_cost * self._final_factor()
+            if self.last_quality_step is not None and not self.run.stop_event.is_set() and self._fits(final_cost):
+                self._quality(final=True)
         self._spent(started)

@@ -326,7 +326,7 @@ def test_a_gan_run_shows_its_diagnostics_panels_quality_scores_and_steering(lab)
     run_id = at.query_params["run"]
     manager = lab()
     deadline = time.monotonic() + 90
-    while "quality/confident_share" not in manager.snapshot(run_id).curves:
+    while "quality/legible" not in manager.snapshot(run_id).curves:
         assert time.monotonic() < deadline, "no quality scores within 90 s"
         time.sleep(0.2)
     at.run()
@@ -334,11 +334,12 @@ def test_a_gan_run_shows_its_diagnostics_panels_quality_scores_and_steering(lab)
     body = texts(at)
     assert "Quality of the samples" in body and "held-out digits" in body
     labels = {m.label for m in at.metric}
-    assert {"confident share", "class balance", "Fréchet distance", "scoring cost"} <= labels
+    assert {"legible", "class balance", "Fréchet distance", "scoring cost"} <= labels
+    assert any(str(m.delta).startswith("real digits: ") for m in at.metric if m.label == "legible")
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     main = next(s for s in specs if "d_real" in s)
     assert "D's verdict" in main and "gradient norm per update" in main and '"d_grad_norm"' in main
-    assert any("Predicted digits" in s for s in specs) and any("confident share (legible)" in s for s in specs)
+    assert any("Digits read" in s for s in specs) and any("real digits (legible)" in s for s in specs)
     assert at.button(key=f"steer-apply:{run_id}") and at.button(key=f"single:d:{run_id}").disabled  # not paused
     at.number_input(key=f"steer:{run_id}:d_learning_rate").set_value(1e-4)
     at.button(key=f"steer-apply:{run_id}").click().run()

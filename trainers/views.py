@@ -57,10 +57,11 @@ class StepSpeed(View):
 
 @dataclass(frozen=True)
 class QualityScores(View):
-    """The samples' scores over time (``quality/*``: confident share, class balance, Fréchet distance)
-    and the latest predicted-digit histogram; with ``per_digit``, each asked-for digit's legibility."""
+    """The samples' scores over time (``quality/*``: legible, class balance, Fréchet distance), each beside
+    what real digits score, and the latest histogram of digits read; with ``per_digit``, each asked-for
+    digit's legibility."""
 
-    title: str = "Quality of the samples, judged by an MNIST classifier"
+    title: str = "Quality of the samples, judged by an MNIST judge that can say 'not a digit'"
     per_digit: bool = False
 
 

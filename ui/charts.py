@@ -21,6 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from runtime.curves import CurvePoints, EpochPoints
+from trainers.quality import REFERENCE
 from ui.chart_math import X_MODES, ChartOptions, ema, x_at_steps, x_values  # noqa: F401  (ChartOptions, ema: re-exported)
 from ui.chart_traces import (  # noqa: F401  (MAX_EPOCH_LABELS, PALETTE: re-exported)
     MAX_EPOCH_LABELS,
@@ -186,16 +187,18 @@ def compare_figure(
 
 
 def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] | None = None) -> go.Figure:
-    """Quality scores over steps: legibility and balance (0 to 1) above, Fréchet distance below."""
+    """Quality scores over steps, each as points with its reference: what real held-out digits score at the
+    same sample count, a dotted line labelled "real digits". Legibility and balance (0 to 1) above,
+    Fréchet distance below. Scores are sparse: points joined by a line, never smoothed."""
     panels = [
-        ("share (higher is better)", ["quality/confident_share", "quality/class_balance"]),
+        ("share (higher is better)", ["quality/legible", "quality/class_balance"]),
         ("Fréchet distance (lower is better)", ["quality/frechet"]),
     ]
     panels = [(t, [n for n in names if n in curves and len(curves[n])]) for t, names in panels]
     panels = [(t, names) for t, names in panels if names]
     layout, panel_axes = stacked_layout([t for t, _ in panels], 220, 50, "step")
     labels = {
-        "quality/confident_share": "confident share (legible)",
+        "quality/legible": "legible",
         "quality/class_balance": "class balance (all ten digits)",
         "quality/frechet": "Fréchet distance",
     }
@@ -205,6 +208,19 @@ def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] 
             curve = curves[name]
             color = PALETTE[(2 * i + j) % len(PALETTE)]
             data.append(line_trace(curve.steps, curve.mean, labels[name], axes, color, mode="lines+markers"))
+            reference = curves.get(name.replace("quality/", "quality/" + REFERENCE))
+            if reference is not None and len(reference):
+                data.append(
+                    line_trace(
+                        reference.steps,
+                        reference.mean,
+                        f"real digits ({labels[name].split(' (')[0]})",
+                        axes,
+                        color,
+                        line={"color": color, "width": 1.5, "dash": "dot"},
+                        hovertemplate="real digits: %{y:.3g}<extra></extra>",
+                    )
+                )
         if i == 0:
             layout[axes["_layout_y"]]["range"] = [0, 1.05]
     shapes, notes = marks([s for s, _ in events or []], [t for _, t in events or []], 1, "#E66A00", "dash")

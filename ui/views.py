@@ -7,11 +7,21 @@ views from its settings and the store. A variant never appears here by name.
 from __future__ import annotations
 
 import statistics
+import time
 
+import numpy as np
 import streamlit as st
 
 from runtime.snapshot import Snapshot
 from trainers.precision import bf16_support
+from trainers.quality import (
+    DIGITS_BALANCE,
+    DIGITS_FRECHET_RATIO,
+    DIGITS_LEGIBLE,
+    HEADLINE,
+    REFERENCE,
+    digits_reached,
+)
 from trainers.registry import VariantSpec
 from trainers.views import EpochTable, PrecisionNote, QualityScores, RecallByDigit, StepSpeed
 from ui import charts, figures
@@ -48,54 +58,106 @@ def _latest(snap: Snapshot, name: str) -> float | None:
     return float(curve.mean[-1]) if curve is not None and len(curve) else None
 
 
+def _score_age(snap: Snapshot, name: str) -> str:
+    """Which step the latest score is from and how long ago, against the run's own clock."""
+    curve = snap.curves.get(name)
+    step = int(curve.steps[-1])
+    behind = f"{snap.step - step:,} steps ago" if snap.step > step else "the latest step"
+    if snap.active and snap.started and np.isfinite(curve.times[-1]):
+        age = time.time() - snap.started - float(curve.times[-1])
+        behind += f", {age:.0f} s ago" if age >= 1 else ""
+    return f"at step {step:,} ({behind})"
+
+
+def time_to_digits(snap: Snapshot) -> tuple[float, int] | None:
+    """(seconds since the run started, step) of its first score with legible digits (trainers/quality.py)."""
+    names = ("legible", "class_balance", "frechet", f"{REFERENCE}frechet")
+    curves = [snap.curves.get(f"quality/{n}") for n in names]
+    if any(c is None or not len(c) for c in curves):
+        return None
+    n = min(len(c) for c in curves)
+    for i in range(n):
+        if digits_reached(*(float(c.mean[i]) for c in curves)):
+            return float(curves[0].times[i]), int(curves[0].steps[i])
+    return None
+
+
 def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     st.markdown(f"**{view.title}**")
-    confident = _latest(snap, "quality/confident_share")
-    if confident is None:
+    legible = _latest(snap, "quality/legible")
+    if legible is None:
         st.caption(
             "Scores appear after about 10 s of training, then as often as keeps scoring under 3% of the "
-            "training time. The first GAN run of a data set first trains the classifier (about 30 s, once)."
+            "training time, on 200 samples; the final score, when the run ends, judges all of them."
         )
         return
+    real = {name: _latest(snap, f"quality/{REFERENCE}{name}") for name in HEADLINE}
     accuracy, share = _latest(snap, "quality/scorer_accuracy"), _latest(snap, "quality/time_share")
+    samples = int(_latest(snap, "quality/samples") or 0)
+
+    def against(value: float | None, fmt: str) -> str:
+        return f"real digits: {format(value, fmt)}" if value is not None else None
+
     cols = st.columns(4)
-    cols[0].metric("confident share", f"{confident:.0%}", help="Samples the classifier reads as one digit, p > 0.9.")
+    cols[0].metric(
+        "legible",
+        f"{legible:.2f}",
+        delta=against(real["legible"], ".2f"),
+        delta_color="off",
+        help="Samples the judge reads as one digit with p > 0.9 (it can also answer 'not a digit').",
+    )
+    balance = _latest(snap, "quality/class_balance")
     cols[1].metric(
         "class balance",
-        f"{_latest(snap, 'quality/class_balance'):.2f}",
-        help="Entropy of the predicted digits / log 10: 1.0 = all ten equally often; low = mode collapse.",
+        f"{balance:.2f}",
+        delta=against(real["class_balance"], ".2f"),
+        delta_color="off",
+        help="Entropy of the digits read / log 10: 1.0 = all ten equally often; low = mode collapse.",
     )
     cols[2].metric(
         "Fréchet distance",
         f"{_latest(snap, 'quality/frechet'):.1f}",
-        help="FID's recipe in the classifier's feature space, against real held-out digits: lower is better.",
+        delta=against(real["frechet"], ".1f"),
+        delta_color="off",
+        help="FID's recipe in the judge's feature space, against real held-out digits: lower is better. Real "
+        "digits themselves get the value shown below it at the same sample count: the floor of this measure.",
     )
     cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
+    if (reached := time_to_digits(snap)) is not None:
+        seconds, step = reached
+        st.success(
+            f"**Legible digits after {seconds:.0f} s, step {step:,}**: legible ≥ {DIGITS_LEGIBLE}, class balance ≥ "
+            f"{DIGITS_BALANCE} and a Fréchet distance within {DIGITS_FRECHET_RATIO:g}x real digits'.",
+            icon=":material/timer:",
+        )
+    st.caption(
+        f"Scores {_score_age(snap, 'quality/legible')}, on {samples:,} samples"
+        + (f"; the final score judges all {snap.config.get('quality_samples', 1000):,}." if snap.active else ".")
+    )
     left, right = st.columns([3, 2])
     events = [(step, text) for step, _, text in snap.events]
     scores = figures.shared(("scores", snap.id, snap.version), lambda: charts.scores_figure(snap.curves, events))
     left.plotly_chart(scores, width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG)
     histogram = [_latest(snap, f"quality/digit_{d}") or 0.0 for d in range(10)]
     right.plotly_chart(
-        charts.digit_bars(histogram, "Predicted digits (latest)"),
+        charts.digit_bars(histogram, "Digits read (latest; the rest: not a digit)"),
         width="stretch",
         key=f"hist:{snap.id}",
         config=PLOTLY_CONFIG,
     )
     if view.per_digit and _latest(snap, "quality/legible_0") is not None:
-        legible = [_latest(snap, f"quality/legible_{d}") for d in range(10)]
+        per_digit = [_latest(snap, f"quality/legible_{d}") for d in range(10)]
         right.plotly_chart(
-            charts.digit_bars(legible, "Legible as the digit asked for"),
+            charts.digit_bars(per_digit, "Legible as the digit asked for"),
             width="stretch",
             key=f"legible:{snap.id}",
             config=PLOTLY_CONFIG,
         )
-    st.caption(
-        f"Judged on {snap.config.get('quality_samples', 1000):,} samples from fixed latent vectors by a small "
-        f"MNIST classifier trained on the lab's data ({accuracy:.1%} accurate on held-out digits)."
-        if accuracy
-        else ""
-    )
+    if accuracy:
+        st.caption(
+            f"Judged from fixed latent vectors by a small MNIST judge trained on the lab's data, with an eleventh "
+            f"class for non-digits ({accuracy:.1%} accurate on held-out digits)."
+        )
 
 
 RUN_RENDERERS = {RecallByDigit: _recall_by_digit, EpochTable: _epoch_table, QualityScores: _quality_scores}

@@ -25,7 +25,7 @@ PANELS = (
     ("D's verdict: P(real) on real vs generated", ("d_real", "d_fake")),
     ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
 )
-HEADLINE = ("d_loss", "g_loss", "quality/confident_share", "quality/class_balance", "quality/frechet")
+HEADLINE = ("d_loss", "g_loss", "quality/legible", "quality/class_balance", "quality/frechet")
 KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise")
 GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
 

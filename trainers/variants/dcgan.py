@@ -138,7 +138,7 @@ PARAMS = (
 )
 
 WATCH_FOR = (
-    "**What to watch.** Against the guide's GAN on the same data: the quality panel's *confident share* "
+    "**What to watch.** Against the guide's GAN on the same data: the quality panel's *legible* share "
     "climbs past what the guide's reaches and *class balance* stays near 1 (all ten digits), while "
     "`d_real` and `d_fake` stay apart but neither pins to 0 or 1. Switch off *g batchnorm*, or set "
     "*beta 1* back to the guide's 0.9, to see which change matters most."

@@ -25,7 +25,7 @@ import torch
 
 from trainers.data import load_mnist
 from trainers.images import to_uint8
-from trainers.quality import load_scorer
+from trainers.quality import HEADLINE, REFERENCE, load_scorer
 
 
 class GanBase(keras.Model):
@@ -250,11 +250,16 @@ def device_batches(*arrays: np.ndarray, batch_size: int, seed: int) -> torch.uti
 
 
 class QualityProbe:
-    """Scores ``samples`` digits from fixed latent vectors (trainers/quality.py) each time it is called.
+    """Scores digits drawn from fixed latent vectors (trainers/quality.py) each time it is called: the first
+    ``BETWEEN`` of them while the run trains (cheap enough to score often and show a trend), all of them
+    (``samples``) for the final score; every score with what real digits get at the same count.
 
-    The scorer is loaded on the first call (trained once per data set, then cached on disk);
-    ``prepare()`` does that ahead, so the runtime can keep it out of the scoring's time budget.
+    The judge is loaded on the first call (trained once per data set, then cached on disk; the
+    server trains it when it starts); ``prepare()`` does that ahead, so the runtime can keep it out
+    of the scoring's time budget.
     """
+
+    BETWEEN = 200
 
     def __init__(self, gan: GanBase, samples: int, seed: int, labels: np.ndarray | None = None):
         self.gan, self.labels = gan, labels
@@ -268,7 +273,7 @@ class QualityProbe:
         return self.scorer
 
     def prepare_in_background(self) -> None:
-        """Load (or, the first time, train) the scorer in a thread of its own, so training goes on."""
+        """Load (or, the first time, train) the judge in a thread of its own, so training goes on."""
 
         def load():
             try:
@@ -282,14 +287,24 @@ class QualityProbe:
     def ready(self) -> bool:
         return self.scorer is not None
 
-    def __call__(self, should_stop=None) -> dict[str, float] | None:
-        """The scores now, or None if ``should_stop()`` became true while the samples were drawn."""
+    @property
+    def final_factor(self) -> float:
+        """The final score's cost against one in between: it judges this many times the samples."""
+        return len(self.z) / min(self.BETWEEN, len(self.z))
+
+    def __call__(self, should_stop=None, final: bool = False) -> dict[str, float] | None:
+        """The scores now (``final``: of every sample), each with its real-digit reference; None if
+        ``should_stop()`` became true while the samples were drawn."""
         scorer = self.prepare()
-        images = self.gan.generate(self.z, self.labels, should_stop=should_stop)
+        count = len(self.z) if final else min(self.BETWEEN, len(self.z))
+        labels = None if self.labels is None else self.labels[:count]
+        images = self.gan.generate(self.z[:count], labels, should_stop=should_stop)
         if images is None:
             return None
-        scores = scorer.judge(images, self.labels).as_metrics()
-        return {**scores, "scorer_accuracy": scorer.accuracy}
+        scores = scorer.judge(images, labels).as_metrics()
+        real = scorer.reference(count)
+        references = {f"{REFERENCE}{name}": getattr(real, name) for name in HEADLINE}
+        return {**scores, **references, "scorer_accuracy": scorer.accuracy}
 
 
 def quality_probe(gan: GanBase, samples: int, seed: int, labels: np.ndarray | None = None) -> QualityProbe | None:
