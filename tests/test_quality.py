@@ -62,12 +62,15 @@ def test_scrambled_digits_and_noise_are_not_legible(scorer, kind, at_most):
     assert scores.legible <= at_most, f"{kind}: {scores.legible:.3f} legible"
 
 
-def test_every_non_digit_kind_is_mostly_judged_not_a_digit(scorer):
+def test_every_non_digit_kind_is_judged_not_legible(scorer):
+    """100 of each kind, from held-out digits, with another seed. Two digits overlaid are sometimes one
+    legible digit (a 1 drawn over a 7 is a 7): they get a looser bound than the scrambles and the noise."""
     rng = np.random.default_rng(UNSEEN)
-    fakes = quality.non_digits(scorer.real_digits[..., 0], 800, rng)  # 100 of each kind, from unseen digits
+    fakes = quality.non_digits(scorer.real_digits[..., 0], 800, rng)
     kinds = np.arange(800) % len(quality.NON_DIGIT_KINDS)
     for k, name in enumerate(quality.NON_DIGIT_KINDS):
-        assert scorer.judge(fakes[kinds == k]).legible <= 0.15, name
+        bound = 0.3 if name.startswith("two digits") else 0.05
+        assert scorer.judge(fakes[kinds == k]).legible <= bound, name
 
 
 def test_references_are_what_real_digits_score_at_each_sample_count(scorer):
@@ -82,7 +85,9 @@ def test_a_conditional_sample_counts_only_as_the_digit_asked_for(scorer, held_ou
     x, y = held_out
     asked = (y[:500] + 1) % 10  # every sample a legible digit, but never the one asked for
     scores = scorer.judge(x[:500], labels=asked)
-    assert scores.legible >= 0.9 and np.nanmax(scores.per_digit) == 0.0
+    # Legible, yet almost never as the digit asked for: only where the judge misreads (it is >= 97% right).
+    assert scores.legible >= 0.9 and np.nanmean(scores.per_digit) <= 0.03
+    assert np.nanmean(scorer.judge(x[:500], labels=y[:500]).per_digit) >= 0.9  # asked for what they are
 
 
 def test_a_constant_image_scores_badly_as_mode_collapse_far_from_real(scorer, held_out):

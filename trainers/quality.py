@@ -28,7 +28,7 @@ Every score has a reference: what *real* held-out digits (others than the Fréch
 distance's reference set) score at the same sample count (``MnistScorer.reference``); a
 Fréchet distance of 6 at 1,000 samples is as close to real as this measure can tell.
 
-The judge is trained once on the MNIST the lab has (about a minute on two CPU cores), on
+The judge is trained once on the MNIST the lab has (about two minutes on two CPU cores), on
 all but a fixed held-out part, and cached as a ``.keras`` file whose name carries the data's
 fingerprint and the judge's version; one process trains it while others wait for the file.
 """
@@ -322,8 +322,12 @@ def train_scorer(data: MnistData, seed: int = 0) -> tuple[keras.Model, float]:
     x, y, x_held, y_held = split(data)
     rng = np.random.default_rng(seed)  # its own generator: never the process's global state
     fakes = non_digits(x[..., 0], int(NON_DIGIT_SHARE * len(x)), rng)
-    x = np.concatenate([x, fakes])
-    y = np.concatenate([y, np.full(len(fakes), NOT_A_DIGIT)])
+    # Each digit again, moved up to 2 pixels each way: a digit a little off centre is still one (without
+    # these copies real held-out digits were legible 0.96 of the time, with them 0.98).
+    shifts = rng.integers(-2, 3, size=(len(x), 2))
+    moved = np.stack([np.roll(d, tuple(s), axis=(0, 1)) for d, s in zip(x, shifts)])
+    x = np.concatenate([x, moved, fakes])
+    y = np.concatenate([y, y, np.full(len(fakes), NOT_A_DIGIT)])
     order = rng.permutation(len(x))  # shuffled once
     x, y = x[order], y[order]
     model = build_classifier(seed=seed)
