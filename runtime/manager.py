@@ -36,6 +36,7 @@ from runtime.scheduler import Scheduler
 from runtime.settings import available_cpus
 from runtime.snapshot import Snapshot
 from runtime.store import RunStore, StoreUnavailable, explain_store_error
+from trainers import quality
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
@@ -96,6 +97,7 @@ class RunManager(RunControls):
         self.device = device_info()
         if self.backend.kind == "process":
             self.warm_workers()
+        quality.prepare_in_background()  # the GAN pages' judge, trained once per data set: before a run needs it
         self._snapshot_cache: dict[str, Snapshot] = {}
         # Housekeeping writes to the store: on a full disk the lab still starts, reads what it has,
         # and says what is wrong (``problem``) until a write succeeds again (deleting a run frees room).
