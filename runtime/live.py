@@ -135,8 +135,11 @@ class LiveRun:
         the mean time of the last ``timed_steps`` train steps (several when read at a pace)."""
         now = at or time.time()
         t = self._since_start(now)
+        grew = self.total_steps is not None and step > self.total_steps  # single steps past the planned end
         with self.lock:
             self.step = step
+            if grew:
+                self.total_steps = step
             if step_seconds is not None and step > WARMUP_STEPS:
                 self.step_time_total += step_seconds * timed_steps
                 self.step_time_count += timed_steps
@@ -144,7 +147,7 @@ class LiveRun:
             self.rate_window.append((time.monotonic(), step))
             self.version += 1
         if self.writer:
-            self.writer.set_progress(steps_done=step)
+            self.writer.set_progress(steps_done=step, **({"total_steps": step} if grew else {}))
             self.writer.metrics(step, epoch, values, now)
 
     def record_epoch(self, step: int, epoch: int, values: dict[str, float], at: float | None = None) -> None:

@@ -21,7 +21,14 @@ def default_name(spec: VariantSpec | None, variant: str, config: dict) -> str:
     if spec is None:
         return variant
     defaults = {p.name: p.default for p in spec.params}
-    changed = [f"{k}={_short(v)}" for k, v in spec.distinguishing(config).items() if v != defaults.get(k)]
+    key = spec.distinguishing(config)
+    changed = [f"{k}={_short(v)}" for k, v in key.items() if v != defaults.get(k)]
+    if spec.describe is None:  # then any other setting changed from its default (epochs=3), after the key ones
+        changed += [
+            f"{p.name}={_short(config[p.name])}"
+            for p in spec.params
+            if p.name not in key and p.name in config and config[p.name] != p.default and p.kind != "code"
+        ]
     name = f"{spec.title}: {', '.join(changed)}" if changed else f"{spec.title}, defaults"
     return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
 

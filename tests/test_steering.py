@@ -117,3 +117,34 @@ def test_steering_obeys_private_runs(tmp_path, probe, mnist_dir):
     manager.steer(run_id, {"d_learning_rate": 1e-4}, visitor="owner-token-0123456789")
     manager.stop(run_id, visitor="owner-token-0123456789")
     manager.wait(run_id, 30)
+
+
+def test_a_learning_rate_is_shown_as_set_not_as_its_float32_digits(manager, probe, mnist_dir):
+    run_id = paused_run(manager)
+    assert manager.steering(run_id).current()["d_learning_rate"] == 0.0003  # not 0.0003000000142492354
+    manager.steer(run_id, {"g_learning_rate": 1e-4})
+    wait_for(lambda: manager.snapshot(run_id).events, what="the event")
+    assert manager.snapshot(run_id).events[0][2] == "g_learning_rate → 0.0001"
+    manager.stop(run_id)
+    manager.wait(run_id, 30)
+
+
+def test_a_single_step_past_the_planned_end_grows_the_total(manager, probe, mnist_dir):
+    """Paused on its last step, a run that takes one more says step n+1 of n+1, never n+1 of n."""
+    config = {**CONFIG, "num_images": 32, "epochs": 1}  # 4 steps at batch 8
+    run_id = manager.start("gan_probe", config)
+    run = manager.scheduler.get(run_id)
+    wait_for(lambda: run.step >= 3, what="three steps")
+    manager.pause(run_id)
+    wait_for(lambda: manager.status(run_id) == "paused", what="pause")
+    while run.step < run.total_steps:  # single steps to the planned end, then one more
+        manager.single_step(run_id, "full")
+        wait_for(lambda s=run.step: run.step > s, what="a single step")
+    planned = run.total_steps
+    manager.single_step(run_id, "full")
+    wait_for(lambda: run.step == planned + 1, what="one step past the end")
+    snap = manager.snapshot(run_id)
+    assert snap.total_steps == snap.step == planned + 1 and snap.progress == 1.0
+    manager.stop(run_id)
+    assert manager.wait(run_id, 30) == "stopped"
+    assert manager.store.get_run(run_id)["total_steps"] == planned + 1

@@ -51,7 +51,10 @@ class Steering:
 
 def optimizer_rate(optimizer: keras.optimizers.Optimizer, param: ParamSpec) -> Knob:
     """A knob for an optimizer's learning rate (a Keras variable: the next update uses the new value)."""
-    return Knob(param, lambda: float(optimizer.learning_rate), lambda v: optimizer.learning_rate.assign(v))
+    # Read back as the float32 it is stored in, written as its shortest decimal: 0.0003, not 0.0003000000142.
+    return Knob(
+        param, lambda: float(str(np.float32(optimizer.learning_rate))), lambda v: optimizer.learning_rate.assign(v)
+    )
 
 
 def attribute(obj, name: str, param: ParamSpec) -> Knob:

@@ -8,6 +8,7 @@ redraws a chart, and so resets its zoom, whenever its data changes).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -85,8 +86,16 @@ def _controls(run_id: str, snap: Snapshot) -> None:
     )
 
 
+def current_epoch(snap: Snapshot) -> int:
+    """The epoch the run's latest step belongs to (1-based): the same number while it trains and after a
+    Stop mid-epoch; else, where the epoch's length is unknown, the epochs done (+1 while training)."""
+    if snap.steps_per_epoch and snap.step:
+        return min(math.ceil(snap.step / snap.steps_per_epoch), snap.epochs or math.inf)
+    return snap.epoch + (1 if snap.active and snap.status != "queued" and snap.epoch < (snap.epochs or 0) else 0)
+
+
 def _progress(snap: Snapshot) -> None:
-    current = snap.epoch + (1 if snap.active and snap.status != "queued" and snap.epoch < (snap.epochs or 0) else 0)
+    current = current_epoch(snap)
     epochs = f"epoch {current}/{snap.epochs}" if snap.epochs else "epoch –"
     steps = f"step {snap.step:,}/{snap.total_steps:,}" if snap.total_steps else f"step {snap.step:,}"
     st.progress(snap.progress, text=f"{epochs} · {steps}")
