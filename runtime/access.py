@@ -80,3 +80,14 @@ def forwarded_client(header: str | None, proxies: int) -> str | None:
         return None
     entries = [entry.strip() for entry in header.split(",")]
     return entries[-proxies] if len(entries) >= proxies and entries[-proxies] else None
+
+
+def seen_directly(address: str | None) -> str | None:
+    """A connection's own address as the per-address cap may count it: None for a loopback or private one
+    (``::ffff:127.0.0.1`` included), which means a proxy or a NAT on the way, where every visitor would
+    share one address and one cap; the cap then counts cookies only, and the home page says so."""
+    group = address_group(address)
+    if group is None:
+        return None
+    ip = ipaddress.ip_network(group, strict=False).network_address
+    return None if (ip.is_loopback or ip.is_private or ip.is_link_local) else group

@@ -44,9 +44,10 @@ def render() -> None:
     if manager.private_runs and manager.max_per_visitor and client_address() is None:
         st.warning(
             "**This demo cannot see its visitors' addresses**, so its per-visitor cap counts browsers (cookies) "
-            "only: one person can clear cookies and start more runs. Behind a proxy on the same host Streamlit "
-            "reports no address: set `LAB_TRUST_PROXY=1` (one proxy; `2` for two in a row) so that the lab reads "
-            "the one your proxy appends to `X-Forwarded-For`.",
+            "only: one person can clear cookies and start more runs. Connections come from no address, or from "
+            "a loopback or private one: a proxy's (a Hugging Face Space has one) or a NAT's, shared by every "
+            "visitor. Set `LAB_TRUST_PROXY=1` (one proxy; `2` for two in a row) so that the lab reads the address "
+            "your proxy appends to `X-Forwarded-For`.",
             icon=":material/visibility_off:",
         )
 

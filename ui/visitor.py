@@ -10,7 +10,8 @@ The client address backs up the cookie for the per-visitor cap, so that clearing
 cookies does not buy more runs: the connection's address, or behind proxies that are
 trusted (``LAB_TRUST_PROXY=N``) the entry of ``X-Forwarded-For`` the N-th proxy from the
 right appended (entries to its left are the client's to write). IPv6 addresses count
-by their /64.
+by their /64. Without trusted proxies, a loopback or private address is not counted: it is
+a proxy's or a NAT's, shared by every visitor behind it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 
 import streamlit as st
 
-from runtime.access import address_group, forwarded_client
+from runtime.access import address_group, forwarded_client, seen_directly
 from ui.lab import get_manager
 
 COOKIE = "lab_visitor"
@@ -49,9 +50,9 @@ def client_address() -> str | None:
     try:
         proxies = get_manager().trust_proxy
         if proxies:  # never the connection's address: behind a proxy that is the proxy's, everyone's at once
-            address = forwarded_client(st.context.headers.get("X-Forwarded-For"), proxies)
+            address = address_group(forwarded_client(st.context.headers.get("X-Forwarded-For"), proxies))
         else:
-            address = st.context.ip_address
+            address = seen_directly(st.context.ip_address)  # a private one is a proxy's or a NAT's: not a visitor's
     except Exception:  # no request behind this session
         return None
-    return address_group(address) if isinstance(address, str) and address else None
+    return address if isinstance(address, str) and address else None
