@@ -25,6 +25,8 @@ from runtime.status import ACTIVE
 from runtime.writer import RunWriter
 
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
+MAX_METRICS = 200  # names a run may record (curves, epoch figures, scores): a page draws each one
+MAX_METRIC_NAME = 100  # characters of a metric's name
 SHARED_SNAPSHOT_S = 0.25  # viewers within this long of each other share one snapshot
 
 
@@ -87,12 +89,15 @@ class LiveRun:
         self.commands: queue.SimpleQueue = queue.SimpleQueue()  # steering requests, applied between batches
         self.steering = None  # the experiment's trainers.steering.Steering, once built
         self.stop_seen = False  # no training step runs any more (Stop seen between batches, or fit returned)
+        self.saving_since: float | None = None  # when saving the model began (monotonic clock, this process)
         self.memory_mb: int | None = None  # the run's memory cap, where it trains in a worker process
         self.worker_pid: int | None = None  # the worker process training it, if any
         self.stop_requested_at: float | None = None
         self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/limits.py)
         self._shared: tuple[float, Snapshot] | None = None  # (built at, snapshot): see shared_snapshot
         self.thread: threading.Thread | None = None
+        self._names: set[str] = set()  # metric names recorded so far (at most MAX_METRICS)
+        self.dropped_metrics = 0  # values of names past MAX_METRICS, not recorded
 
     # ---- written by the training thread ------------------------------------
     def begin(self, epochs: int, steps_per_epoch: int | None) -> None:
@@ -113,6 +118,12 @@ class LiveRun:
         if self.writer:
             self.writer.set_progress(data_source=data_source)
 
+    def saving(self) -> None:
+        """Training is over and the model is being saved (after a Stop, saving has a grace of its own)."""
+        with self.lock:
+            self.saving_since = time.monotonic()
+            self.version += 1
+
     def stopping(self) -> None:
         """No training step runs any more: Stop was seen between two batches, or fit() returned."""
         with self.lock:
@@ -121,6 +132,20 @@ class LiveRun:
 
     def _since_start(self, now: float) -> float | None:
         return now - self.started if self.started is not None else None
+
+    def _admitted(self, values: dict) -> dict:
+        """``values`` of the names this run may record (the caller holds the lock): names cut to
+        MAX_METRIC_NAME characters, and no new name past MAX_METRICS, so that code reporting a new
+        metric every step cannot grow a run's curves (and every page drawing them) without end."""
+        out = {}
+        for name, value in values.items():
+            name = str(name)[:MAX_METRIC_NAME]
+            if name in self._names or len(self._names) < MAX_METRICS:
+                self._names.add(name)
+                out[name] = value
+            else:
+                self.dropped_metrics += 1
+        return out
 
     def _append(self, step: int, values: dict[str, float], t: float | None) -> None:
         """Add ``values`` at ``step`` to their curves (the caller holds the lock)."""
@@ -137,6 +162,7 @@ class LiveRun:
         t = self._since_start(now)
         grew = self.total_steps is not None and step > self.total_steps  # single steps past the planned end
         with self.lock:
+            values = self._admitted(values)
             self.step = step
             if grew:
                 self.total_steps = step
@@ -152,10 +178,10 @@ class LiveRun:
 
     def record_epoch(self, step: int, epoch: int, values: dict[str, float], at: float | None = None) -> None:
         """Figures at the end of epoch ``epoch`` (0-based), stored as ``epoch/<name>``."""
-        named = {f"epoch/{k}": v for k, v in values.items()}
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:
+            named = self._admitted({f"epoch/{k}": v for k, v in values.items()})
             self.epoch = epoch + 1
             self.epoch_steps.append(step)
             for name, value in named.items():
@@ -170,6 +196,7 @@ class LiveRun:
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:
+            values = self._admitted(values)
             self._append(step, values, t)
             self.version += 1
         if self.writer:
@@ -186,8 +213,8 @@ class LiveRun:
             self.writer.event(step, now, kind, text, payload)
 
     def record_final(self, values: dict[str, float]) -> None:
-        named = {f"final/{k}": v for k, v in values.items()}
         with self.lock:
+            named = self._admitted({f"final/{k}": v for k, v in values.items()})
             self.final.update(named)
             self.version += 1
         if self.writer:

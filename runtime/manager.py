@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -40,6 +41,7 @@ from trainers import quality
 
 DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
+SNAPSHOTS_KEPT = 32  # finished runs' snapshots kept in memory (the most recently read)
 COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)
 
 
@@ -98,7 +100,7 @@ class RunManager(RunControls):
         if self.backend.kind == "process":
             self.warm_workers()
         quality.prepare_in_background()  # the GAN pages' judge, trained once per data set: before a run needs it
-        self._snapshot_cache: dict[str, Snapshot] = {}
+        self._snapshot_cache: OrderedDict[str, Snapshot] = OrderedDict()  # finished runs, most recent last
         # Housekeeping writes to the store: on a full disk the lab still starts, reads what it has,
         # and says what is wrong (``problem``) until a write succeeds again (deleting a run frees room).
         self.queue_beat = QueueBeat(self.store.path, self.scheduler.waiting)  # queued runs are alive too
@@ -244,6 +246,7 @@ class RunManager(RunControls):
             return run.shared_snapshot()
         cached = self._snapshot_cache.get(run_id)
         if cached is not None:
+            self._snapshot_cache.move_to_end(run_id)
             return cached
         snap = snapshot_from_store(self.store, run_id)
         if (
@@ -254,6 +257,8 @@ class RunManager(RunControls):
             snap = snapshot_from_store(self.store, run_id)  # another process's run whose process is gone
         if snap is not None and not snap.active:
             self._snapshot_cache[run_id] = snap  # finished runs do not change
+            while len(self._snapshot_cache) > SNAPSHOTS_KEPT:  # bounded: each holds a run's curves
+                self._snapshot_cache.popitem(last=False)
         return snap
 
     def list(self, limit: int = 200) -> list[dict]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -39,10 +40,10 @@ from runtime.heartbeat import Heartbeat
 from runtime.job import explain_failure, finish
 from runtime.limits import Limits
 from runtime.live import LiveRun
-from runtime.remote import Relay, replay
+from runtime.remote import RefusedMessage, Relay, loads, replay
 from runtime.store import RunStore
 from runtime.stream_controls import apply_control
-from runtime.worker import Task
+from runtime.worker import Task, descendants, end_descendants
 
 PRELOAD = ["torch", "keras", "trainers", "runtime.worker"]  # imported once, by the forkserver
 POLL_S = 0.05  # how often the slot thread looks at its child
@@ -50,6 +51,7 @@ SAVE_GRACE_S = 60.0  # after the training loop has stopped: time left to write t
 WARM_TIMEOUT_S = 300.0  # the forkserver's imports; a first run waits at most this long for them
 CONTROLS_EVERY_S = 1.0  # how often requests other processes left in the store are looked for
 FINAL_STATUSES = ("completed", "stopped", "diverged", "failed")  # what a worker may report
+MAX_MESSAGE = 64 * 2**20  # bytes: a message larger than this ends the run (grids are ~50 KB)
 
 SIGNALS = {  # what a person should know about the usual ways a process is ended
     "SIGKILL": "the system may have run out of memory (the kernel's OOM killer sends it), or someone killed it",
@@ -174,7 +176,7 @@ class Worker:
         try:
             if self.records.poll(timeout):
                 while self.records.poll(0):
-                    messages.append(self.records.recv())
+                    messages.append(loads(self.records.recv_bytes(MAX_MESSAGE)))
         except (EOFError, OSError):
             return messages, True
         return messages, False
@@ -186,14 +188,23 @@ class Worker:
             pass  # the child is gone: the slot thread sees it on its next look
 
     def resident_mb(self) -> float | None:
-        try:
-            with open(f"/proc/{self.process.pid}/statm") as fh:
-                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, ValueError, IndexError):
-            return None
+        """Memory of the child and every process below it (a fork does not escape the cap), each counted by
+        its proportional share of the pages it shares (Linux's PSS): a DataLoader's workers share torch's."""
+        total = 0.0
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as fh:
+                    total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
+            except (OSError, ValueError, IndexError, StopIteration):
+                continue
+        return total or None
 
     def end(self, term_wait: float = 1.0) -> None:
-        """End the child and everything it started (its process group): SIGTERM, then SIGKILL."""
+        """End the child and everything it started: every process below it (those that left its process
+        group included: the child adopts orphans, see worker._become_subreaper), then the group itself,
+        SIGTERM first, then SIGKILL."""
+        if self.process.pid is not None and self.process.is_alive():
+            end_descendants(self.process.pid)
         for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5.0)):
             if not self.process.is_alive():
                 break
@@ -288,13 +299,14 @@ def train_in_worker(
     finish(store, run, status, **fields)
 
 
-def _deadline(run: LiveRun, limits: Limits, grace: float) -> float | None:
-    """When the server ends a run whatever its code does: its time limit (pauses included, and the pause
-    limit on top where pauses are not counted), plus the grace. The worker stops it before, between batches."""
+def _deadline(limits: Limits) -> float | None:
+    """When the server asks a run to stop whatever its code does: its time limit (pauses included, and the
+    pause limit on top where pauses are not counted); the grace follows. The worker stops it first, between
+    batches, where it can."""
     if not limits.run_minutes or not (limits.count_pauses or limits.pause_minutes):
         return None  # pauses without a limit: only the worker can tell training time from paused time
     minutes = limits.run_minutes + (0.0 if limits.count_pauses else limits.pause_minutes)
-    return time.monotonic() + 60 * minutes + grace
+    return time.monotonic() + 60 * minutes
 
 
 def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: Limits) -> tuple[str, dict]:
@@ -302,9 +314,13 @@ def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: L
     relay = Relay(run, worker.send)
     stop_asked: float | None = None
     next_memory_look = next_controls_look = 0.0
-    deadline = _deadline(run, limits, settings.stop_grace)
+    deadline = _deadline(limits)
     while True:
-        messages, closed = worker.receive(POLL_S)
+        try:
+            messages, closed = worker.receive(POLL_S)
+        except (RefusedMessage, pickle.UnpicklingError, EOFError, ValueError) as exc:
+            worker.end()
+            return "failed", {"error": f"The run's process sent the lab something it does not take ({exc})."}
         if (result := _handle(run, messages)) is not None:
             return result
         now = time.monotonic()
@@ -324,8 +340,9 @@ def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: L
                 return result
             return "failed", {"error": death(worker.process.exitcode)}
         if stop_asked is not None:
-            waited = now - stop_asked
-            if (not run.stop_seen and waited > settings.stop_grace) or waited > settings.stop_grace + SAVE_GRACE_S:
+            # The grace runs from the Stop; saving the model, once it has begun, has a grace of its own.
+            ends = run.saving_since + SAVE_GRACE_S if run.saving_since else stop_asked + settings.stop_grace
+            if now > ends:
                 worker.end()
                 _drain(run, worker)
                 return "stopped", {"error": _ended_after_stop(run, settings.stop_grace)}
@@ -353,6 +370,11 @@ def _ended_after_stop(run: LiveRun, grace: float) -> str:
             f"Stopped: the step did not return within {grace:g} s of Stop (your code reached no point where it "
             "could stop: a batch's end, or a fit() call), so its process was ended. What it recorded until then "
             "is kept (the model was not saved)."
+        )
+    if not run.saving_since:
+        return (
+            f"Stopped: training stopped, but your code went on and did not end within {grace:g} s of Stop, so its "
+            "process was ended. What it recorded is kept (the model was not saved)."
         )
     return f"Stopped: saving took longer than {SAVE_GRACE_S:g} s, so its process was ended. What it recorded is kept."
 

@@ -14,6 +14,8 @@ ranges and single steps, whose values follow the changes the worker reports appl
 
 from __future__ import annotations
 
+import io
+import pickle
 import threading
 import time
 from typing import Callable
@@ -23,6 +25,7 @@ from trainers.steering import Knob, SingleStep, Steering
 
 # The LiveRun methods a worker's run records and the server replays; nothing else is ever called.
 REPLAYED = (
+    "saving",
     "begin",
     "record_step",
     "record_epoch",
@@ -82,12 +85,19 @@ for _name in REPLAYED:
 
 
 # ---- steering across the process boundary ---------------------------------------------
+def _plain(value):
+    """A knob's value as plain Python (a float, not a numpy float32)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value.item() if hasattr(value, "item") else value
+
+
 def describe_steering(steering: Steering | None) -> dict | None:
     """What the server needs to offer a worker's steering: knobs (range, value now) and single steps."""
     if steering is None:
         return None
     return {
-        "knobs": {name: (knob.param, knob.get()) for name, knob in steering.knobs.items()},
+        "knobs": {name: (knob.param, _plain(knob.get())) for name, knob in steering.knobs.items()},
         "single_steps": {name: (s.label, s.networks) for name, s in steering.single_steps.items()},
     }
 
@@ -167,3 +177,30 @@ def apply_request(run: LiveRun, message: tuple) -> None:
         run.commands.put(arg)
     else:
         raise ValueError(f"unknown request for a worker's run: {message!r}")
+
+
+# What the server may rebuild from a worker's messages besides plain data (numbers, strings, bytes, tuples,
+# lists, dicts): a knob's ParamSpec, and numpy scalars. Anything else a message names is refused: unpickling
+# must never call code a person's process chose (an object's __reduce__ would run in the server).
+_ALLOWED = {
+    ("trainers.config", "ParamSpec"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
+
+
+class RefusedMessage(ValueError):
+    """A worker sent something that is not plain data."""
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise RefusedMessage(f"a worker's message names {module}.{name}, which the lab does not rebuild")
+        return super().find_class(module, name)
+
+
+def loads(data: bytes):
+    """A worker's message, rebuilt as plain data only (see ``_ALLOWED``)."""
+    return _PlainUnpickler(io.BytesIO(data)).load()

@@ -16,8 +16,11 @@ pipes closes and the child exits.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import pickle
 import resource
+import signal
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ from runtime.remote import RecordingRun, apply_request
 
 SEND_EVERY_S = 0.05  # how often recorded calls go to the server (the page redraws every ~0.5 s)
 SERVER_GONE = 70  # exit status of a worker whose server went away
+PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,47 @@ def data_megabytes() -> float:
     return int(line.split()[1]) / 1024
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, theirs, ...), from /proc: those that left its process group
+    (``setsid``) included."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in parents.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def end_descendants(pid: int | None = None) -> None:
+    """Kill every process below ``pid`` (default: this one): what a person's code started must not outlive
+    its run (a CPU burner left behind would starve every later run)."""
+    for child in descendants(pid or os.getpid()):
+        try:
+            os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _become_subreaper() -> None:
+    """Processes this worker's code starts, and then orphans, are adopted by the worker rather than by init,
+    so ``end_descendants`` still finds them (Linux's PR_SET_CHILD_SUBREAPER)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # another system: the process group still catches most of them
+
+
 def cap_memory(megabytes: int | None) -> bool:
     """Let this process allocate ``megabytes`` more data memory than it holds now (torch and Keras are
     ~400 MB of it before a model is built), not the libraries' code.
@@ -74,7 +119,7 @@ def cap_memory(megabytes: int | None) -> bool:
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))  # hard too: the code may not raise it again
     return True
 
 
@@ -114,9 +159,9 @@ class _Link:
 
     def _send(self, message) -> None:
         try:
-            self.out.send(message)
+            self.out.send_bytes(pickle.dumps(message))  # read with remote.loads: plain data only
         except (BrokenPipeError, EOFError, OSError):
-            os._exit(SERVER_GONE)  # nobody reads this run any more: stop using the machine
+            _gone()  # nobody reads this run any more: stop using the machine
 
     def _send_loop(self) -> None:
         while not self.done.wait(SEND_EVERY_S):
@@ -129,7 +174,7 @@ class _Link:
                 message = self.inbox.recv()
             except (EOFError, OSError):
                 if not self.done.is_set():
-                    os._exit(SERVER_GONE)
+                    _gone()
                 return
             try:
                 apply_request(self.run, message)
@@ -145,9 +190,16 @@ class _Link:
         self._send(("result", result))
 
 
+def _gone() -> None:
+    """The server went away: end what the code started, then this process."""
+    end_descendants()
+    os._exit(SERVER_GONE)
+
+
 def main(task: Task, out: Connection, inbox: Connection) -> None:
     """The worker's body: train ``task``'s run, save its model, report the outcome, whatever the code does."""
     os.setsid()  # a process group of its own: ending the run ends whatever its code started
+    _become_subreaper()
     run = RecordingRun(
         task.run_id, task.variant, task.config, batch_size=task.batch_size, status="running", started=task.started
     )
@@ -168,8 +220,10 @@ def main(task: Task, out: Connection, inbox: Connection) -> None:
         outcome = Outcome("failed", f"Your code called sys.exit({exc.code!r}): the run ended there.")
     except BaseException as exc:  # noqa: BLE001  (KeyboardInterrupt raised by the code, a failed set-up)
         outcome = Outcome("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    run.stopping()  # no step runs any more: what follows is saving
+    run.stopping()  # no step runs any more
+    end_descendants()  # what the code started ends with its run (DataLoader workers, threads' children)
     if outcome.model is not None:
+        run.saving()  # the server allows saving its own time after a Stop
         try:
             save_model(outcome.model, Path(task.folder))
             saved = True

@@ -160,3 +160,21 @@ def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperpara
     assert (
         default_name(spec, "own_step", edited) == "Your own step: template=gan (edited), latent_dim=16, batch_size=32"
     )
+
+
+def test_switching_templates_starts_from_the_new_templates_own_values(lab):
+    """The last template's hp_* left in the address would set the next one's (a 16-step GAN run)."""
+    at = page("pages/own_step.py", template="blank", hp_epochs="7", hp_batch_size="16")
+    assert at.slider(key="code:hp:epochs").value == 7
+    at.selectbox(key="code:pick").set_value("gan").run()
+    assert not at.exception, at.exception
+    gan = {p.name: p.default for p in check_source(templates.source("gan")).hyperparameters}
+    assert at.slider(key="code:hp:epochs").value == gan["epochs"]
+    assert "hp_epochs" not in at.query_params and "hp_batch_size" not in at.query_params
+
+
+def test_a_module_too_deeply_nested_to_parse_is_explained_and_epochs_start_at_one():
+    with pytest.raises(StepCodeError, match="nested too deeply"):
+        check_source("x = " + "a." * 50_000 + "b\n")  # RecursionError in Python's parser
+    epochs = next(p for p in check_source(templates.source("blank")).hyperparameters if p.name == "epochs")
+    assert epochs.min == 1

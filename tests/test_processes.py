@@ -196,3 +196,98 @@ def test_a_demo_trains_every_run_in_a_worker(tmp_path):
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="me")
     assert manager.wait(run_id, 120) == "completed"
     assert manager.scheduler.get(run_id).worker_pid not in (None, os.getpid())
+
+
+# ---- what an adversarial pass found --------------------------------------------------------------------
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs (gone, or a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def leaves_a_process(marker):
+    """A module whose build_model starts a CPU-burning process in a session of its own (out of the worker's
+    process group) and writes its pid down."""
+    start = (
+        "    import subprocess, sys\n"
+        f"    child = subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)\n"
+        f"    open({str(marker)!r}, 'w').write(str(child.pid))\n"
+    )
+    return BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + start)
+
+
+def test_processes_the_code_started_end_with_its_run(workers, tmp_path):
+    finished, stopped = tmp_path / "finished", tmp_path / "stopped"
+    run_id = workers.start("own_step", own(leaves_a_process(finished)))
+    assert workers.wait(run_id, 60) == "completed"
+    wait_for(lambda: _gone(int(finished.read_text())), 10, "the left-behind process to end")
+    run_id = workers.start("own_step", own(leaves_a_process(stopped), epochs=100))
+    wait_for(lambda: stopped.exists() and workers.snapshot(run_id).step > 2, 60, "steps")
+    workers.stop(run_id)
+    assert workers.wait(run_id, 30) == "stopped"
+    wait_for(lambda: _gone(int(stopped.read_text())), 10, "the process left behind by a stopped run to end")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the server watches resident memory instead")
+def test_the_memory_cap_cannot_be_lifted_by_the_code(tmp_path):
+    lift = (
+        "    import resource\n"
+        "    try:\n"
+        "        resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+        "    except ValueError:\n"
+        "        raise RuntimeError('the cap held')\n"
+        "    raise RuntimeError('the cap was lifted')\n"
+    )
+    manager = RunManager(home=tmp_path / "lab", run_memory_mb=512)
+    run_id = manager.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + lift)))
+    assert manager.wait(run_id, 60) == "failed"
+    assert manager.snapshot(run_id).error.startswith("RuntimeError: the cap held")
+
+
+def test_a_worker_cannot_make_the_server_run_its_code(workers, tmp_path):
+    """The pipe carries data only: an object whose unpickling would call code is refused, in the server."""
+    marker = tmp_path / "ran-in"
+    payload = f"open({str(marker)!r}, 'w').write(str(__import__('os').getpid()))"
+    send = (
+        "    import gc, os\n"
+        "    from multiprocessing.connection import Connection\n"
+        "    import pickle\n"
+        "    class Payload:\n"
+        "        def __reduce__(self):\n"
+        f"            return (exec, ({payload!r},))\n"
+        "    for c in [o for o in gc.get_objects() if isinstance(o, Connection)]:\n"
+        "        if c.writable and not c.closed:\n"
+        "            c.send_bytes(pickle.dumps(('calls', [Payload()])))\n"
+        "    import time\n"
+        "    time.sleep(2)\n"
+    )
+    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + send)))
+    assert workers.wait(run_id, 60) == "failed"
+    assert "sent the lab something it does not take" in workers.snapshot(run_id).error
+    assert not marker.exists() or marker.read_text() != str(os.getpid())  # never in the server
+
+
+def test_code_that_goes_on_after_stop_is_ended_after_the_grace_not_a_minute(workers, tmp_path):
+    """A script that swallows the lab's stop (a bare ``except BaseException``) and keeps computing."""
+    marker = tmp_path / "fitting"
+    script = (
+        "import keras, numpy as np, time\n"
+        "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])\n"
+        "model.compile('sgd', 'mse')\n"
+        f"open({str(marker)!r}, 'w').close()\n"
+        "try:\n"
+        "    model.fit(np.zeros((100_000, 4)), np.zeros((100_000, 1)), batch_size=1)\n"
+        "except BaseException:\n"
+        "    while True:\n"
+        "        time.sleep(0.1)\n"
+    )
+    run_id = workers.start("own_step", {"template": "blank", "source": script, "hp": {}})
+    wait_for(lambda: marker.exists() and workers.snapshot(run_id).step > 5, 60, "steps")
+    asked = time.monotonic()
+    workers.stop(run_id)
+    assert workers.wait(run_id, 30) == "stopped"
+    assert time.monotonic() - asked < 2.0 + 2.0  # the grace (2 s), not the minute saving may take
+    assert "your code went on and did not end within 2 s of Stop" in workers.snapshot(run_id).error

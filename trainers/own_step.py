@@ -97,6 +97,8 @@ def check_source(source: str) -> Checked:
     except SyntaxError as exc:
         where = f"line {exc.lineno}, column {exc.offset}" if exc.lineno else "somewhere"
         raise StepCodeError(f"Syntax error at {where}: {exc.msg}.", exc.lineno, exc.offset) from None
+    except (RecursionError, MemoryError):  # 1+1+... 20,000 times: Python's parser gives up
+        raise StepCodeError("The module is nested too deeply for Python to read: split that expression up.") from None
     functions = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for name in REQUIRED:
         if name not in functions:
@@ -208,7 +210,7 @@ def hyperparameters(tree: ast.Module, required: bool = True) -> tuple[ParamSpec,
         raise StepCodeError("No `HYPERPARAMETERS = {...}`: declare the settings (name -> default) as a dict literal.")
     try:
         values = ast.literal_eval(node.value)
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         raise StepCodeError(
             "`HYPERPARAMETERS` must be a literal dict of numbers and booleans (no calls or names).", node.lineno
         ) from None
@@ -240,6 +242,8 @@ def _param(name, value) -> ParamSpec:
     kind = "int" if isinstance(default, int) else "float"
     if not explicit:  # a generous range around the default; (default, min, max) says otherwise
         low, high = min(0, default), max(10 * abs(default), 1 if kind == "float" else 100)
+        if name in ("epochs", "batch_size") and default >= 1:
+            low = 1  # fit() with 0 epochs or batches of 0 trains nothing
     if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low <= default <= high):
         raise ValueError(f"default {default!r} must lie in [{low!r}, {high!r}]")
     log = kind == "float" and 0 < low and high / low >= 1000

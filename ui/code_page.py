@@ -68,15 +68,23 @@ def _initial_source(key: str) -> tuple[str, str]:
     )
 
 
-def _load(template: str, source: str) -> None:
+def _load(template: str, source: str, fresh: bool = False) -> None:
+    """Open the editor on ``source``. ``fresh`` (another template, an upload): with its own hyperparameters'
+    defaults, not the last module's values (a template's ``epochs`` left in the URL would otherwise set the
+    next one's, silently); a link's values count only for the module it opened with."""
     st.session_state[S + "template"] = template
     st.session_state[S + "source"] = source
     st.session_state[S + "version"] = st.session_state.get(S + "version", 0) + 1  # a new editor, with this text
+    if fresh:
+        for key in [k for k in st.session_state if str(k).startswith(S + "hp:")]:
+            del st.session_state[key]
+        for key in [k for k in st.query_params.keys() if k.startswith("hp_")]:
+            del st.query_params[key]
 
 
 def _on_template() -> None:
     name = st.session_state[S + "pick"]
-    _load(name, templates.source(name))
+    _load(name, templates.source(name), fresh=True)
     st.query_params["template"] = name
 
 
@@ -89,7 +97,7 @@ def _on_upload() -> None:
     except UnicodeDecodeError:
         st.session_state[S + "problem"] = f"{upload.name} is not UTF-8 text: upload a .py file."
         return
-    _load(st.session_state.get(S + "template", "blank"), text)
+    _load(st.session_state.get(S + "template", "blank"), text, fresh=True)
 
 
 def _hp_widgets(checked: Checked) -> dict:
