@@ -17,19 +17,11 @@ from runtime import RunManager, RunStore
 from runtime.limits import Limits, evict, store_megabytes
 from runtime.settings import settings_from_env
 from tests.apptest import page, shown, texts
+from tests.helpers import wait_for
 from trainers.data import MnistError, MnistNotFoundError, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = {"samples": 20_000, "batch_size": 1, "epochs": 5}  # ~100,000 steps: never ends in a test
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # ---- start, pause, close the tab: the paused run holds the only slot -------------------------------

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from runtime import RunManager
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,15 +42,6 @@ def script_fit(home: Path, steps: int = 100_000) -> subprocess.Popen:
     )
     env = {**os.environ, "KERAS_BACKEND": "torch", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_lab_sees_a_scripts_fit_grow_and_stops_it(tmp_path):

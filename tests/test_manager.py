@@ -13,19 +13,11 @@ import numpy as np
 import pytest
 
 from runtime import RunManager
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_GAN = {"num_images": 32, "batch_size": 16, "latent_dim": 8, "epochs": 2}
 LONG_GAN = {"num_images": 640, "batch_size": 8, "latent_dim": 8, "epochs": 5}  # 400 steps: never finishes in a test
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_gan_run_completes_with_metrics_grids_and_a_loadable_model(manager, mnist_dir):

@@ -13,6 +13,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-ray.txt)")
 
 from runtime import RunManager, ray_backend  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
 
 CONFIG = {"samples": 512, "epochs": 2, "batch_size": 32, "target": "linear", "learning_rate": 0.01, "seed": 3}
 LONG = {"samples": 50_000, "batch_size": 1, "epochs": 5}
@@ -33,15 +34,6 @@ def on_ray(cluster, tmp_path):
         manager.stop(row["id"])
     for thread in manager.live_threads():
         thread.join(60)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_cluster_sets_how_many_runs_train_at_once(on_ray):

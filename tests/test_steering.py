@@ -9,6 +9,7 @@ import pytest
 from runtime import NotYourRun, RunManager
 from tests import fixture_variants
 from tests.fixture_variants import PROBE
+from tests.helpers import wait_for
 
 CONFIG = {"num_images": 4096, "batch_size": 8, "latent_dim": 8, "epochs": 2, "quality_samples": 0}
 
@@ -18,15 +19,6 @@ def probe():
     fixture_variants.install_gan_probe()
     yield PROBE
     fixture_variants.uninstall_gan_probe()
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def paused_run(manager):
