@@ -32,6 +32,18 @@ from trainers import precision
 log = logging.getLogger("keras_lab")
 
 
+def fail(store: RunStore, run: LiveRun, exc: Exception) -> None:
+    """End ``run`` as failed by ``exc`` where training itself could not go on (the store, the worker):
+    what its writer still holds is written if it can be, and the reason is the store's or Python's."""
+    if run.writer is not None:
+        try:
+            run.writer.close()
+        except Exception:  # noqa: BLE001  (the store that failed may fail again: the run still ends)
+            pass
+    message, details = explain_failure(run, exc)
+    finish(store, run, "failed", error=message, traceback=details)
+
+
 def finish(store: RunStore, run: LiveRun, status: str, **fields) -> None:
     """End ``run`` with ``status``, in memory and in the store (error, traceback, artifact kept).
 
@@ -196,13 +208,7 @@ def train(run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits:
                     note = unsaved(exc)
             run.writer.close()
     except Exception as exc:  # the store itself failed (a full disk): the run ends with the real reason
-        if run.writer is not None:
-            try:
-                run.writer.close()
-            except Exception:
-                pass
-        message, details = explain_failure(run, exc)
-        finish(store, run, "failed", error=message, traceback=details)
+        fail(store, run, exc)
         return
     finally:
         run.writer = None

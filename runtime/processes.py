@@ -37,7 +37,7 @@ from pathlib import Path
 
 from runtime.cadence import Cadence
 from runtime.heartbeat import Heartbeat
-from runtime.job import explain_failure, finish
+from runtime.job import fail, finish
 from runtime.limits import Limits
 from runtime.live import LiveRun
 from runtime.remote import RefusedMessage, Relay, loads, replay
@@ -283,13 +283,7 @@ def train_in_worker(
         fields["artifact"] = str(saved) if fields.pop("saved", False) and saved.is_file() else None
         run.writer.close()
     except Exception as exc:  # noqa: BLE001  (the store failed, or no worker could start: the run says why)
-        if run.writer is not None:
-            try:
-                run.writer.close()
-            except Exception:  # noqa: BLE001
-                pass
-        message, details = explain_failure(run, exc)
-        finish(store, run, "failed", error=message, traceback=details)
+        fail(store, run, exc)
         return
     finally:
         run.writer = None

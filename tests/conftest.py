@@ -54,16 +54,30 @@ def failing_variants():
 
 
 @pytest.fixture
-def manager(tmp_path):
-    """A run manager over a fresh store; waits for its runs to end afterwards."""
+def managers(tmp_path):
+    """Run managers over fresh stores, made with ``managers(**settings)`` (grids every 2 steps unless
+    told); every run is stopped and waited for afterwards."""
     from runtime import Cadence, RunManager
 
-    m = RunManager(home=tmp_path / "lab", cadence=Cadence.every_step(2))
-    yield m
-    for row in m.list():
-        m.stop(row["id"])
-    for thread in m.live_threads():
-        thread.join(30)
+    made = []
+
+    def make(**settings):
+        settings.setdefault("cadence", Cadence.every_step(2))
+        made.append(RunManager(home=tmp_path / f"lab{len(made)}", **settings))
+        return made[-1]
+
+    yield make
+    for m in made:
+        for row in m.list():
+            m.stop(row["id"])
+        for thread in m.live_threads():
+            thread.join(30)
+
+
+@pytest.fixture
+def manager(managers):
+    """A run manager over a fresh store (threads of this process; your own code in workers)."""
+    return managers()
 
 
 @pytest.fixture

@@ -37,15 +37,11 @@ def own(source, **hp):
 
 
 @pytest.fixture
-def workers(tmp_path):
+def workers(managers):
     """A manager whose every run trains in a worker process, with a 2 s Stop grace."""
-    m = RunManager(home=tmp_path / "lab", backend="process", cadence=Cadence.every_step(2), stop_grace=2.0)
+    m = managers(backend="process", stop_grace=2.0)
     m.backend.pool.warm().join(120)  # the forkserver imports torch and keras once
-    yield m
-    for row in m.list():
-        m.stop(row["id"])
-    for thread in m.live_threads():
-        thread.join(30)
+    return m
 
 
 def test_a_step_that_never_returns_is_ended_after_the_grace_and_the_queued_run_starts(workers, tmp_path):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from runtime import Cadence, RunManager
 from tests.helpers import wait_for
 from trainers import templates
 from trainers.own_step import StepCodeError, check_source
@@ -33,13 +32,8 @@ def run(manager, source, hp=None):
 
 
 @pytest.fixture
-def lab(tmp_path):
-    m = RunManager(home=tmp_path / "lab", cadence=Cadence.every_step(2))
-    yield m
-    for row in m.list():
-        m.stop(row["id"])
-    for thread in m.live_threads():
-        thread.join(30)
+def lab(manager):
+    return manager
 
 
 def test_the_guides_gan_runs_as_printed_with_live_curves_a_grid_and_stop(lab, mnist_dir):

@@ -95,33 +95,37 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     accuracy, share = _latest(snap, "quality/scorer_accuracy"), _latest(snap, "quality/time_share")
     samples = int(_latest(snap, "quality/samples") or 0)
 
-    def against(value: float | None, fmt: str) -> str:
-        return f"real digits: {format(value, fmt)}" if value is not None else None
-
+    headline = (  # (label, score, format, what it means)
+        (
+            "legible",
+            "legible",
+            ".2f",
+            "Samples the judge reads as one digit with p > 0.9 (it can also answer 'not a digit').",
+        ),
+        (
+            "class balance",
+            "class_balance",
+            ".2f",
+            "Entropy of the digits read / log 10: 1.0 = all ten equally often; low = mode collapse.",
+        ),
+        (
+            "Fréchet distance",
+            "frechet",
+            ".1f",
+            "FID's recipe in the judge's feature space, against real held-out digits: lower is better. Real "
+            "digits themselves get the value shown below it at the same sample count: the floor of this measure.",
+        ),
+    )
     cols = st.columns(4)
-    cols[0].metric(
-        "legible",
-        f"{legible:.2f}",
-        delta=against(real["legible"], ".2f"),
-        delta_color="off",
-        help="Samples the judge reads as one digit with p > 0.9 (it can also answer 'not a digit').",
-    )
-    balance = _latest(snap, "quality/class_balance")
-    cols[1].metric(
-        "class balance",
-        f"{balance:.2f}",
-        delta=against(real["class_balance"], ".2f"),
-        delta_color="off",
-        help="Entropy of the digits read / log 10: 1.0 = all ten equally often; low = mode collapse.",
-    )
-    cols[2].metric(
-        "Fréchet distance",
-        f"{_latest(snap, 'quality/frechet'):.1f}",
-        delta=against(real["frechet"], ".1f"),
-        delta_color="off",
-        help="FID's recipe in the judge's feature space, against real held-out digits: lower is better. Real "
-        "digits themselves get the value shown below it at the same sample count: the floor of this measure.",
-    )
+    for col, (label, name, fmt, meaning) in zip(cols, headline):
+        reference = real[name]
+        col.metric(
+            label,
+            format(_latest(snap, f"quality/{name}"), fmt),
+            delta=f"real digits: {format(reference, fmt)}" if reference is not None else None,
+            delta_color="off",
+            help=meaning,
+        )
     cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
     if (reached := time_to_digits(snap)) is not None:
         seconds, step = reached
