@@ -50,7 +50,7 @@ def run(variant: str, settings: dict, seed: int, budget: float, every: float, pi
     probe, model = experiment.quality_report, experiment.model
     probe.prepare()  # the judge is ready before Start in the lab (the server trains it at start-up)
     scoring = {"seconds": 0.0}
-    rows, marks, found = [], {}, {}
+    rows, marks, found, grids = [], {}, {}, {}
 
     class Clock(keras.callbacks.Callback):
         def __init__(self):
@@ -74,8 +74,7 @@ def run(variant: str, settings: dict, seed: int, budget: float, every: float, pi
                 if mark not in marks and now >= mark:
                     marks[mark] = row
                     if pictures is not None:
-                        png = grid_png(experiment.sample_images(), cols=experiment.grid_columns)
-                        (pictures / f"ttd-{label}-seed{seed}-{mark}s.png").write_bytes(png)
+                        grids[mark] = (grid_png(experiment.sample_images(), cols=experiment.grid_columns), row)
             if not found and reached(row):
                 found.update(row)
             scoring["seconds"] += time.perf_counter() - t0
@@ -89,7 +88,31 @@ def run(variant: str, settings: dict, seed: int, budget: float, every: float, pi
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     model.fit(**experiment.fit_kwargs, callbacks=[Clock()], verbose=0)
+    if pictures is not None and grids:
+        picture(grids, pictures / f"ttd-{label}-seed{seed}.png")
     return {"seed": seed, "time_to_digits": found or None, "marks": {str(k): v for k, v in marks.items()}, "rows": rows}
+
+
+def picture(grids: dict, path: Path) -> None:
+    """The grids at 30, 60 and 120 s side by side, each captioned with its time and scores."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for mark, (png, row) in sorted(grids.items()):
+        grid = Image.open(io.BytesIO(png)).convert("L")
+        tile = Image.new("L", (grid.width, grid.height + 34), 255)
+        tile.paste(grid, (0, 34))
+        text = f"{mark} s, step {row['step']:,}: legible {row['legible']:.2f}, FD {row['frechet']:.0f}"
+        ImageDraw.Draw(tile).text((4, 10), text, fill=0)
+        tiles.append(tile)
+    out = Image.new("L", (sum(t.width for t in tiles) + 10 * (len(tiles) - 1), max(t.height for t in tiles)), 255)
+    x = 0
+    for tile in tiles:
+        out.paste(tile, (x, 0))
+        x += tile.width + 10
+    out.save(path)
 
 
 def main() -> None:

@@ -151,7 +151,7 @@ def test_kill_9_while_paused_keeps_every_step_and_ends_interrupted(tmp_path):
     proc = _other_process(tmp_path, LONG)
     try:
         run_id = proc.stdout.readline().strip()
-        here = RunManager(home=tmp_path, heartbeat_timeout=5)
+        here = RunManager(home=tmp_path, heartbeat_timeout=15)  # the least: three beats
         wait_for(lambda: (here.snapshot(run_id) or None) and here.snapshot(run_id).step > 20, 60, "steps")
         here.pause(run_id)
         wait_for(lambda: here.store.get_run(run_id)["status"] == "paused", 30, "the store to say paused")

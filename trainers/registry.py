@@ -69,6 +69,8 @@ class VariantSpec:
     key_settings: tuple[str, ...] = ()  # settings that tell runs apart (run names, the runs table)
     describe: Callable[[dict], dict] | None = None  # computed instead, where settings nest (your own step)
     watch_for: str = ""  # Markdown: what a person should look for while it trains
+    expect: str = ""  # Markdown: what a run with the defaults shows, and when, on a machine like the lab's
+    expect_picture: str = ""  # a PNG (path from the repository's root) of what the grid looks like along the way
     run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
     page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
     headline: tuple[str, ...] = ()  # figures the runs table shows for a finished run (default: metrics)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from pathlib import Path
 
 import streamlit as st
 
@@ -69,6 +70,20 @@ def _start_ui(spec: VariantSpec, problem: str | None) -> None:
     st.caption(f"Training now: {running} run(s), {queued} waiting · {get_manager().device}")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _expectation(spec: VariantSpec) -> None:
+    """Before the first run: what a run with the defaults will show, and how long it takes here (benchmarks)."""
+    if not spec.expect:
+        return
+    with st.container(border=True):
+        st.markdown(f"**What to expect**  \n{spec.expect}")
+        picture = ROOT / spec.expect_picture if spec.expect_picture else None
+        if picture is not None and picture.is_file():
+            st.image(str(picture), output_format="PNG")
+
+
 def render(key: str) -> None:
     """Draw the page of variant ``key``."""
     require_app()
@@ -111,6 +126,7 @@ def render(key: str) -> None:
             run_panel(run_id)
     else:
         st.info("Choose settings in the sidebar and press **Start training** to watch this step train live.")
+        _expectation(spec)
 
     sweep_ui(key, list(spec.params), config)
     page_views(spec, config)
