@@ -44,11 +44,14 @@ def run(variant: str, settings: dict, seed: int, budget: float, every: float, pi
 
     spec = get_variant(variant)
     config = spec.validate({**settings, "seed": seed, "epochs": spec.param("epochs").max, "quality_samples": 1000})
+    from trainers.quality import load_scorer
+
+    load_scorer()  # the judge is ready before Start in the lab (the server trains it at start-up)
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
     experiment = spec.build(config)
     probe, model = experiment.quality_report, experiment.model
-    probe.prepare()  # the judge is ready before Start in the lab (the server trains it at start-up)
+    probe.prepare()
     scoring = {"seconds": 0.0}
     rows, marks, found, grids = [], {}, {}, {}
 

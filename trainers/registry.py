@@ -71,6 +71,7 @@ class VariantSpec:
     watch_for: str = ""  # Markdown: what a person should look for while it trains
     expect: str = ""  # Markdown: what a run with the defaults shows, and when, on a machine like the lab's
     expect_picture: str = ""  # a PNG (path from the repository's root) of what the grid looks like along the way
+    presets: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (label, settings) a newcomer can open in one click
     run_views: tuple[View, ...] = ()  # extra panels under a run's curves (trainers/views.py)
     page_views: tuple[View, ...] = ()  # extra panels on the page, from settings and the store
     headline: tuple[str, ...] = ()  # figures the runs table shows for a finished run (default: metrics)

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from trainers import VARIANTS, get_variant
+from trainers.config import format_value
 from trainers.data import MnistError, MnistNotFoundError, load_mnist
 from trainers.registry import VariantSpec
 from ui.fmt import code, plain
@@ -79,6 +80,13 @@ def _expectation(spec: VariantSpec) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**What to expect**  \n{spec.expect}")
+        for label, settings in spec.presets:
+            st.page_link(
+                page_of(spec.key),
+                label=label,
+                icon=":material/bolt:",
+                query_params={name: format_value(value) for name, value in settings.items()},
+            )
         picture = ROOT / spec.expect_picture if spec.expect_picture else None
         if picture is not None and picture.is_file():
             st.image(str(picture), output_format="PNG")

@@ -82,6 +82,19 @@ def g_channels(default: int = 128) -> ParamSpec:
     )
 
 
+def d_channels(default: int = 64) -> ParamSpec:
+    return ParamSpec(
+        "d_channels",
+        "int",
+        default,
+        min=16,
+        max=128,
+        step=16,
+        help="The discriminator's width at 14x14 (twice that at 7x7). Narrower is faster; too narrow a judge "
+        "teaches the generator less.",
+    )
+
+
 G_EMA = ParamSpec(
     "g_ema",
     "float",

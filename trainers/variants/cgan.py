@@ -99,7 +99,7 @@ def _bce(target, logits):
 
 def make_cgan(config: dict) -> ConditionalGAN:
     gan = ConditionalGAN(
-        discriminator=dcgan_nets.discriminator(conditional=True),
+        discriminator=dcgan_nets.discriminator(conditional=True, channels=config.get("d_channels", 64)),
         generator=dcgan_nets.generator(
             config["latent_dim"], batchnorm=True, conditional=True, channels=config["g_channels"]
         ),
@@ -138,6 +138,7 @@ PARAMS = (
     _gan_spec.d_learning_rate(2e-4),
     _gan_spec.g_learning_rate(2e-4),
     _gan_spec.g_channels(128),
+    _gan_spec.d_channels(64),
     ParamSpec(
         "grid_digits",
         "digits",

@@ -45,19 +45,22 @@ def generator(
     return keras.Model(inputs if conditional else z, out, name=name)
 
 
-def discriminator(conditional: bool = False, dropout: float = 0.0, name="discriminator") -> keras.Model:
+def discriminator(
+    conditional: bool = False, dropout: float = 0.0, name="discriminator", channels: int = 64
+) -> keras.Model:
     """28x28x1 image (plus its digit when ``conditional``) -> one logit or critic score.
 
+    ``channels`` is the width at 14x14; the 7x7 map has twice as many.
     Conditional: a projection discriminator (Miyato & Koyama, 2018): the score is a
     linear read-out of the image's features plus their inner product with a learned
     embedding of the digit, so "real, but not *this* digit" scores low.
     """
     image = keras.Input(shape=(28, 28, 1), name="image")
     h = layers.Reshape((1, 28, 28))(image)
-    h = TorchConv2D(64, 4, strides=2, padding="same", data_format=CF)(h)
+    h = TorchConv2D(channels, 4, strides=2, padding="same", data_format=CF)(h)
     h = layers.LeakyReLU(negative_slope=0.2)(h)
     h = layers.Dropout(dropout)(h) if dropout else h
-    h = TorchConv2D(128, 4, strides=2, padding="same", data_format=CF)(h)
+    h = TorchConv2D(2 * channels, 4, strides=2, padding="same", data_format=CF)(h)
     h = layers.LeakyReLU(negative_slope=0.2)(h)
     h = layers.Dropout(dropout)(h) if dropout else h
     features = layers.Flatten(data_format=CF)(h)
@@ -65,6 +68,6 @@ def discriminator(conditional: bool = False, dropout: float = 0.0, name="discrim
     if not conditional:
         return keras.Model(image, score, name=name)
     label = keras.Input(shape=(10,), name="digit")  # one-hot
-    embedded = layers.Dense(7 * 7 * 128, use_bias=False)(label)  # a one-hot times a matrix: an embedding
+    embedded = layers.Dense(7 * 7 * 2 * channels, use_bias=False)(label)  # a one-hot times a matrix: an embedding
     projection = layers.Dot(axes=1)([features, embedded])
     return keras.Model([image, label], layers.Add()([score, projection]), name=name)
