@@ -74,22 +74,23 @@ def _start_ui(spec: VariantSpec, problem: str | None) -> None:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _preset(settings: dict) -> None:
+    """Put a preset's settings in the address: the sidebar's widgets take them from there (ui/settings.py)."""
+    for name, value in settings.items():
+        st.query_params[name] = format_value(value)
+
+
 def _expectation(spec: VariantSpec) -> None:
     """Before the first run: what a run with the defaults will show, and how long it takes here (benchmarks)."""
     if not spec.expect:
         return
     with st.container(border=True):
         st.markdown(f"**What to expect**  \n{spec.expect}")
-        for label, settings in spec.presets:
-            st.page_link(
-                page_of(spec.key),
-                label=label,
-                icon=":material/bolt:",
-                query_params={name: format_value(value) for name, value in settings.items()},
-            )
+        for i, (label, settings) in enumerate(spec.presets):
+            st.button(label, icon=":material/bolt:", key=f"preset:{spec.key}:{i}", on_click=_preset, args=(settings,))
         picture = ROOT / spec.expect_picture if spec.expect_picture else None
         if picture is not None and picture.is_file():
-            st.image(str(picture), output_format="PNG")
+            st.image(str(picture), output_format="PNG", width=720)
 
 
 def render(key: str) -> None:

@@ -124,6 +124,7 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
             format(_latest(snap, f"quality/{name}"), fmt),
             delta=f"real digits: {format(reference, fmt)}" if reference is not None else None,
             delta_color="off",
+            delta_arrow="off",  # a reference, not a change
             help=meaning,
         )
     cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
