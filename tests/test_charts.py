@@ -125,3 +125,14 @@ def test_any_number_of_panels_stack_inside_the_figure_without_overlapping(panels
         assert 0.0 <= low < high <= 1.0
     for (_, below_top), (above_low, _) in zip(domains, domains[1:]):
         assert below_top <= above_low
+
+
+def test_scores_in_the_compare_view_are_drawn_as_recorded_never_smoothed():
+    """A Fréchet distance falling 400 -> 137 plotted near 210 at smoothing 0.6 (issue 25): scores are sparse."""
+    recorded = np.array([400.0, 300.0, 200.0, 150.0, 137.0])
+    score = CurvePoints.exact(np.arange(1, 6) * 250, recorded, np.arange(1, 6) * 10.0)
+    loss = exact(np.linspace(2.0, 1.0, 50))
+    fig = charts.compare_figure([("run", {"quality/frechet": score, "loss": loss}, 64)], ChartOptions(smoothing=0.6))
+    frechet, smoothed_loss = [t for t in fig.data if t.name == "run"]
+    assert np.allclose(frechet.y, recorded) and frechet.mode == "lines+markers"
+    assert not np.allclose(smoothed_loss.y, np.linspace(2.0, 1.0, 50))  # the per-step curve is smoothed

@@ -166,14 +166,17 @@ def compare_figure(
             curve = curves[name]
             color = PALETTE[i % len(PALETTE)]
             x = x_values(curve.steps, curve.times, options.x, batch_size)
-            data += band_traces(x, curve, f"{label} {name}", axes, color)
+            # Scores are sparse (a point every so often): never smoothed, drawn as points, as recorded.
+            sparse = name.startswith("quality/")
+            data += [] if sparse else band_traces(x, curve, f"{label} {name}", axes, color)
             data.append(
                 line_trace(
                     x,
-                    ema(curve.mean, options.smoothing),
+                    curve.mean if sparse else ema(curve.mean, options.smoothing),
                     label,
                     axes,
                     color,
+                    mode="lines+markers" if sparse else "lines",
                     legendgroup=html.escape(label),
                     showlegend=label not in in_legend,
                     hovertemplate=f"{html.escape(label)}: %{{y:.4g}}<extra>{html.escape(name)}</extra>",

@@ -162,7 +162,8 @@ def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
         return  # nothing to look back at: no second image, no store lookup, every second
     found = get_manager().grid(run_id, step)
     if found:
-        st.image(found[1], caption=f"step {found[0]:,}", output_format="PNG", width="stretch")
+        when = f"step {found[0]:,}" if found[0] == step else f"step {found[0]:,}, the last drawn by step {step:,}"
+        st.image(found[1], caption=when, output_format="PNG", width="stretch")
 
 
 def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
