@@ -178,3 +178,20 @@ def test_a_module_too_deeply_nested_to_parse_is_explained_and_epochs_start_at_on
         check_source("x = " + "a." * 50_000 + "b\n")  # RecursionError in Python's parser
     epochs = next(p for p in check_source(templates.source("blank")).hyperparameters if p.name == "epochs")
     assert epochs.min == 1
+
+
+def test_a_bug_in_the_code_is_explained_as_one_and_its_line_marked(lab):
+    source = templates.source("blank").replace(
+        "        loss.backward()\n", "        loss.backward()\n        raise RuntimeError('my bug')\n"
+    )
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if "my bug" in text)
+    run_id = lab().start("own_step", {"template": "blank", "source": source, "hp": {"epochs": 1}})
+    assert lab().wait(run_id, 60) == "failed"
+    at = page("pages/own_step.py", run=run_id)
+    assert not at.exception, at.exception
+    shown_errors = "\n".join(shown(e.value) for e in at.error)
+    assert f"The bug is in your code, at line {line} (marked in the editor)" in shown_errors
+    assert "Check the settings" not in shown_errors
+    assert at.session_state["code:source"] == source  # the editor holds the run's code ...
+    editor = next(e for e in at.get("component_instance") if "annotations" in e.proto.json_args)
+    assert f'"row": {line - 1}' in editor.proto.json_args and "The run failed here" in editor.proto.json_args

@@ -16,7 +16,7 @@ from trainers.own_step import DATA_SETS, Checked, StepCodeError, check_source
 from ui.fmt import plain
 from ui.lab import get_manager
 from ui.navigation import require_app
-from ui.panel import run_panel
+from ui.panel import error_line, run_panel
 from ui.settings import param_widget
 from ui.sweep import sweep_ui
 from ui.visitor import client_address, visitor
@@ -86,6 +86,18 @@ def _on_template() -> None:
     name = st.session_state[S + "pick"]
     _load(name, templates.source(name), fresh=True)
     st.query_params["template"] = name
+
+
+def _run_error_mark(source: str) -> list[dict] | None:
+    """The line the linked run's failure names, marked in the editor, while the editor holds that run's code."""
+    run_id = st.query_params.get("run")
+    snap = get_manager().snapshot(run_id) if run_id else None
+    if snap is None or snap.status != "failed" or snap.config.get("source") != source:
+        return None
+    line = error_line(snap)
+    if line is None:
+        return None
+    return [{"row": line - 1, "column": 0, "type": "error", "text": f"The run failed here: {snap.error}"}]
 
 
 def _on_upload() -> None:
@@ -192,6 +204,7 @@ def render(key: str) -> None:
     if problem := st.session_state.pop(S + "problem", None):
         st.error(plain(problem))
 
+    run_slot = st.container()  # the linked run, above the editor: where it is seen (filled at the end)
     source = st.session_state[S + "source"]
     checked, error = None, None
     try:
@@ -201,7 +214,7 @@ def render(key: str) -> None:
     annotations = (
         [{"row": (error.line or 1) - 1, "column": (error.column or 1) - 1, "type": "error", "text": str(error)}]
         if error
-        else None
+        else _run_error_mark(source)
     )
     edited = st_ace(
         value=source,
@@ -271,9 +284,10 @@ def render(key: str) -> None:
     run_id = st.query_params.get("run")
     if run_id:
         snap = manager.snapshot(run_id)
-        if snap is None:
-            st.warning("There is no such run here (it may have been deleted). Start a new one.")
-        elif snap.variant == key:
-            run_panel(run_id)
+        with run_slot:
+            if snap is None:
+                st.warning("There is no such run here (it may have been deleted). Start a new one.")
+            elif snap.variant == key:
+                run_panel(run_id)
     else:
         st.info("Edit the module, then press **Start training**: it trains with the same live panel as every page.")

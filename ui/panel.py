@@ -9,6 +9,7 @@ redraws a chart, and so resets its zoom, whenever its data changes).
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import numpy as np
@@ -117,16 +118,26 @@ def _progress(snap: Snapshot) -> None:
     row.metric("ETA" if snap.active else "Took", fmt_duration(snap.eta_s if snap.active else took))
 
 
+def error_line(snap: Snapshot) -> int | None:
+    """The line of a person's own code a failure names ("... (line 12, in train_step)"), if it names one."""
+    found = re.search(r"\(line (\d+), in [^)]*\)\s*$|^Line (\d+) ", snap.error or "")
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+def _advice(snap: Snapshot) -> str:
+    error = snap.error or ""
+    if "MNIST" in error:
+        return "Provide MNIST (see the home page) and start again."
+    if (line := error_line(snap)) is not None:
+        return f"The bug is in your code, at line {line} (marked in the editor): fix it and start again."
+    if "out of memory" in error:
+        return "Start again with smaller settings."
+    return "Check the settings and start again; the details are below."
+
+
 def _problem(snap: Snapshot) -> None:
     if snap.status == "failed":
-        st.error(
-            f"**This run failed.** {plain(snap.error)}\n\n"
-            + (
-                "Provide MNIST (see the home page) and start again."
-                if "MNIST" in (snap.error or "")
-                else "Check the settings and start again; the details are below."
-            )
-        )
+        st.error(f"**This run failed.** {plain(snap.error)}\n\n{_advice(snap)}")
         if snap.traceback:
             with st.expander("Technical details (traceback)"):
                 st.code(snap.traceback, language="text")
