@@ -22,17 +22,29 @@ MAX_GIF_FRAMES = 100
 def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000) -> Iterator[bytes]:
     """The metrics CSV in chunks, read from the store a window of steps at a time: memory stays
     bounded however long the run. One row per step: step, epoch (1-based), seconds since the run
-    started, then a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded)."""
+    started, then a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded),
+    then, for each setting steered while the run trained, a ``setting/<name>`` column with the value
+    that step trained with (so a curve's bend can be read against the change that caused it)."""
     names = store.metric_names(run_id)
     run = store.get_run(run_id)
     started = run.get("started") if run else None
+    changes = [c for c in setting_changes(store.events(run_id)) if c["kind"] == "steer"]
+    steered = list(dict.fromkeys(name for c in changes for name in c["set"]))
+    current = {name: (run or {}).get("config", {}).get(name) for name in steered}
+    pending = iter(changes)
+    upcoming = next(pending, None)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["step", "epoch", "time_s", *(spreadsheet_safe(n) for n in names)])
+    header = [*(spreadsheet_safe(n) for n in names), *(spreadsheet_safe(f"setting/{n}") for n in steered)]
+    writer.writerow(["step", "epoch", "time_s", *header])
     count = 0
     for step, epoch, t, values in store.metric_rows(run_id, names):
+        while upcoming is not None and upcoming["step"] < step:  # set after step s: steps s+1 on train with it
+            current.update(upcoming["set"])
+            upcoming = next(pending, None)
         elapsed = "" if t is None or started is None else f"{t - started:.3f}"
-        writer.writerow([step, epoch + 1, elapsed, *(_cell(values.get(n)) for n in names)])
+        settings = [_setting_cell(current[n]) for n in steered]
+        writer.writerow([step, epoch + 1, elapsed, *(_cell(values.get(n)) for n in names), *settings])
         count += 1
         if count % rows_per_chunk == 0:
             yield out.getvalue().encode()
@@ -55,16 +67,45 @@ def _cell(value) -> str:
     return "" if value is None or not math.isfinite(value) else repr(float(value))
 
 
+def _setting_cell(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "" if value is None else spreadsheet_safe(str(value))
+    return _cell(value)
+
+
+def setting_changes(events: list[dict], started: float | None = None) -> list[dict]:
+    """What a person did to a run while it trained, for exports: each steering change (``set``: the
+    settings and their new values, in effect from the step after ``step``) and each single step,
+    with ``time_s`` since the run started."""
+    changes = []
+    for event in events:
+        t = event["t"]
+        time_s = None if t is None or started is None else round(t - started, 3)
+        change = {"step": event["step"], "time_s": time_s, "kind": event["kind"]}
+        if event["kind"] == "steer":
+            change["set"] = dict(event["payload"] or {})
+        else:
+            change["what"] = event["text"]
+        changes.append(change)
+    return changes
+
+
 def metrics_csv(store: RunStore, run_id: str) -> bytes:
     """The whole metrics CSV as bytes (see ``metrics_csv_chunks``; for short runs and scripts)."""
     return b"".join(metrics_csv_chunks(store, run_id))
 
 
 def config_json(store: RunStore, run_id: str) -> bytes:
-    """The run's settings and provenance: variant, config, status, device, library versions."""
+    """The run's settings and provenance: variant, config, status, device, library versions. ``config``
+    is what the run started with; ``changes`` lists what was steered mid-run (when, to what) and
+    ``config_at_end`` the settings it ended with, those changes applied."""
     run = store.get_run(run_id)
     if run is None:
         raise KeyError(run_id)
+    changes = setting_changes(store.events(run_id), run.get("started"))
+    at_end = dict(run.get("config") or {})
+    for change in changes:
+        at_end.update(change.get("set", {}))
     keep = (
         "id",
         "variant",
@@ -83,7 +124,8 @@ def config_json(store: RunStore, run_id: str) -> bytes:
         "ms_per_step",
         "error",
     )
-    return json.dumps({k: run.get(k) for k in keep}, indent=2, sort_keys=False).encode()
+    record = {k: run.get(k) for k in keep} | {"changes": changes, "config_at_end": at_end}
+    return json.dumps(record, indent=2, sort_keys=False).encode()
 
 
 def _label(png: bytes, text: str) -> Image.Image:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from runtime import Cadence, RunManager, exports
 from runtime.store import RunStore
+from tests.helpers import wait_for
 
 GAN = {"num_images": 48, "batch_size": 8, "latent_dim": 8, "epochs": 2}
 
@@ -94,3 +95,33 @@ def test_metric_names_that_would_be_formulas_are_text_in_the_csv(tmp_path):
     assert header[3:] == ["'" + n if n != "loss" else n for n in store.metric_names("a" * 12)]
     assert all(not cell.startswith(exports.FORMULA_STARTS) for cell in header)
     assert row[3:] == ["-0.5"] * len(names)  # numbers stay numbers, negative ones included
+
+
+def test_exports_carry_the_settings_steered_mid_run(manager, mnist_dir):
+    """A rate steered at step s: the JSON lists the change and the settings at the end, the CSV has
+    the rate each step trained with (the old one through step s, the new one after)."""
+    run_id = manager.start("gan", GAN | {"num_images": 4096, "epochs": 1, "quality_samples": 0})
+    wait_for(lambda: manager.snapshot(run_id).step >= 2, what="two steps")
+    manager.pause(run_id)
+    wait_for(lambda: manager.status(run_id) == "paused", what="pause")
+    manager.steer(run_id, {"d_learning_rate": 1e-4})
+    wait_for(lambda: manager.snapshot(run_id).events, what="the change")
+    held = manager.store.events(run_id)[0]["step"]
+    manager.resume(run_id)
+    wait_for(lambda: manager.snapshot(run_id).step >= held + 2, what="two more steps")
+    manager.stop(run_id)
+    manager.wait(run_id, 60)
+
+    data = json.loads(exports.config_json(manager.store, run_id))
+    assert data["config"]["d_learning_rate"] == pytest.approx(3e-4)  # what it started with
+    assert data["config_at_end"]["d_learning_rate"] == pytest.approx(1e-4)
+    assert data["config_at_end"]["g_learning_rate"] == data["config"]["g_learning_rate"]
+    [change] = data["changes"]
+    assert change["kind"] == "steer" and change["step"] == held and change["set"] == {"d_learning_rate": 1e-4}
+    assert change["time_s"] >= 0
+
+    rows = list(csv.DictReader(io.StringIO(exports.metrics_csv(manager.store, run_id).decode())))
+    rates = {int(r["step"]): float(r["setting/d_learning_rate"]) for r in rows}
+    assert rates and all(rate == pytest.approx(3e-4 if step <= held else 1e-4) for step, rate in rates.items())
+    assert max(rates) > held  # steps after the change are in the file
+    assert "setting/g_learning_rate" not in rows[0]  # only what was steered gets a column
