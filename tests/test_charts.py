@@ -50,6 +50,25 @@ def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_d
     assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]
 
 
+def test_mark_labels_never_widen_the_axis_nor_overlap():
+    """Plotly widens an autoranged axis to fit an annotation's text: a label at the right end (a single
+    step after the last one) is drawn to the left of its mark; marks close together share one label."""
+    curves = {"d_loss": exact(np.ones(158))}
+    events = [(40, "d_learning_rate → 1e-4"), (42, "g_learning_rate → 1e-4"), (45, "label_noise → 0.1")]
+    events.append((157, "one full step"))
+    fig = charts.curves_figure(curves, total_steps=158, events=events)
+    notes = [a for a in fig.layout.annotations if not a.text.startswith("epoch")]
+    assert len(fig.layout.shapes) == 4  # every change keeps its line
+    assert [(a.x, a.text, a.xanchor) for a in notes] == [
+        (40, "d_learning_rate → 1e-4 (+2 more)", "left"),
+        (157, "one full step", "right"),
+    ]
+    assert notes[0].hovertext.split("<br>") == [label for _, label in events[:3]]
+    scores = {"quality/legible": exact([0.1, 0.5, 0.8])}
+    [end] = charts.scores_figure(scores, events=[(3, "one full step")]).layout.annotations
+    assert end.xanchor == "right"
+
+
 def test_the_line_goes_through_bucket_means_and_the_band_spans_their_extremes():
     curve = Curve(10)
     values = np.tile([0.0, 0.0, 0.0, 4.0], 25)  # mean 1, min 0, max 4 per bucket of 4 or more
@@ -136,3 +155,10 @@ def test_scores_in_the_compare_view_are_drawn_as_recorded_never_smoothed():
     frechet, smoothed_loss = [t for t in fig.data if t.name == "run"]
     assert np.allclose(frechet.y, recorded) and frechet.mode == "lines+markers"
     assert not np.allclose(smoothed_loss.y, np.linspace(2.0, 1.0, 50))  # the per-step curve is smoothed
+
+
+def test_digit_bars_of_all_zeros_keep_an_axis_from_zero_up_and_every_digit():
+    fig = charts.digit_bars([0.0] * 10, "Digits read")
+    low, high = fig.layout.yaxis.range
+    assert low == 0 and 0 < high <= 1.05
+    assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == [str(d) for d in range(10)]

@@ -181,9 +181,28 @@ def metric_traces(
     return traces
 
 
-def marks(xs: list[float], labels: list[str], every: int, color: str = "#888", dash: str = "dot") -> tuple:
-    """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled."""
-    shapes, annotations = [], []
+MARK_LABEL_GAP = 0.12  # labels of marks closer than this share of the x span are merged into one
+MARK_FLIP_AT = 0.6  # past this share of the span a label is drawn left of its mark
+
+
+def marks(
+    xs: list[float],
+    labels: list[str],
+    every: int,
+    color: str = "#888",
+    dash: str = "dot",
+    span: tuple[float, float] | None = None,
+) -> tuple:
+    """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled.
+
+    Labels never widen the axis or overlap: Plotly stretches an autoranged axis to fit an
+    annotation's text, so a label on the right part of ``span`` (the data's x extent) is drawn
+    left of its mark; labels within ``MARK_LABEL_GAP`` of the span of each other become one
+    ("lr → 1e-4 (+2 more)") whose hover lists them all.
+    """
+    shapes, groups = [], []
+    lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
+    gap = (hi - lo) * MARK_LABEL_GAP
     for i, (x, label) in enumerate(zip(xs, labels), 1):
         shapes.append(
             {
@@ -198,23 +217,35 @@ def marks(xs: list[float], labels: list[str], every: int, color: str = "#888", d
             }
         )
         if label and i % every == 0:
-            annotations.append(
-                {
-                    "x": x,
-                    "xref": "x",
-                    "y": 1.0,
-                    "yref": "paper",
-                    "text": label,
-                    "showarrow": False,
-                    "xanchor": "left",
-                    "yanchor": "bottom",
-                    "font": {"size": 10, "color": color},
-                }
-            )
+            if groups and x - groups[-1][-1][0] <= gap:
+                groups[-1].append((x, label))
+            else:
+                groups.append([(x, label)])
+    annotations = []
+    for group in groups:
+        right = group[-1][0] > lo + (hi - lo) * MARK_FLIP_AT
+        x = group[-1][0] if right else group[0][0]
+        text = group[0][1] if len(group) == 1 else f"{group[0][1]} (+{len(group) - 1} more)"
+        note = {
+            "x": x,
+            "xref": "x",
+            "y": 1.0,
+            "yref": "paper",
+            "text": html.escape(text, quote=False),
+            "showarrow": False,
+            "xanchor": "right" if right else "left",
+            "yanchor": "bottom",
+            "font": {"size": 10, "color": color},
+        }
+        if len(group) > 1:
+            note["hovertext"] = "<br>".join(html.escape(label, quote=False) for _, label in group)
+        annotations.append(note)
     return shapes, annotations
 
 
-def epoch_marks(epoch_steps: list[int], total_steps: int | None, xs_of) -> tuple[list[dict], list[dict]]:
+def epoch_marks(
+    epoch_steps: list[int], total_steps: int | None, xs_of, span: tuple[float, float] | None = None
+) -> tuple[list[dict], list[dict]]:
     """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap."""
     kept = [
         (i, s) for i, s in enumerate(epoch_steps, 1) if not (total_steps and s >= total_steps and i == len(epoch_steps))
@@ -224,4 +255,4 @@ def epoch_marks(epoch_steps: list[int], total_steps: int | None, xs_of) -> tuple
         return [], []
     every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
     labels = [f"epoch {i}" if i % every == 0 else "" for i, _ in kept]
-    return marks(xs, labels, 1)
+    return marks(xs, labels, 1, span=span)

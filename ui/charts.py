@@ -85,11 +85,16 @@ def curves_figure(
     def xs_of(steps):
         return x_at_steps(steps, reference, options.x, batch_size)
 
-    shapes, annotations = epoch_marks(list(epoch_steps or []), total_steps, xs_of)
+    span = None
+    if reference is not None:
+        ends = xs_of([float(reference.steps[0]), float(reference.steps[-1])])
+        span = (ends[0], ends[-1]) if len(ends) == 2 else None
+    shapes, annotations = epoch_marks(list(epoch_steps or []), total_steps, xs_of, span)
     if events:
         event_x = xs_of([s for s, _ in events])
         if len(event_x) == len(events):
-            more_shapes, more_notes = marks(event_x, [label for _, label in events], 1, color="#E66A00", dash="dash")
+            labels = [label for _, label in events]
+            more_shapes, more_notes = marks(event_x, labels, 1, color="#E66A00", dash="dash", span=span)
             shapes, annotations = shapes + more_shapes, annotations + more_notes
     layout.update({"uirevision": f"keep-{options.x}", "shapes": shapes, "annotations": annotations})
     return FrozenFigure({"data": data, "layout": layout})
@@ -226,7 +231,9 @@ def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] 
                 )
         if i == 0:
             layout[axes["_layout_y"]]["range"] = [0, 1.05]
-    shapes, notes = marks([s for s, _ in events or []], [t for _, t in events or []], 1, "#E66A00", "dash")
+    steps = [float(c.steps[i]) for c in curves.values() if len(c) for i in (0, -1)]
+    span = (min(steps), max(steps)) if steps else None
+    shapes, notes = marks([s for s, _ in events or []], [t for _, t in events or []], 1, "#E66A00", "dash", span)
     layout.update({"shapes": shapes, "annotations": notes, "uirevision": "scores"})
     return FrozenFigure({"data": data, "layout": layout})
 
@@ -242,12 +249,12 @@ def digit_bars(values: list[float], title: str, percent: bool = True) -> go.Figu
             textposition="outside",
         )
     )
-    top = max([v for v in values if np.isfinite(v)] or [0.1])
+    top = max([v for v in values if np.isfinite(v)] + [0.0]) or 0.1  # all zero: still an axis from 0 up
     fig.update_layout(
         height=240,
         title={"text": title, "font": {"size": 13}},
         yaxis=dict(range=[0, min(1.05, top * 1.3) if percent else top * 1.3], tickformat=".0%"),
-        xaxis_title="digit",
+        xaxis=dict(title="digit", type="category"),
         margin=dict(l=10, r=10, t=40, b=10),
         uirevision=title,
     )

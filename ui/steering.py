@@ -9,6 +9,8 @@ page when the run pauses or resumes, which is when the single-step buttons chang
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from trainers.config import format_value
@@ -20,15 +22,29 @@ from ui.visitor import visitor
 
 
 def _apply(run_id: str, names: list[str]) -> None:
-    changes = {name: st.session_state[f"steer:{run_id}:{name}"] for name in names}
+    manager = get_manager()
+    steering = manager.steering(run_id)
+    current = steering.current() if steering else {}
+    asked = {name: st.session_state[f"steer:{run_id}:{name}"] for name in names}
+    changes = {name: value for name, value in asked.items() if not _same(value, current.get(name))}
+    if not changes:
+        st.session_state[f"steer-note:{run_id}"] = "Nothing to apply: every value is the one the run trains with."
+        return
     try:
-        done = get_manager().steer(run_id, changes, visitor=visitor())
+        done = manager.steer(run_id, changes, visitor=visitor())
     except (ValueError, PermissionError) as exc:
         st.session_state[f"steer-error:{run_id}"] = str(exc)
     else:
         st.session_state[f"steer-note:{run_id}"] = "Applied from the next batch: " + ", ".join(
             f"{k} = {format_value(v)}" for k, v in done.items()
         )
+
+
+def _same(asked, now) -> bool:
+    """Whether a widget's value is the one the run has (a float32 rate read back equals what was typed)."""
+    if isinstance(asked, float) and isinstance(now, (int, float)):
+        return math.isclose(asked, now, rel_tol=1e-6)
+    return list(asked) == list(now) if isinstance(now, tuple) else asked == now
 
 
 def _single(run_id: str, which: str) -> None:

@@ -80,3 +80,53 @@ def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, b
     stop.click()
     wait_until(lambda: "Stopped" in status_text(page), 3 - (time.monotonic() - t0), "Stop while training")
     shot(page, "gan-responsive")
+
+
+def x_range(page) -> list[float]:
+    """The x axis range Plotly drew on the first chart (autorange included)."""
+    return page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range")
+
+
+def mark_texts(page) -> str:
+    """The labels of the first chart's marks, hovers of merged labels included."""
+    return page.evaluate(
+        """() => (document.querySelector('.js-plotly-plot').layout.annotations || [])
+                   .map(a => a.text + ' ' + (a.hovertext || '')).join(' | ')"""
+    )
+
+
+def test_single_step_and_steering_read_right_and_keep_the_axis(server, browser, shot):
+    """Paused, one full step: the step count says n+1, the x axis ends at the data (a mark's label
+    never widens it), and a steered rate reads as it was typed, not as float32's 0.0003000000142."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    start(page, server, SMALL + "&epochs=20")
+    wait_until(lambda: step_count(page) >= 4, 30, "a few steps")
+    page.get_by_role("button", name="Pause").click()
+    wait_until(lambda: "Paused" in status_text(page), 10, "the pause")
+    held = step_count(page)
+    page.get_by_text("Steer this run while it trains").click()
+    one_step = page.get_by_role("button", name="One full step")
+    wait_until(one_step.is_enabled, 10, "the single-step buttons of a paused run")
+    settle(page)
+    one_step.click()
+    wait_until(lambda: step_count(page) == held + 1, 15, "one step more")
+    wait_until(lambda: "one full step" in page.inner_text("body"), 15, "the step's mark")
+    time.sleep(1)  # the chart redrawn with the mark
+    low, high = x_range(page)
+    assert high <= (held + 1) + 0.05 * (held + 1 - low), (low, high, held)
+
+    steer = page.get_by_test_id("stExpander").filter(has_text="Steer this run")
+    rate = steer.get_by_role("spinbutton", name=re.compile("generator learning rate", re.I))
+    rate.fill("0.0001")
+    rate.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Apply").click()
+    note = page.get_by_text(re.compile(r"Applied from the next batch")).first
+    note.wait_for(timeout=10_000)
+    assert "g_learning_rate = 0.0001" in note.inner_text()
+    assert "d_learning_rate" not in note.inner_text()  # only what was changed is applied
+    wait_until(lambda: "g_learning_rate → 0.0001" in mark_texts(page), 15, "the change's mark")
+    assert "0.0001000000" not in page.inner_text("body") + mark_texts(page)
+    shot(page, "gan-single-step")
+    page.get_by_role("button", name="Stop").click()
+    wait_until(lambda: "Stopped" in status_text(page), 10, "the stop")
