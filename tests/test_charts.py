@@ -125,6 +125,20 @@ def test_vectorised_ema_equals_the_loop_and_skips_nan():
         np.testing.assert_allclose(charts.ema(values, a), np.asarray(expected, np.float32), rtol=2e-5, atol=1e-6)
 
 
+def test_ema_per_unit_of_x_equals_the_loop_over_uneven_gaps():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=20000)
+    x = np.cumsum(rng.integers(1, 6, size=20000)).astype(np.float64)  # 1 to 5 steps a point, 60,000 in all
+    for a in (0.6, 0.99, 0.999):
+        expected, last, weight = [], 0.0, 0.0
+        for i, v in enumerate(values):
+            gap = x[i] - x[i - 1] if i else np.median(np.diff(x))
+            decay = a**gap
+            last, weight = decay * last + (1 - decay) * v, decay * weight + (1 - decay)
+            expected.append(last / weight)
+        np.testing.assert_allclose(charts.ema(values, a, x), np.asarray(expected, np.float32), rtol=1e-4, atol=1e-5)
+
+
 def test_ema_of_2000_points_costs_well_under_a_millisecond_per_curve():
     values = np.random.default_rng(0).normal(size=2000)
     started = time.perf_counter()
@@ -134,16 +148,60 @@ def test_ema_of_2000_points_costs_well_under_a_millisecond_per_curve():
 
 
 @pytest.mark.parametrize("panels", [1, 2, 5, 14, 30])
-def test_any_number_of_panels_stack_inside_the_figure_without_overlapping(panels):
-    """A GAN run with its quality scores has a dozen metrics; every panel keeps a positive height."""
+def test_any_number_of_panels_fit_the_grid_without_overlapping(panels):
+    """A GAN run with its quality scores has a dozen metrics; every panel keeps a positive size and no two
+    panels share a patch of the figure."""
     same = exact(np.linspace(1.0, 0.1, 10))
     fig = charts.compare_figure([("a", {f"metric_{i}": same for i in range(panels)}, 64)])
-    domains = sorted(tuple(fig.layout[k].domain) for k in fig.layout if k.startswith("yaxis"))
-    assert len(domains) == panels
-    for low, high in domains:
-        assert 0.0 <= low < high <= 1.0
-    for (_, below_top), (above_low, _) in zip(domains, domains[1:]):
-        assert below_top <= above_low
+    ys = {k[5:]: tuple(fig.layout[k].domain) for k in fig.layout if k.startswith("yaxis")}
+    xs = {k[5:]: tuple(fig.layout[k].domain) for k in fig.layout if k.startswith("xaxis")}
+    assert len(ys) == len(xs) == panels
+    boxes = [(xs[k], ys[k]) for k in ys]
+    for (x0, x1), (y0, y1) in boxes:
+        assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0
+    for i, (xa, ya) in enumerate(boxes):
+        for xb, yb in boxes[i + 1 :]:
+            apart_x = xa[1] <= xb[0] or xb[1] <= xa[0]
+            apart_y = ya[1] <= yb[0] or yb[1] <= ya[0]
+            assert apart_x or apart_y
+
+
+def test_compare_panels_group_a_gans_curves_and_each_panel_names_its_line_styles():
+    names = ["d_loss", "g_loss", "d_real", "d_fake", "quality/legible", "quality/class_balance", "quality/frechet"]
+    declared = [("losses", ("d_loss", "g_loss")), ("D's verdict", ("d_real", "d_fake"))]
+    panels = charts.compare_panels(names + ["lr"], declared)
+    assert [t for t, _ in panels] == [
+        "losses",
+        "D's verdict",
+        "quality: legible and class balance",
+        "quality: Fréchet distance (lower is better)",
+        "lr",
+    ]
+    curve = exact(np.linspace(1.0, 0.1, 10))
+    real = exact([0.95] * 10)
+    runs = [(label, {n: curve for n in names} | {"quality/real_legible": real}, 64) for label in ("A", "B")]
+    fig = charts.compare_figure(runs, panels=panels[:3])
+    in_legend = [t.name for t in fig.data if t.showlegend is not False and t.legend in (None, "legend")]
+    assert in_legend == ["A", "B", "real digits"]  # each run once, whatever the number of panels
+    styles = {(t.legend, t.name, t.line.dash) for t in fig.data if t.legend not in (None, "legend")}
+    assert ("legend2", "d_loss", "solid") in styles and ("legend2", "g_loss", "dash") in styles
+    g_lines = [t for t in fig.data if t.name == "A" and t.hovertemplate.endswith("g_loss</extra>")]
+    assert [t.line.dash for t in g_lines] == ["dash"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["<b>losses</b>", "<b>D's verdict</b>", "<b>quality: legible and class balance</b>"]
+
+
+def test_smoothing_counts_in_steps_so_a_run_logged_every_fifth_step_looks_as_smooth():
+    """Runs log at different rates: a per-point average smooths one logged every fifth step five times
+    less. Smoothed per step, a jump reads the same at every step both runs have."""
+    values = np.where(np.arange(1, 101) > 50, 1.0, 0.0)
+    every = exact(values)
+    fifth = CurvePoints.exact(np.arange(5, 101, 5), values[4::5])
+    fig = charts.compare_figure([("every", {"loss": every}, 64), ("fifth", {"loss": fifth}, 64)], ChartOptions())
+    a, b = _trace(fig, "every"), _trace(fig, "fifth")
+    np.testing.assert_allclose(np.asarray(a.y)[4::5], b.y, rtol=1e-5, atol=1e-6)
+    per_point = charts.ema(values[4::5], 0.6)
+    assert not np.allclose(per_point, b.y, atol=1e-3)  # what counting points used to draw
 
 
 def test_scores_in_the_compare_view_are_drawn_as_recorded_never_smoothed():

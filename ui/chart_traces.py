@@ -133,9 +133,17 @@ def epoch_trace(points: EpochPoints, x, name: str, axes: dict, **style) -> dict:
 
 
 def metric_traces(
-    name: str, curve: CurvePoints, epoch_curves: dict, options: ChartOptions, batch_size, axes: dict, color: str
+    name: str,
+    curve: CurvePoints,
+    epoch_curves: dict,
+    options: ChartOptions,
+    batch_size,
+    axes: dict,
+    color: str,
+    unit: float = 1.0,
 ) -> list[dict]:
-    """One metric's traces: min-max band, bucket means (faint), their smoothed line, epoch means, validation."""
+    """One metric's traces: min-max band, bucket means (faint), their smoothed line (per ``unit`` of x),
+    epoch means, validation."""
     x = x_values(curve.steps, curve.times, options.x, batch_size)
     traces = band_traces(x, curve, name, axes, color)
     if options.smoothing > 0:
@@ -151,7 +159,7 @@ def metric_traces(
                 hovertemplate=f"{name} raw: %{{y:.4g}}<extra></extra>",
             )
         )
-    traces.append(line_trace(x, ema(curve.mean, options.smoothing), name, axes, color))
+    traces.append(line_trace(x, ema(curve.mean, options.smoothing, x, unit), name, axes, color))
     for key, label, style in (
         (
             f"epoch/{name}",

@@ -16,13 +16,21 @@ x modes, robust ranges); this module assembles the figures pages show.
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import plotly.graph_objects as go
 
 from runtime.curves import CurvePoints, EpochPoints
 from trainers.quality import REFERENCE
-from ui.chart_math import X_MODES, ChartOptions, ema, x_at_steps, x_values  # noqa: F401  (ChartOptions, ema: re-exported)
+from ui.chart_math import (  # noqa: F401  (ChartOptions, ema: re-exported)
+    X_MODES,
+    ChartOptions,
+    ema,
+    smoothing_unit,
+    x_at_steps,
+    x_values,
+)
 from ui.chart_traces import (  # noqa: F401  (MAX_EPOCH_LABELS, PALETTE: re-exported)
     MAX_EPOCH_LABELS,
     PALETTE,
@@ -76,9 +84,12 @@ def curves_figure(
     titles = [t for t, _ in titled]
     layout, panel_axes = stacked_layout(titles, height_per_row, 50, X_MODES.get(options.x, options.x))
     data: list[dict] = []
+    unit = smoothing_unit(options.x, [(curves[n], batch_size) for n in names])
     for group, axes in zip(groups, panel_axes):
         for name in group:
-            data += metric_traces(name, curves[name], epoch_curves or {}, options, batch_size, axes, color_of[name])
+            data += metric_traces(
+                name, curves[name], epoch_curves or {}, options, batch_size, axes, color_of[name], unit
+            )
         apply_y_options(layout, axes, [curves[n].mean for n in group], options)
     reference = curves[names[0]] if names else None
 
@@ -151,47 +162,186 @@ def epoch_table(epoch_curves: dict[str, EpochPoints], names: list[str]) -> dict[
     return table
 
 
+QUALITY_PANELS = (
+    ("quality: legible and class balance", ("quality/legible", "quality/class_balance")),
+    ("quality: Fréchet distance (lower is better)", ("quality/frechet",)),
+)
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+
+
+def compare_panels(names: list[str], declared: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, list[str]]]:
+    """The compare view's panels: the variants' own groups (losses, the discriminator's verdicts,
+    gradient norms), the quality scores, then what is left as ``metric_groups`` puts it."""
+    panels, placed = [], set()
+    for title, group in [*declared, *QUALITY_PANELS]:
+        members = [n for n in group if n in names and n not in placed]
+        if members:
+            panels.append((title, members))
+            placed.update(members)
+    rest = metric_groups([n for n in names if n not in placed])
+    return panels + [(" · ".join(g), g) for g in rest]
+
+
+def grid_layout(titles: list[str], columns: int, height_per_row: int, x_title: str) -> tuple[dict, list[dict]]:
+    """Panels in a grid, ``columns`` wide, sharing one x axis; each titled above its top-left corner.
+    The runs' legend sits above the grid, each panel's own legend (its metrics' line styles) at its
+    top right."""
+    rows = max(1, math.ceil(len(titles) / columns))
+    top_px, gap_px, bottom_px = 70, 70, 45
+    plot_px = rows * height_per_row + (rows - 1) * gap_px
+    col_gap = 0.07 if columns > 1 else 0.0
+    width = (1.0 - col_gap * (columns - 1)) / columns
+    layout: dict = {
+        "height": top_px + plot_px + bottom_px,
+        "margin": {"l": 10, "r": 10, "t": top_px, "b": bottom_px},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0 + 30 / plot_px, "x": 0},
+        "hovermode": "x unified",
+        "annotations": [],
+    }
+    axes = []
+    for i, title in enumerate(titles):
+        row, col = divmod(i, columns)
+        top = 1.0 - row * (height_per_row + gap_px) / plot_px
+        bottom = top - height_per_row / plot_px
+        left = col * (width + col_gap)
+        xa, ya = _axis("xaxis", i + 1), _axis("yaxis", i + 1)
+        x_ref, y_ref = "x" + xa[5:], "y" + ya[5:]
+        layout[xa] = {"anchor": y_ref, "domain": [round(left, 6), round(left + width, 6)]}
+        if i:
+            layout[xa]["matches"] = "x"
+        if row == rows - 1 or i + columns >= len(titles):
+            layout[xa]["title"] = {"text": x_title, "font": {"size": 11}}
+        layout[ya] = {"anchor": x_ref, "domain": [round(max(0.0, bottom), 6), round(min(1.0, top), 6)]}
+        layout["annotations"].append(
+            {
+                "text": f"<b>{html.escape(title, quote=False)}</b>",
+                "xref": "paper",
+                "yref": "paper",
+                "x": left,
+                "y": top,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "yshift": 4,
+                "showarrow": False,
+                "font": {"size": 13},
+            }
+        )
+        legend = f"legend{i + 2}"
+        layout[legend] = {
+            "orientation": "h",
+            "xref": "paper",
+            "yref": "paper",
+            "x": left + width,
+            "xanchor": "right",
+            "y": top,
+            "yanchor": "bottom",
+            "font": {"size": 11},
+            "bgcolor": "rgba(0,0,0,0)",
+        }
+        axes.append({"xaxis": x_ref, "yaxis": y_ref, "_layout_y": ya, "_legend": legend})
+    return layout, axes
+
+
+def _axis(kind: str, n: int) -> str:
+    return kind if n == 1 else f"{kind}{n}"
+
+
 def compare_figure(
     runs: list[tuple[str, dict[str, CurvePoints], int | None]],
     options: ChartOptions = ChartOptions(),
-    height_per_row: int = 240,
+    panels: list[tuple[str, list[str]]] | None = None,
+    columns: int = 2,
+    height_per_row: int = 200,
 ) -> go.Figure:
-    """Curves of several runs overlaid: one panel per metric name, one colour per run (label, curves, batch size)."""
+    """Curves of several runs (label, curves, batch size) overlaid, a few panels a screen holds.
+
+    One colour per run (the legend above the grid); within a panel one line style per metric (the
+    panel's own legend: d_loss solid, g_loss dashed). Per-step curves are smoothed per unit of x;
+    scores are sparse, drawn as recorded (points joined), with the value real digits get as a grey
+    dotted line. ``panels`` (title, names) default to one panel per metric."""
     names: list[str] = []
     for _, curves, _ in runs:
         names += [n for n in curves if n not in names and len(curves[n])]
+    if panels is None:
+        panels = [(n, [n]) for n in names]
+    panels = [(t, [n for n in group if n in names]) for t, group in panels]
+    panels = [(t, group) for t, group in panels if group]
+    layout, panel_axes = grid_layout([t for t, _ in panels], columns, height_per_row, X_MODES.get(options.x, options.x))
+    unit = smoothing_unit(options.x, [(c[n], b) for _, c, b in runs for n in names if n in c])
     data: list[dict] = []
-    layout, panel_axes = stacked_layout(names, height_per_row, 40, X_MODES.get(options.x, options.x))
-    in_legend: set[str] = set()
-    for name, axes in zip(names, panel_axes):
+    for (_, group), axes in zip(panels, panel_axes):
         shown = []
-        for i, (label, curves, batch_size) in enumerate(runs):
-            if name not in curves or not len(curves[name]):
-                continue
-            curve = curves[name]
-            color = PALETTE[i % len(PALETTE)]
-            x = x_values(curve.steps, curve.times, options.x, batch_size)
-            # Scores are sparse (a point every so often): never smoothed, drawn as points, as recorded.
+        for j, name in enumerate(group):
+            dash = DASHES[j % len(DASHES)]
             sparse = name.startswith("quality/")
-            data += [] if sparse else band_traces(x, curve, f"{label} {name}", axes, color)
-            data.append(
-                line_trace(
-                    x,
-                    curve.mean if sparse else ema(curve.mean, options.smoothing),
-                    label,
-                    axes,
-                    color,
-                    mode="lines+markers" if sparse else "lines",
-                    legendgroup=html.escape(label),
-                    showlegend=label not in in_legend,
-                    hovertemplate=f"{html.escape(label)}: %{{y:.4g}}<extra>{html.escape(name)}</extra>",
+            if len(group) > 1:  # the panel's legend: which line style is which metric
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": [None],
+                        "y": [None],
+                        "mode": "lines",
+                        "name": html.escape(name.removeprefix("quality/")),
+                        "line": {"color": "#555", "width": 2, "dash": dash},
+                        "legend": axes["_legend"],
+                        "hoverinfo": "skip",
+                        **trace_axes(axes),
+                    }
                 )
-            )
-            in_legend.add(label)
-            shown.append(curve.mean)
+            for i, (label, curves, batch_size) in enumerate(runs):
+                if name not in curves or not len(curves[name]):
+                    continue
+                curve = curves[name]
+                color = PALETTE[i % len(PALETTE)]
+                x = x_values(curve.steps, curve.times, options.x, batch_size)
+                data += [] if sparse or len(group) > 1 else band_traces(x, curve, f"{label} {name}", axes, color)
+                data.append(
+                    line_trace(
+                        x,
+                        curve.mean if sparse else ema(curve.mean, options.smoothing, x, unit),
+                        label,
+                        axes,
+                        color,
+                        mode="lines+markers" if sparse else "lines",
+                        line={"color": color, "width": 2, "dash": dash},
+                        legendgroup=html.escape(label),
+                        showlegend=not any(d.get("legendgroup") == html.escape(label) for d in data),
+                        hovertemplate=f"{html.escape(label)}: %{{y:.4g}}<extra>{html.escape(name)}</extra>",
+                    )
+                )
+                shown.append(curve.mean)
+            reference = _reference(runs, name)
+            if reference is not None:
+                x = x_values(reference.steps, reference.times, options.x, None)
+                data.append(
+                    line_trace(
+                        x,
+                        reference.mean,
+                        "real digits",
+                        axes,
+                        "#888888",
+                        mode="lines+markers",
+                        marker={"size": 4, "color": "#888888"},
+                        line={"color": "#888888", "width": 1.5, "dash": "dot"},
+                        showlegend=not any(d.get("name") == "real digits" for d in data),
+                        legendgroup="real digits",
+                        hovertemplate="real digits: %{y:.3g}<extra>" + html.escape(name) + "</extra>",
+                    )
+                )
         apply_y_options(layout, axes, shown, options)
     layout["uirevision"] = f"compare-{options.x}"
     return go.Figure({"data": data, "layout": layout})
+
+
+def _reference(runs, name: str) -> CurvePoints | None:
+    """What real digits score for ``name`` (recorded beside each score), from the first run that has it."""
+    if not name.startswith("quality/"):
+        return None
+    key = name.replace("quality/", "quality/" + REFERENCE)
+    for _, curves, _ in runs:
+        if key in curves and len(curves[key]):
+            return curves[key]
+    return None
 
 
 def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] | None = None) -> go.Figure:

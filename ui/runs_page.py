@@ -12,7 +12,8 @@ from runtime import exports
 from runtime.access import visitor_hash
 from runtime.naming import MAX_NAME, MAX_NOTES
 from runtime.status import ACTIVE
-from trainers.quality import is_breakdown
+from trainers import VARIANTS
+from trainers.quality import REFERENCE, is_breakdown
 from ui import charts
 from ui.chart_controls import chart_options_ui
 from ui.fmt import code, plain
@@ -188,6 +189,30 @@ def _labels(snaps: list) -> list[str]:
     return [f"{n} ({s.id[:6]})" if names.count(n) > 1 else n for n, s in zip(names, snaps)]
 
 
+COMPARE_PANELS = 4  # drawn at first: two rows of two, one screen
+
+
+def _panels(snaps: list) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The panels the runs' curves fall into (each variant's own groups, the quality scores, the rest),
+    and the breakdowns offered apart (per-digit shares, the judge's figures; the references to real
+    digits are drawn beside their score)."""
+    names = sorted({name for s in snaps for name, c in s.curves.items() if len(c)})
+    declared = []
+    for snap in snaps:
+        spec = VARIANTS.get(snap.variant)
+        declared += [p for p in (spec.panels if spec else ()) if p not in declared]
+    main = charts.compare_panels([n for n in names if not is_breakdown(n)], declared)
+    return main, [n for n in names if is_breakdown(n) and not n.startswith("quality/" + REFERENCE)]
+
+
+def _default_panels(panels: list[tuple[str, list[str]]]) -> list[str]:
+    """The first two groups of the variants' own (losses, verdicts) and the quality scores, up to four."""
+    main = [t for t, _ in panels]
+    quality = [t for t in main if t.startswith("quality")]
+    others = [t for t in main if t not in quality]
+    return others[: max(COMPARE_PANELS - len(quality), 2)] + quality
+
+
 def _compare(run_ids: list[str]) -> None:
     manager = get_manager()
     snaps = [s for s in (manager.snapshot(r) for r in run_ids) if s is not None]
@@ -196,17 +221,32 @@ def _compare(run_ids: list[str]) -> None:
     st.subheader(f"Comparing {len(snaps)} runs")
     has_time = any(s.active or any(np.isfinite(c.times).any() for c in s.curves.values()) for s in snaps)
     options = chart_options_ui("compare", has_time)
-    names = sorted({name for s in snaps for name in s.curves})
-    shown = st.multiselect(
-        "Metrics",
-        names,
-        default=[n for n in names if not is_breakdown(n)],
-        key="compare-metrics",
-        help="One panel per metric. Per-digit breakdowns of the GAN scores are left out unless you add them.",
+    panels, breakdowns = _panels(snaps)
+    wanted = st.pills(
+        "Panels",
+        [t for t, _ in panels],
+        selection_mode="multi",
+        default=_default_panels(panels),
+        key="compare-panels",
+        help="Which groups of curves to draw, two side by side.",
     )
-    curves = [{k: v for k, v in s.curves.items() if k in shown} for s in snaps]
-    fig = charts.compare_figure([(lab, c, s.batch_size) for lab, c, s in zip(labels, curves, snaps)], options)
-    st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+    extra = st.columns(3)[0].multiselect(
+        "Breakdowns",
+        breakdowns,
+        key="compare-breakdowns",
+        placeholder="per-digit scores…" if breakdowns else "none recorded",
+        disabled=not breakdowns,
+        help="The scores' breakdowns (each digit's legibility, the judge's own figures), a panel each.",
+    )
+    chosen = [p for p in panels if p[0] in (wanted or [])] + [(n, [n]) for n in extra]
+    curves = [s.curves for s in snaps]
+    fig = charts.compare_figure(
+        [(lab, c, s.batch_size) for lab, c, s in zip(labels, curves, snaps)], options, panels=chosen
+    )
+    if chosen:
+        st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+    else:
+        st.caption("Pick a panel above to draw its curves.")
     _diffs(snaps, labels)
 
     st.markdown("**Settings that differ**")

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from runtime.cadence import QUALITY
 from runtime.snapshot import Snapshot
 from trainers.precision import bf16_support
 from trainers.quality import (
@@ -127,7 +128,17 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
             delta_arrow="off",  # a reference, not a change
             help=meaning,
         )
-    cols[3].metric("scoring cost", f"{share:.1%}" if share is not None else "–", help="Share of the run's time so far.")
+    budget = QUALITY.budget or 0.0
+    cols[3].metric(
+        "scoring cost",
+        f"{share:.1%}" if share is not None else "–",
+        delta=f"budget: {budget:.0%} of the run",
+        delta_color="off",
+        delta_arrow="off",
+        help="Share of the run's time so far spent scoring. The first score comes early on purpose (one to "
+        "look at within seconds), so the share starts high; later scores wait until the run's share is back "
+        f"within {budget:.0%}, the final one included.",
+    )
     if (reached := time_to_digits(snap)) is not None:
         seconds, step = reached
         st.success(

@@ -8,7 +8,8 @@ from tests.e2e.helpers import settle, start, status_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
-TINY = "num_images=512&batch_size=16&latent_dim=16&epochs=1"  # 32 steps each
+# 128 steps each (some 10-20 s on 2 cores), long enough for a score in between and a final one.
+TINY = "num_images=2048&batch_size=16&latent_dim=16&epochs=1&quality_samples=200"
 
 
 def axis_title(page) -> str:
@@ -39,7 +40,7 @@ def test_compare_guide_and_tuned_gan_on_a_wall_time_axis(server, browser, shot):
     for step in ("guide", "tuned"):
         url = start(page, server, f"{TINY}&step={step}")
         ids.append(re.search(r"run=(\w+)", url).group(1))
-        wait_until(lambda: "Completed" in status_text(page), 120, f"the {step} run to complete")
+        wait_until(lambda: "Completed" in status_text(page), 180, f"the {step} run to complete")
     page.goto(f"{server}/runs?runs={','.join(ids)}")
     page.get_by_text("Comparing 2 runs").wait_for(timeout=30_000)
     settle(page, anchor="Settings that differ")
@@ -50,3 +51,18 @@ def test_compare_guide_and_tuned_gan_on_a_wall_time_axis(server, browser, shot):
     page.get_by_text("Sample grids at the same step").scroll_into_view_if_needed()
     page.get_by_text("Comparing 2 runs").scroll_into_view_if_needed()
     shot(page, "compare-wall-time")
+
+    # The view a screen holds: losses, the discriminator's verdicts and the two quality panels, two by two.
+    titles = page.evaluate(
+        "() => document.querySelector('.js-plotly-plot')._fullLayout.annotations.map(a => a.text)"
+    )
+    assert [re.sub("<[^>]+>", "", t) for t in titles] == [
+        "losses",
+        "D's verdict: P(real) on real vs generated",
+        "quality: legible and class balance",
+        "quality: Fréchet distance (lower is better)",
+    ]
+    page.get_by_text("Comparing 2 runs").evaluate("e => e.scrollIntoView({block: 'start'})")
+    box = page.locator(".js-plotly-plot").first.bounding_box()
+    assert box["height"] <= 720 and box["y"] + box["height"] <= 1000, box  # on the screen with its heading
+    shot(page, "compare-panels")
