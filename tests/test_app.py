@@ -1,5 +1,6 @@
 """AppTest for every page: renders, Start creates a run, Stop stops it, bad links fall back."""
 
+import json
 import time
 
 import pytest
@@ -7,6 +8,7 @@ import streamlit as st
 
 from tests.apptest import page, shown, texts, wait_for_first_step
 from trainers import VARIANTS
+from ui.fmt import plain
 
 
 def test_home_renders_device_mnist_variants_and_runs(lab):
@@ -171,10 +173,34 @@ def test_compare_two_runs_of_different_variants(lab):
     assert name_a == "compute_loss step: samples=64, learning_rate=0.01, epochs=2"  # what differs from defaults
     assert name_b.startswith("GAN on MNIST: step=guide")
     assert name_a in spec and name_b in spec  # the legend uses names
-    assert '"loss"' in spec and '"d_loss"' in spec  # every metric name gets its panel
+    titles = [note["text"] for note in json.loads(spec)["layout"]["annotations"]]
+    assert "<b>loss</b>" in titles and "<b>losses</b>" in titles  # compute_loss's panel and the GAN's (its d_loss)
     differing = at.dataframe[1].value  # runs table, differing settings, final metrics
     assert "variant" in list(differing["setting"]) and "learning_rate" in list(differing["setting"])
     assert len(at.get("image")) == 1  # only the GAN has a grid
+
+
+def test_runs_table_has_a_column_per_headline_metric_and_differing_setting_and_filters_by_variant(lab):
+    a, b = _finished_runs(lab)
+    manager = lab()
+    c = manager.start("compute_loss", {"samples": 64, "epochs": 2, "learning_rate": 0.02})
+    assert manager.wait(c, 60) == "completed"
+    at = page("pages/runs.py")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    names = list(table["name"])
+    assert names[0] == manager.snapshot(c).name and a not in names  # names, not ids
+    row = table[table["run"] == a].iloc[0]
+    assert row["loss"] == pytest.approx(manager.store.last_values(a)["loss"])  # a number: the column sorts
+    assert {"d_loss", "g_loss", "legible"} <= set(table.columns)  # the GAN's headline metrics
+    assert row["learning_rate"] == pytest.approx(0.01) and row["progress"] == 1.0
+    assert "settings" not in table.columns and "final metrics" not in table.columns
+    at.button_group(key="runs-variants").set_value(["compute_loss"]).run()
+    table = at.dataframe[0].value
+    assert set(table["run"]) == {a, c} and "d_loss" not in table.columns
+    home = page()
+    labels = " ".join(e.proto.label for e in home.get("page_link"))
+    assert plain(manager.snapshot(c).name) in labels and c not in labels  # the home page names runs too
 
 
 def test_open_one_run_offers_exports_and_delete_removes_it_everywhere(lab):

@@ -6,7 +6,7 @@ import streamlit as st
 
 from trainers import VARIANTS
 from trainers.data import MnistError, MnistNotFoundError, describe_mnist_source, load_mnist
-from ui.fmt import STATUS_ICONS
+from ui.fmt import STATUS_ICONS, plain
 from ui.lab import get_manager
 from ui.navigation import page_of, require_app
 from ui.visitor import client_address
@@ -66,11 +66,13 @@ def render() -> None:
         spec = VARIANTS.get(r["variant"])
         if spec is None:
             continue
+        name = plain(r.get("name") or spec.title)  # names are typed by people: shown as written
         progress = f"step {r['steps_done']:,}" + (f" of {r['total_steps']:,}" if r.get("total_steps") else "")
         st.page_link(
             page_of(spec.key),
             query_params={"run": r["id"]},
-            label=f"{STATUS_ICONS.get(r['status'], '')} {spec.title} · {r['status']} · {progress} · `{r['id']}`",
+            label=f"{STATUS_ICONS.get(r['status'], '')} {name} · {r['status']} · {progress}",
+            help=f"Run {r['id']}",
         )
     if manager.recovered:
         st.caption(f"{len(manager.recovered)} run(s) were interrupted by the last restart; their records are kept.")

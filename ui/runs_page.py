@@ -20,7 +20,7 @@ from ui.fmt import code, plain
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
-from ui.runs_table import run_rows, runs_table_ui
+from ui.runs_table import metric_columns, run_rows, runs_table_ui
 from ui.server import csv_url
 from ui.visitor import visitor
 
@@ -284,8 +284,19 @@ def render() -> None:
         st.info("No runs yet. Open a training step and press Start.")
         return
     owner = visitor_hash(visitor()) if manager.private_runs else None
-    st.caption("Tick rows to open a run, or several to compare them.")
-    chosen = runs_table_ui(run_rows(runs, manager.store.last_values, owner))
+    variants = list(dict.fromkeys(r["variant"] for r in runs))
+    if len(variants) > 1:
+        shown = st.pills(
+            "Variants",
+            variants,
+            selection_mode="multi",
+            format_func=lambda key: VARIANTS[key].title if key in VARIANTS else key,
+            key="runs-variants",
+            help="Show only the runs of these variants (none picked: all).",
+        )
+        runs = [r for r in runs if not shown or r["variant"] in shown]
+    st.caption("Tick rows to open a run, or several to compare them; click a column's header to sort by it.")
+    chosen = runs_table_ui(run_rows(runs, manager.store.last_values, owner), metric_columns(runs))
     if len(chosen) == 1:
         st.divider()
         _name_and_notes(chosen[0])

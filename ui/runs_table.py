@@ -11,7 +11,6 @@ import time
 
 import streamlit as st
 
-from runtime.status import ACTIVE
 from trainers import VARIANTS
 from ui.fmt import fmt_duration, fmt_setting
 
@@ -26,35 +25,54 @@ def settings_text(variant: str, config: dict) -> str:
     return ", ".join(fmt_setting(k, v) for k, v in shown.items())
 
 
-def final_text(last: dict[str, float], variant: str) -> str:
-    spec = VARIANTS.get(variant)
-    names = [n for n in (spec.headline if spec else ()) if n in last]
-    names += [n for n in last if n.startswith("final/")]
-    return ", ".join(f"{n.split('/')[-1]}={last[n]:.4g}" for n in names)
+def metric_columns(runs: list[dict]) -> list[str]:
+    """The headline metrics of the runs' variants, in their declared order: one column each."""
+    names: list[str] = []
+    for r in runs:
+        spec = VARIANTS.get(r["variant"])
+        names += [n for n in (spec.headline if spec else ()) if n not in names]
+    return names
+
+
+def setting_columns(runs: list[dict]) -> list[str]:
+    """The key settings (as their variants declare them) whose values differ between ``runs``."""
+    keys: list[str] = []
+    for r in runs:
+        spec = VARIANTS.get(r["variant"])
+        keys += [k for k in (spec.distinguishing(r["config"]) if spec else r["config"]) if k not in keys]
+    return [k for k in keys if len({repr(r["config"].get(k)) for r in runs}) > 1]
+
+
+def _cell(value):
+    """A setting as a table cell: numbers stay numbers (so the column sorts), the rest as text."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[dict]:
     """Table rows for ``runs`` (as ``RunManager.list`` gives them); ``last_values(id)`` gives final figures.
 
-    With ``owner`` (this browser's visitor hash, private runs only) a column says which runs are its own.
+    A column per headline metric (its last value) and per key setting that differs between the runs,
+    so the table sorts by any of them. With ``owner`` (this browser's visitor hash, private runs only)
+    a column says which runs are its own.
     """
+    metrics, settings = metric_columns(runs), setting_columns(runs)
     rows = []
     now = time.time()
     for r in runs:
         spec = VARIANTS.get(r["variant"])
-        active = r["status"] in ACTIVE
         total = r.get("total_steps")
+        last = last_values(r["id"]) if metrics else {}
         rows.append(
             {
                 **({"yours": r.get("visitor") == owner} if owner else {}),
                 "name": r.get("name") or r["id"],
                 "status": r["status"],
-                "progress": (r["steps_done"] / total if total else 0.0) if active else None,
+                "progress": min(1.0, r["steps_done"] / total) if total else None,
                 "variant": spec.title if spec else r["variant"],
+                **{_metric_label(n): last.get(n) for n in metrics},
+                **{k: _cell(r["config"].get(k)) for k in settings},
                 "sweep": r.get("sweep") or "",
-                "settings": settings_text(r["variant"], r["config"]),
-                "final metrics": "" if active else final_text(last_values(r["id"]), r["variant"]),
-                "steps": f"{r['steps_done']:,}/{total:,}" if total else f"{r['steps_done']:,}",
+                "steps": r["steps_done"],
                 "ms/step": round(r["ms_per_step"], 1) if r.get("ms_per_step") else None,
                 "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"])),
                 "age": fmt_duration(now - r["created"]),
@@ -62,6 +80,10 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
             }
         )
     return rows
+
+
+def _metric_label(name: str) -> str:
+    return name.removeprefix("quality/")
 
 
 def _chosen_before(ids: list[str]) -> list[str]:
@@ -76,8 +98,9 @@ def _chosen_before(ids: list[str]) -> list[str]:
     return [drawn[p] for p in positions if p < len(drawn)]
 
 
-def runs_table_ui(rows: list[dict]) -> list[str]:
-    """Draw the table; return the ids of the selected runs (and keep them in the URL)."""
+def runs_table_ui(rows: list[dict], metrics: list[str] = ()) -> list[str]:
+    """Draw the table; return the ids of the selected runs (and keep them in the URL). ``metrics``:
+    the headline metrics' columns, drawn as numbers with four significant digits."""
     ids = [row["run"] for row in rows]
     chosen = [r for r in _chosen_before(ids) if r in ids]
     st.session_state[TABLE_KEY] = {"selection": {"rows": [ids.index(r) for r in chosen], "columns": [], "cells": []}}
@@ -93,6 +116,11 @@ def runs_table_ui(rows: list[dict]) -> list[str]:
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
             "name": st.column_config.TextColumn("name", width="large"),
             "run": st.column_config.TextColumn("run id"),
+            "steps": st.column_config.NumberColumn("steps", format="localized"),
+            **{
+                _metric_label(n): st.column_config.NumberColumn(_metric_label(n), format="%.4g", help=f"last {n}")
+                for n in metrics
+            },
         },
     )
     if chosen:

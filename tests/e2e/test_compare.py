@@ -53,9 +53,7 @@ def test_compare_guide_and_tuned_gan_on_a_wall_time_axis(server, browser, shot):
     shot(page, "compare-wall-time")
 
     # The view a screen holds: losses, the discriminator's verdicts and the two quality panels, two by two.
-    titles = page.evaluate(
-        "() => document.querySelector('.js-plotly-plot')._fullLayout.annotations.map(a => a.text)"
-    )
+    titles = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.annotations.map(a => a.text)")
     assert [re.sub("<[^>]+>", "", t) for t in titles] == [
         "losses",
         "D's verdict: P(real) on real vs generated",
