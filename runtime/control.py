@@ -67,9 +67,11 @@ class RunControls:
             run.touch(name=name, notes=notes)
         self._snapshot_cache.pop(run_id, None)
 
-    def start_sweep(self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None) -> list[str]:
+    def start_sweep(
+        self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None, names=None
+    ) -> list[str]:
         """One run per combination of ``grid``'s values (runtime/sweeps.py); their ids."""
-        return sweeps.start_sweep(self, variant, base, grid, visitor, client)
+        return sweeps.start_sweep(self, variant, base, grid, visitor, client, names)
 
     def steering(self, run_id: str):
         """The run's steering (knobs and single steps) while it trains, else None."""

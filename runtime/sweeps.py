@@ -43,8 +43,11 @@ def apply(base: dict, combo: dict) -> dict:
     return config
 
 
-def start_sweep(manager, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None) -> list[str]:
-    """Start one run per combination of ``grid`` over ``base``; return their ids (``ValueError`` if refused)."""
+def start_sweep(
+    manager, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None, names: list[str] | None = None
+) -> list[str]:
+    """Start one run per combination of ``grid`` over ``base``; return their ids (``ValueError`` if refused).
+    ``names``: the runs' names, one per combination in order (default: the sweep and its values)."""
     import trainers
 
     spec = trainers.get_variant(variant)
@@ -64,9 +67,8 @@ def start_sweep(manager, variant: str, base: dict, grid: dict[str, list], visito
         raise ValueError(f"The lab's queue has room for {manager.scheduler.max_queue - waiting} more runs only.")
     sweep = uuid.uuid4().hex[:8]
     ids = []
-    for combo, config in zip(combinations(grid), configs):
+    for i, (combo, config) in enumerate(zip(combinations(grid), configs)):
         label = ", ".join(f"{k}={format_value(v)}" for k, v in combo.items())
-        ids.append(
-            manager.start(variant, config, visitor=visitor, client=client, sweep=sweep, name=f"sweep {sweep}: {label}")
-        )
+        name = names[i] if names else f"sweep {sweep}: {label}"
+        ids.append(manager.start(variant, config, visitor=visitor, client=client, sweep=sweep, name=name))
     return ids

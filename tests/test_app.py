@@ -401,3 +401,44 @@ def test_a_gan_page_says_what_to_expect_and_opens_its_fast_setting_in_one_click(
         "d_learning_rate": "0.001",
     }
     assert at.slider(key="cfg:cgan:d_channels").value == 16  # the sidebar took them
+
+
+def test_with_and_without_class_weights_in_one_click_compares_the_rare_digits_recall(lab):
+    at = page("pages/weighted.py", epochs="1", batch_size="256")
+    assert not at.exception
+    at.button(key="start-both:weighted").click().run()
+    assert not at.exception, at.exception
+    manager = lab()
+    runs = {r["name"]: r for r in manager.list(limit=10)}
+    assert set(runs) == {"sample_weight & class_weight, with class weights", "sample_weight & class_weight, without"}
+    first, second = (
+        runs["sample_weight & class_weight, with class weights"],
+        runs["sample_weight & class_weight, without"],
+    )
+    assert first["config"]["weighting"] == "class_weight" and second["config"]["weighting"] == "none"
+    assert {k: v for k, v in first["config"].items() if k != "weighting"} == {
+        k: v for k, v in second["config"].items() if k != "weighting"
+    }
+    assert first["config"]["epochs"] == 1  # the page's settings, the one setting aside
+    for run in (first, second):
+        assert manager.wait(run["id"], 120) == "completed"
+    at = page("pages/runs.py", runs=f"{first['id']},{second['id']}")
+    assert not at.exception, at.exception
+    [figures] = [d.value for d in at.dataframe if "figure" in d.value.columns]
+    assert list(figures["figure"]) == [
+        "recall of digit 0 (rare)",
+        "recall of digit 1 (rare)",
+        "recall of digit 2 (rare)",
+        "balanced accuracy",
+    ]
+    last = manager.store.last_values(first["id"])
+    column = figures.columns[1]
+    assert figures[column][0] == pytest.approx(last["final/class_acc_0"]) and "with class weights" in column
+    assert "weighting = class_weight vs none" in texts(at)
+
+
+def test_the_gan_page_offers_the_guide_and_the_tuned_step_side_by_side(lab):
+    at = page("pages/gan.py")
+    assert at.button(key="start-both:gan").label == "Run the guide's step and the tuned one"
+    regression = page("pages/weighted.py", task="regression", weighting="sample_weight")
+    assert "start-both:weighted" not in [b.key for b in regression.button]  # no rare digits to compare there

@@ -49,6 +49,29 @@ def never(config: dict) -> bool:
     return False
 
 
+def always(config: dict) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """ "Run with and without": where a page is about a difference (class weights or none, the guide's
+    step or the tuned one), two runs that differ in ``setting`` only, started together and opened side
+    by side, their headline figures in one small table.
+
+    ``figures(config)`` lists (label, figure) pairs: a figure is a metric's last value (a name as the
+    store keeps it, ``final/test_acc``) or one of the run's own figures, ``ms/step`` and ``images/s``.
+    """
+
+    button: str  # the button's words: "Run with and without class weights"
+    setting: str
+    first: Any  # the value of the first run ("with")
+    second: Any  # the value of the second run ("without")
+    names: tuple[str, str]  # how each run is named: ("with class weights", "without")
+    figures: Callable[[dict], tuple[tuple[str, str], ...]]
+    when: Callable[[dict], bool] = always  # e.g. only for the MNIST task
+
+
 @dataclass(frozen=True)
 class VariantSpec:
     """A training-step variant, as the UI, the runtime and the tests see it."""
@@ -81,6 +104,7 @@ class VariantSpec:
     check: Callable[[dict], dict | None] | None = None  # cross-knob rules; raises ValueError, may complete the config
     explain_error: Callable[[dict, BaseException], tuple[str, str]] | None = None  # (message, details) of a failure
     runs_code: bool = False  # runs code a visitor typed: off on a shared demo unless explicitly allowed
+    contrast: Contrast | None = None  # a page about a difference: run with and without in one click
 
     def __post_init__(self):
         if not self.headline:

@@ -13,6 +13,7 @@ from runtime.access import visitor_hash
 from runtime.naming import MAX_NAME, MAX_NOTES
 from runtime.status import ACTIVE
 from trainers import VARIANTS
+from trainers.config import format_value
 from trainers.quality import REFERENCE, is_breakdown
 from ui import charts
 from ui.chart_controls import chart_options_ui
@@ -213,12 +214,56 @@ def _default_panels(panels: list[tuple[str, list[str]]]) -> list[str]:
     return others[: max(COMPARE_PANELS - len(quality), 2)] + quality
 
 
+def figure_value(figure: str, run: dict, last: dict[str, float]) -> float | None:
+    """A contrast's figure for one run: a metric's last value, or the run's own ms/step and images/s."""
+    ms = run.get("ms_per_step")
+    if figure == "ms/step":
+        return ms
+    if figure == "images/s":
+        return (run.get("batch_size") or 0) * 1000.0 / ms if ms else None
+    return last.get(figure)
+
+
+def _contrast_table(run_ids: list[str], labels: list[str]) -> None:
+    """Where the runs are a page's "with and without" (one variant with a contrast), its figures side by
+    side; redrawn every few seconds until both runs have ended."""
+    manager = get_manager()
+    rows = [manager.store.get_run(r) for r in run_ids]
+    if any(r is None for r in rows) or len({r["variant"] for r in rows}) != 1:
+        return
+    spec = VARIANTS.get(rows[0]["variant"])
+    contrast = spec.contrast if spec else None
+    if contrast is None or not contrast.when(rows[0]["config"]):
+        return
+    figures = contrast.figures(rows[0]["config"])
+    lasts = [manager.store.last_values(r["id"]) for r in rows]
+    table = {"figure": [label for label, _ in figures]}
+    for label, row, last in zip(labels, rows, lasts):
+        table[label] = [figure_value(figure, row, last) for _, figure in figures]
+    values = " vs ".join(format_value(r["config"].get(contrast.setting)) for r in rows)
+    st.markdown(f"**The figures this comparison is about** ({contrast.setting} = {values})")
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={label: st.column_config.NumberColumn(label, format="%.4g") for label in labels},
+    )
+    active = any(r["status"] in ACTIVE for r in rows)
+    if active:
+        st.caption("The figures fill in as the runs train and end (one after the other where one trains at a time).")
+    seen = f"contrast-active:{','.join(run_ids)}"
+    was_active, st.session_state[seen] = st.session_state.get(seen), active
+    if was_active and not active:
+        st.rerun(scope="app")  # both ended: the whole view (curves, grids, final metrics) is drawn once more
+
+
 def _compare(run_ids: list[str]) -> None:
     manager = get_manager()
     snaps = [s for s in (manager.snapshot(r) for r in run_ids) if s is not None]
     rows = [manager.store.get_run(s.id) for s in snaps]
     labels = _labels(snaps)
     st.subheader(f"Comparing {len(snaps)} runs")
+    active = any(s.active for s in snaps)
+    st.fragment(_contrast_table, run_every=2.0 if active else None)([s.id for s in snaps], labels)
     has_time = any(s.active or any(np.isfinite(c.times).any() for c in s.curves.values()) for s in snaps)
     options = chart_options_ui("compare", has_time)
     panels, breakdowns = _panels(snaps)
@@ -227,7 +272,7 @@ def _compare(run_ids: list[str]) -> None:
         [t for t, _ in panels],
         selection_mode="multi",
         default=_default_panels(panels),
-        key="compare-panels",
+        key="compare-panels:" + "|".join(t for t, _ in panels),  # new panels (first curves, scores): a fresh default
         help="Which groups of curves to draw, two side by side.",
     )
     extra = st.columns(3)[0].multiselect(
@@ -245,8 +290,10 @@ def _compare(run_ids: list[str]) -> None:
     )
     if chosen:
         st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
-    else:
+    elif panels:
         st.caption("Pick a panel above to draw its curves.")
+    else:
+        st.caption("No curves yet: the runs have not recorded a step. Reload the page to see them once they have.")
     _diffs(snaps, labels)
 
     st.markdown("**Settings that differ**")

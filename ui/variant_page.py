@@ -54,7 +54,28 @@ def _start(key: str) -> None:
     st.query_params["run"] = run_id
 
 
-def _start_ui(spec: VariantSpec, problem: str | None) -> None:
+def _start_both(key: str) -> None:
+    """Two runs that differ in the page's contrast setting only, then the compare view (ui/sweep.py goes there)."""
+    spec = get_variant(key)
+    contrast = spec.contrast
+    try:
+        config = spec.validate(current_config(spec))
+        ids = get_manager().start_sweep(
+            key,
+            config,
+            {contrast.setting: [contrast.first, contrast.second]},
+            visitor=visitor(),
+            client=client_address(),
+            names=[f"{spec.title}, {name}" for name in contrast.names],
+        )
+    except ValueError as exc:
+        st.session_state[f"start-error:{key}"] = str(exc)
+        return
+    st.session_state.pop(f"start-error:{key}", None)
+    st.session_state["sweep-started"] = ids
+
+
+def _start_ui(spec: VariantSpec, config: dict, problem: str | None) -> None:
     """The primary action, first in the sidebar: visible without scrolling past the settings."""
     st.button(
         "Start training",
@@ -67,6 +88,20 @@ def _start_ui(spec: VariantSpec, problem: str | None) -> None:
         disabled=problem is not None,
         help="Starts a run with the settings below; it trains in the background.",
     )
+    contrast = spec.contrast
+    if contrast is not None and contrast.when(config):
+        st.button(
+            contrast.button,
+            icon=":material/compare_arrows:",
+            width="stretch",
+            key=f"start-both:{spec.key}",
+            on_click=_start_both,
+            args=(spec.key,),
+            disabled=problem is not None,
+            help=f"Two runs with the settings below, {contrast.setting}={format_value(contrast.first)} and "
+            f"{contrast.setting}={format_value(contrast.second)}, opened side by side with their figures in one "
+            "table (one after the other where the lab trains one run at a time).",
+        )
     running, queued = get_manager().active_count()
     st.caption(f"Training now: {running} run(s), {queued} waiting · {get_manager().device}")
 
@@ -107,7 +142,7 @@ def render(key: str) -> None:
         config, notes = settings_ui(spec)
         problem = _mnist_problem(spec, config)
         with start_slot:
-            _start_ui(spec, problem)
+            _start_ui(spec, config, problem)
 
     for note in notes:
         st.warning(f"Link setting ignored: {plain(note)}", icon=":material/warning:")

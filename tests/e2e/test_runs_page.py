@@ -39,3 +39,23 @@ def test_downloads_of_a_finished_gan_run(server, browser, tmp_path):
     assert got["Last grid (PNG)"].startswith(b"\x89PNG")
     assert got["Evolution (GIF)"].startswith(b"GIF89a")
     assert got["Model (.keras)"].startswith(b"PK")  # a .keras file is a zip archive
+
+
+def test_with_and_without_class_weights_opens_both_runs_side_by_side(server, browser, shot):
+    """One click on the class-weight page: two runs, the compare view, their rare digits' recall in a table."""
+    from tests.e2e.helpers import settle, wait_until
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{server}/weighted?epochs=1&batch_size=256")
+    settle(page)
+    page.get_by_role("button", name="Run with and without class weights").click()
+    page.wait_for_url(re.compile(r"/runs\?runs=\w+(,|%2C)\w+"), timeout=15_000)
+    page.get_by_text("Comparing 2 runs").wait_for(timeout=30_000)
+    table = page.locator("p", has_text="The figures this comparison is about").first
+    table.wait_for(timeout=30_000)
+    assert "weighting = class_weight vs none" in table.inner_text()
+    wait_until(lambda: page.get_by_text("The figures fill in").count() == 0, 120, "both runs to end")
+    assert page.get_by_text("sample_weight & class_weight, with class weights").count() >= 1
+    page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)  # the curves drawn once both ended
+    table.scroll_into_view_if_needed()
+    shot(page, "with-and-without")

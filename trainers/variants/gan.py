@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Contrast, Experiment, VariantSpec
 from trainers.variants import _common, _gan_spec
 from trainers.variants.gan_base import mnist_images
 from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
@@ -118,6 +118,21 @@ SPEC = VariantSpec(
     watch_for=WATCH_FOR,
     run_views=(QualityScores(),),
     page_views=(StepSpeed(setting="step", per="batch_size"), PrecisionNote()),
+    contrast=Contrast(
+        button="Run the guide's step and the tuned one",
+        setting="step",
+        first="tuned",
+        second="guide",
+        names=("the tuned step", "the guide's step"),
+        figures=lambda config: (
+            ("ms per step", "ms/step"),
+            ("images per second", "images/s"),
+            ("legible (final)", "quality/legible"),
+            ("Fréchet distance (final)", "quality/frechet"),
+            ("d_loss (last)", "d_loss"),
+            ("g_loss (last)", "g_loss"),
+        ),
+    ),
 )
 
 

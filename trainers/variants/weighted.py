@@ -19,7 +19,7 @@ import torch
 
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Contrast, Experiment, VariantSpec
 from trainers.variants import _common
 from trainers.views import RecallByDigit
 
@@ -258,4 +258,16 @@ SPEC = VariantSpec(
     ),
     epoch_metrics=_report_names(),
     check=check,
+    contrast=Contrast(
+        button="Run with and without class weights",
+        setting="weighting",
+        first="class_weight",
+        second="none",
+        names=("with class weights", "without"),
+        figures=lambda config: (
+            *((f"recall of digit {d} (rare)", f"final/class_acc_{d}") for d in range(config["rare_classes"])),
+            ("balanced accuracy", "final/test_acc"),
+        ),
+        when=_uses_mnist,
+    ),
 )
