@@ -86,7 +86,7 @@ def main() -> None:
         config["precision"] = "bfloat16"
         emulate = bf16_numerics()
     mode = config.get("precision", "float32")
-    # this process is this one run: its policy for good, as runtime/job.py sets it for a run's thread
+    # this process is this one run: its policy for good, as runtime/training/job.py sets it for a run's thread
     keras.config.set_dtype_policy(precision.POLICIES[mode])  # (the scorer stays float32 regardless)
     keras.utils.set_random_seed(config.get("seed", 1337))
     experiment = spec.build(config)

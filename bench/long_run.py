@@ -55,7 +55,7 @@ def measure(fn) -> tuple[float, float]:
 
 
 def build(path: str, steps: int) -> None:
-    from runtime.store import RunStore
+    from runtime.store.run_store import RunStore
 
     store = RunStore(path)
     started = time.time() - steps * 0.01
@@ -77,9 +77,9 @@ def build(path: str, steps: int) -> None:
 
 
 def child(path: str, what: str) -> None:
-    from runtime import exports
-    from runtime.readback import snapshot_from_store
-    from runtime.store import RunStore
+    from runtime.store import exports
+    from runtime.store.readback import snapshot_from_store
+    from runtime.store.run_store import RunStore
 
     store = RunStore(path)
     store.get_run("long")  # open the connection first: its cost is not the operation's

@@ -86,7 +86,7 @@ def lab(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))
     monkeypatch.setenv("LAB_GRID_MIN_SECONDS", "0")
     st.cache_resource.clear()
-    from runtime.access import AccessPolicy
+    from runtime.serving.access import AccessPolicy
     from ui.lab import get_manager
 
     yield get_manager

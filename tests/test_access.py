@@ -1,6 +1,6 @@
 """Who may control a run, and where a visitor connects from: the entries a proxy appended, IPv6 by /64."""
 
-from runtime.access import address_group, forwarded_client, seen_directly
+from runtime.serving.access import address_group, forwarded_client, seen_directly
 
 
 def test_the_client_address_is_the_entry_the_trusted_proxy_appended():

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from runtime.curves import Curve, CurvePoints, EpochPoints
+from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
 from ui.charts import ChartOptions
 

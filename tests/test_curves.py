@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from runtime.curves import MAX_POINTS, Curve, CurvePoints, width_for
-from runtime.store import RunStore
+from runtime.record.curves import MAX_POINTS, Curve, CurvePoints, width_for
+from runtime.store.run_store import RunStore
 from ui.charts import ema
 
 N = 100_000

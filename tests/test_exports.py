@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from runtime import Cadence, RunManager, exports
-from runtime.store import RunStore
+from runtime.store.run_store import RunStore
 from tests.helpers import wait_for
 
 GAN = {"num_images": 48, "batch_size": 8, "latent_dim": 8, "epochs": 2}

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime import RunManager
-from runtime.settings import settings_from_env
+from runtime.serving.settings import settings_from_env
 from tests.apptest import page
 from trainers import VARIANTS
 from ui.settings import config_from_query

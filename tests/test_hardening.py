@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from runtime import RunManager, RunStore
-from runtime.limits import Limits, evict, store_megabytes
-from runtime.settings import settings_from_env
+from runtime.serving.settings import settings_from_env
+from runtime.training.limits import Limits, evict, store_megabytes
 from tests.apptest import page, shown, texts
 from tests.helpers import wait_for
 from trainers.data import MnistError, MnistNotFoundError, load_mnist

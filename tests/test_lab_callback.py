@@ -21,7 +21,7 @@ def script_fit(home: Path, steps: int = 100_000) -> subprocess.Popen:
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         import numpy as np, keras
-        from runtime.lab_callback import LabCallback
+        from runtime.training.lab_callback import LabCallback
 
         class Slow(keras.callbacks.Callback):  # a fit() that takes a while, and says its run id
             def __init__(self, lab):
@@ -82,7 +82,7 @@ def _raising_fit(home: Path, use_context: bool) -> str:
     import keras
     import numpy as np
 
-    from runtime.lab_callback import LabCallback, lab_run
+    from runtime.training.lab_callback import LabCallback, lab_run
 
     class Breaks(keras.Model):
         def train_step(self, data):
@@ -117,7 +117,7 @@ def test_lab_run_ends_the_run_failed_when_fit_raises(tmp_path):
 
 
 def test_without_it_the_heartbeat_stops_after_the_callback_goes_quiet(tmp_path, monkeypatch):
-    from runtime import heartbeat, lab_callback
+    from runtime.training import heartbeat, lab_callback
 
     monkeypatch.setattr(lab_callback, "ACTIVITY_WINDOW_S", 0.5)
     monkeypatch.setattr(heartbeat.Heartbeat.__init__, "__defaults__", (0.2, lambda: True))  # beat every 0.2 s

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import torch
 
-from runtime.lazy_logs import LazyLogsCallbackList, fit_callbacks, read_interval, steps_per_epoch
-from runtime.live import LiveRun
-from runtime.stream import StreamCallback
+from runtime.record.live import LiveRun
+from runtime.training.lazy_logs import LazyLogsCallbackList, fit_callbacks, read_interval, steps_per_epoch
+from runtime.training.stream import StreamCallback
 
 BATCHES = 12  # per epoch
 

@@ -3,7 +3,7 @@
 import time
 
 from runtime import RunManager, RunStore
-from runtime.limits import Limits, evict, home_megabytes
+from runtime.training.limits import Limits, evict, home_megabytes
 from tests.helpers import wait_for
 
 LONG = {"samples": 20_000, "batch_size": 1, "epochs": 5}  # ~100,000 steps: never ends in a test

@@ -1,6 +1,6 @@
 """A run's live record stays bounded, whatever the code reports."""
 
-from runtime.live import MAX_METRIC_NAME, MAX_METRICS, LiveRun
+from runtime.record.live import MAX_METRIC_NAME, MAX_METRICS, LiveRun
 
 
 def test_new_metric_names_past_the_limit_are_not_recorded():

@@ -227,8 +227,8 @@ def test_open_runs_are_anyones_to_control(manager):
 
 
 def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
-    import runtime.allocator as allocator
-    from runtime.allocator import release_memory
+    import runtime.workers.allocator as allocator
+    from runtime.workers.allocator import release_memory
 
     assert release_memory()  # glibc's malloc_trim is there on this Linux
     calls = []

@@ -1,6 +1,6 @@
 """Run names tell runs apart: the settings that differ from the defaults, key settings first."""
 
-from runtime.naming import default_name, unique
+from runtime.record.naming import default_name, unique
 from trainers import VARIANTS
 
 

@@ -149,7 +149,7 @@ def test_the_page_shows_errors_before_start_and_trains_the_module(lab):
 
 
 def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperparameters():
-    from runtime.naming import default_name
+    from runtime.record.naming import default_name
 
     spec = VARIANTS["own_step"]
     source = templates.source("gan")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from runtime import Cadence, RunManager
-from runtime.limits import Limits
+from runtime.training.limits import Limits
 from tests.helpers import wait_for
 from trainers import templates
 

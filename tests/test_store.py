@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from runtime.store import RunStore
+from runtime.store.run_store import RunStore
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_a_store_of_the_previous_schema_is_migrated_by_user_version(tmp_path):
     """The schema the last round shipped (no user_version) gains metric times, run names and notes."""
     import sqlite3
 
-    from runtime.schema import VERSION
+    from runtime.store.schema import VERSION
 
     path = tmp_path / "landed.sqlite"
     old = sqlite3.connect(path)
@@ -156,7 +156,7 @@ def test_a_store_from_a_newer_lab_is_refused_with_a_message(tmp_path):
 def test_a_snapshot_read_from_the_store_changes_version_when_the_run_does(store):
     """Figures are shared per (run, version): a run trained by another process must not keep
     showing its first figure (a viewer on a second server saw the chart stuck at one step)."""
-    from runtime.readback import snapshot_from_store
+    from runtime.store.readback import snapshot_from_store
 
     store.create_run("r1", "gan", {"epochs": 1})
     w = store.writer("r1", flush_every_s=0)
@@ -224,7 +224,7 @@ def test_a_manager_beats_for_its_queued_runs(tmp_path):
 
 def test_a_heartbeat_timeout_shorter_than_three_beats_is_refused(tmp_path, monkeypatch):
     from runtime import RunManager
-    from runtime.settings import settings_from_env
+    from runtime.serving.settings import settings_from_env
 
     monkeypatch.setenv("LAB_HEARTBEAT_TIMEOUT", "3")
     with pytest.raises(ValueError, match=r"LAB_HEARTBEAT_TIMEOUT='3' is not valid: .* from 15 .*beat every 5 s"):
@@ -235,7 +235,7 @@ def test_a_heartbeat_timeout_shorter_than_three_beats_is_refused(tmp_path, monke
 
 def test_a_damaged_store_is_explained_with_the_file_and_the_fix(tmp_path):
     from runtime import RunManager
-    from runtime.store import StoreUnavailable
+    from runtime.store.run_store import StoreUnavailable
 
     (tmp_path / "runs.sqlite").write_bytes(b"this is not a database, it is a shopping list" * 100)
     with pytest.raises(StoreUnavailable, match="runs.sqlite is damaged or is not a SQLite database") as info:

@@ -5,9 +5,9 @@ import time
 import keras
 import numpy as np
 
-from runtime.cadence import Cadence
-from runtime.live import LiveRun
-from runtime.stream import StreamCallback
+from runtime.record.live import LiveRun
+from runtime.training.cadence import Cadence
+from runtime.training.stream import StreamCallback
 
 
 class SlowBatches(keras.callbacks.Callback):

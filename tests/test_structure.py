@@ -33,7 +33,7 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             for target in targets:
-                # "from runtime import job" names the module runtime.job; "import runtime.live" both.
+                # "from runtime import job" names the module runtime.training.job; "import runtime.record.live" both.
                 while target and target not in files:
                     target = target.rpartition(".")[0]
                 if target and target != name and not name.startswith(target + "."):
@@ -87,10 +87,26 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 def test_the_worker_side_never_imports_the_serving_side():
     """A worker process trains a run: it needs the job, its callbacks and the store, never the manager,
     the scheduler, the access rules or a page (and so never Streamlit)."""
-    imported = reachable(import_graph(), "runtime.worker")
-    assert "runtime.job" in imported and "runtime.remote" in imported  # the graph sees the worker's imports
-    serving = {"runtime.manager", "runtime.scheduler", "runtime.control", "runtime.access", "runtime.sweeps"}
-    assert not imported & serving and not {m for m in imported if m.startswith("ui")}
+    imported = reachable(import_graph(), "runtime.workers.worker")
+    assert {"runtime.training.job", "runtime.workers.remote", "runtime.store.writer"} <= imported  # real imports
+    assert not {m for m in imported if m.startswith(("runtime.serving", "ui"))}
+
+
+@pytest.mark.parametrize("package", ["runtime.training", "runtime.record", "runtime.store"])
+def test_the_data_path_runs_one_way_training_and_record_and_store_never_import_serving_or_workers(package):
+    """The folders name the path a metric takes (training -> record -> store -> serving -> page): the
+    first three never reach for the server's side or for where a run trains."""
+    graph = import_graph()
+    modules = [m for m in graph if m == package or m.startswith(package + ".")]
+    assert len(modules) >= 4
+    for module in modules:
+        wrong = {d for d in graph[module] if d.startswith(("runtime.serving", "runtime.workers", "ui"))}
+        assert not wrong, f"{module} imports {sorted(wrong)}"
+
+
+def test_runtime_is_a_few_packages_not_a_flat_folder():
+    flat = sorted(p.name for p in (ROOT / "runtime").glob("*.py") if p.name != "__init__.py")
+    assert flat == [], f"runtime/ should hold packages only, found {flat}"
 
 
 @pytest.mark.parametrize("key", list(VARIANTS))

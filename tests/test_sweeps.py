@@ -3,7 +3,7 @@
 import pytest
 
 from runtime import RunManager
-from runtime.sweeps import combinations
+from runtime.serving.sweeps import combinations
 from tests.apptest import page, texts
 from trainers import templates
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.curves import CurvePoints
+from runtime.record.curves import CurvePoints
 
 X_MODES = {"step": "step", "samples": "samples seen (steps × batch size)", "time": "wall-clock time since start (s)"}
 ROBUST_PERCENTILES = (1.0, 99.0)  # "ignore outliers": the y range spans these percentiles of the means

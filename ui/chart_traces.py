@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from runtime.curves import CurvePoints, EpochPoints
+from runtime.record.curves import CurvePoints, EpochPoints
 from ui.chart_math import ChartOptions, ema, robust_range, x_values
 
 PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8C564B", "#E377C2"]

@@ -6,7 +6,7 @@ built as plain dicts and validated once: Plotly's ``make_subplots``/``add_vline`
 cost ~80 ms a call, which the live panel would pay every second while training
 waits for the GIL.
 
-A curve is drawn through its bucket means (``runtime/curves.py``): the bold line is
+A curve is drawn through its bucket means (``runtime/record/curves.py``): the bold line is
 their smoothed value, a faint line the means themselves, and a faint band spans each
 bucket's lowest to highest value, so spikes stay visible without pulling the line.
 The parts are in ``chart_traces`` (panels, traces, marks) and ``chart_math`` (smoothing,
@@ -21,7 +21,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from runtime.curves import CurvePoints, EpochPoints
+from runtime.record.curves import CurvePoints, EpochPoints
 from trainers.quality import REFERENCE
 from ui.chart_math import (  # noqa: F401  (ChartOptions, ema: re-exported)
     X_MODES,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from runtime import RunManager
-from runtime.manager import DEFAULT_HOME
-from runtime.settings import settings_from_env
-from runtime.store import StoreUnavailable
+from runtime.serving.manager import DEFAULT_HOME
+from runtime.serving.settings import settings_from_env
+from runtime.store.run_store import StoreUnavailable
 
 
 def private_runs() -> bool:
@@ -35,7 +35,7 @@ def store_problem() -> str | None:
 def get_manager() -> RunManager:
     """One manager per server process (not per session): a reload re-attaches to its runs.
 
-    Its settings come from ``LAB_*`` environment variables (runtime/settings.py; the
+    Its settings come from ``LAB_*`` environment variables (runtime/serving/settings.py; the
     README's table): concurrency and queue, the run store's folder, torch's threads,
     private runs and the fair-sharing limits of a hosted demo.
     """

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from runtime.snapshot import Snapshot
+from runtime.record.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts, figures
 from ui.chart_controls import chart_options_ui

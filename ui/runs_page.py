@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from runtime import exports
-from runtime.access import visitor_hash
-from runtime.naming import MAX_NAME, MAX_NOTES
-from runtime.status import ACTIVE
+from runtime.record.naming import MAX_NAME, MAX_NOTES
+from runtime.record.status import ACTIVE
+from runtime.serving.access import visitor_hash
+from runtime.store import exports
 from trainers import VARIANTS
 from trainers.config import format_value
 from trainers.quality import REFERENCE, is_breakdown

@@ -21,9 +21,9 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from runtime import exports
-from runtime.settings import trusted_proxies
-from runtime.store import StoreUnavailable, explain_store_error
+from runtime.serving.settings import trusted_proxies
+from runtime.store import exports
+from runtime.store.run_store import StoreUnavailable, explain_store_error
 from ui.lab import get_manager
 from ui.visitor import COOKIE, TOKEN
 

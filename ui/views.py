@@ -12,8 +12,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from runtime.cadence import QUALITY
-from runtime.snapshot import Snapshot
+from runtime.record.snapshot import Snapshot
+from runtime.training.cadence import QUALITY
 from trainers.precision import bf16_support
 from trainers.quality import (
     DIGITS_BALANCE,

@@ -21,7 +21,7 @@ import secrets
 
 import streamlit as st
 
-from runtime.access import address_group, forwarded_client, seen_directly
+from runtime.serving.access import address_group, forwarded_client, seen_directly
 from ui.lab import get_manager
 
 COOKIE = "lab_visitor"

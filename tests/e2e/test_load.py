@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 def test_viewers_see_fresh_steps_and_training_goes_on(browser, tmp_path):
     from viewers import measure
 
-    from runtime.live import SHARED_SNAPSHOT_S
+    from runtime.record.live import SHARED_SNAPSHOT_S
     from tests.e2e.conftest import _free_port
     from ui.panel import REFRESH_SECONDS
 

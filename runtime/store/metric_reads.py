@@ -10,8 +10,8 @@ import sqlite3
 
 import numpy as np
 
-from runtime.curves import MAX_POINTS, CurvePoints, EpochPoints, bucket_rows, width_for
-from runtime.schema import BUCKET
+from runtime.record.curves import MAX_POINTS, CurvePoints, EpochPoints, bucket_rows, width_for
+from runtime.store.schema import BUCKET
 
 
 class MetricReads:

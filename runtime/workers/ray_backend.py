@@ -2,7 +2,7 @@
 
 What travels: the run's variant and config, and the lab's code (Ray's ``working_dir``);
 not the data: a worker loads MNIST itself (``MNIST_DIR`` on its node). The actor trains
-with ``job.fit_run`` into a ``RecordingRun`` (runtime/remote.py, as a worker process
+with ``job.fit_run`` into a ``RecordingRun`` (runtime/workers/remote.py, as a worker process
 does); the lab's process collects the recorded calls every ~0.2 s and replays them onto
 its own ``LiveRun``, whose writer puts them in the lab's store: pages, compare and
 exports work unchanged. Stop, pause and steering are relayed to the actor, which
@@ -19,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from runtime.cadence import Cadence
-from runtime.job import finish, fit_run
-from runtime.limits import Limits
-from runtime.live import LiveRun
-from runtime.remote import RecordingRun, Relay, apply_request, replay
-from runtime.store import RunStore
+from runtime.record.live import LiveRun
+from runtime.store.run_store import RunStore
+from runtime.training.cadence import Cadence
+from runtime.training.job import finish, fit_run
+from runtime.training.limits import Limits
+from runtime.workers.remote import RecordingRun, Relay, apply_request, replay
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.2
 PLACEMENT_S = 120.0  # an actor not placed by then fails its run (LAB_RAY_PLACEMENT_SECONDS)
 
@@ -125,7 +125,7 @@ def train(
     ``placement_s`` (its CPUs taken, a node lost) fails its run, saying so; a Stop that the actor
     has not acted on within ``stop_grace`` (not placed yet, or a step that never returns) kills it.
     """
-    from runtime.heartbeat import Heartbeat
+    from runtime.training.heartbeat import Heartbeat
 
     r = ray()
     if run.stop_event.is_set():

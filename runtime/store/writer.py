@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Any
 
-from runtime.schema import BUCKET
+from runtime.store.schema import BUCKET
 
 
 def _finite_or_none(value: float) -> float | None:

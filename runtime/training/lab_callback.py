@@ -1,6 +1,6 @@
 """``LabCallback``: stream any ``model.fit()`` into the lab, from a script or a notebook.
 
-    from runtime.lab_callback import LabCallback
+    from runtime.training.lab_callback import LabCallback
     model.fit(x, y, epochs=5, callbacks=[LabCallback(name="wider layer")])
 
 The fit() runs in your process; the callback writes its per-batch metrics (and, with
@@ -35,14 +35,14 @@ from typing import Callable, Iterator
 import keras
 import numpy as np
 
-from runtime.devices import device_info, library_versions
-from runtime.heartbeat import Heartbeat
-from runtime.live import LiveRun
-from runtime.store import RunStore
-from runtime.stream import StreamCallback
+from runtime.record.live import LiveRun
+from runtime.store.run_store import RunStore
+from runtime.training.devices import device_info, library_versions
+from runtime.training.heartbeat import Heartbeat
+from runtime.training.stream import StreamCallback
 
 VARIANT = "external"  # what the store calls a run streamed from outside the lab
-DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"
+DEFAULT_HOME = Path(__file__).resolve().parents[2] / "runs"
 ACTIVITY_WINDOW_S = 120.0  # the heartbeat stops this long after the callback last heard from fit()
 
 

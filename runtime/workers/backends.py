@@ -1,26 +1,26 @@
 """Where runs train: threads of this server, worker processes, or actors on a Ray cluster.
 
-Every backend trains a run with the same function (``runtime.job.fit_run``); only where
+Every backend trains a run with the same function (``runtime.training.job.fit_run``); only where
 it runs differs, and every one records into the same store the same way.
 
 - ``thread`` (a local lab's default): the lab's own variants train in a thread of the
   Streamlit process; a person's own code still goes to a worker process.
 - ``process`` (a shared demo's default, ``LAB_PRIVATE_RUNS=1``): every run trains in a
-  worker process (runtime/processes.py): Stop always stops, a crash ends one run.
+  worker process (runtime/workers/processes.py): Stop always stops, a crash ends one run.
 - ``ray``: each run in a Ray actor, as many at once as the cluster has CPUs for
-  (runtime/ray_backend.py).
+  (runtime/workers/ray_backend.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from runtime import job
-from runtime.cadence import Cadence
-from runtime.limits import Limits
-from runtime.live import LiveRun
-from runtime.processes import WorkerPool, WorkerSettings, spec_module_of, train_in_worker
-from runtime.store import RunStore
+from runtime.record.live import LiveRun
+from runtime.store.run_store import RunStore
+from runtime.training import job
+from runtime.training.cadence import Cadence
+from runtime.training.limits import Limits
+from runtime.workers.processes import WorkerPool, WorkerSettings, spec_module_of, train_in_worker
 
 KINDS = ("thread", "process", "ray")
 
@@ -75,7 +75,7 @@ class RayBackend(Backend):
     kind = "ray"
 
     def __init__(self, address: str | None, threads: int | None, slots: int | None, workers: WorkerSettings):
-        from runtime import ray_backend
+        from runtime.workers import ray_backend
 
         self.cluster = ray_backend.connect(address)
         per_run = threads or 1
@@ -89,7 +89,7 @@ class RayBackend(Backend):
         return f"a Ray cluster ({cpus} CPUs): up to {slots} runs at once{cap}, {threads} CPU(s) each"
 
     def train(self, run: LiveRun, store: RunStore, folder: Path, cadence: Cadence, limits: Limits, threads: int):
-        from runtime import ray_backend
+        from runtime.workers import ray_backend
 
         ray_backend.train(
             run, store, folder, cadence, limits, threads, self.workers.stop_grace, self.workers.placement_s

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from runtime.access import visitor_hash
+from runtime.serving.access import visitor_hash
 from trainers.config import format_value
 
 MIN_VALUES, MAX_VALUES = 2, 6

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runtime.snapshot import Snapshot
-from runtime.store import RunStore
+from runtime.record.snapshot import Snapshot
+from runtime.store.run_store import RunStore
 
 
 def snapshot_from_store(store: RunStore, run_id: str) -> Snapshot | None:

@@ -1,6 +1,6 @@
 """How a streaming run obeys a person: steering, single steps, limits, stop and pause.
 
-A mixin of ``StreamCallback`` (runtime/stream.py), kept apart because obeying controls
+A mixin of ``StreamCallback`` (runtime/training/stream.py), kept apart because obeying controls
 has its own rules: requests come through the run's queue (this process's pages) or
 through the store (another server process's), a paused run still beats and takes single
 steps, and a demo's limits turn into a stop with a reason.

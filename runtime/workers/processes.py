@@ -1,4 +1,4 @@
-"""Runs in worker processes: the server's side (the child's is ``runtime/worker.py``).
+"""Runs in worker processes: the server's side (the child's is ``runtime/workers/worker.py``).
 
 A person's own code, and every run of a shared demo, trains in a child process, never
 in a thread of the server: a step that never returns, a loop at a module's top level, a
@@ -7,7 +7,7 @@ forkserver that imported torch, keras and the lab's code once (``WorkerPool``), 
 run starts about as fast as in a thread.
 
 ``train_in_worker`` is a run's slot thread in the server: it starts the child, replays
-what the child records onto the server's ``LiveRun`` (runtime/remote.py; the page and
+what the child records onto the server's ``LiveRun`` (runtime/workers/remote.py; the page and
 the store see it like any run), forwards Stop, Pause and steering (from this server's
 pages, and from other processes through the store), and watches the child. Stop first
 asks (the batch ends, the model is saved); a child that has not reached a point where
@@ -35,17 +35,17 @@ from multiprocessing import forkserver, popen_forkserver, spawn
 from multiprocessing.context import ForkServerProcess
 from pathlib import Path
 
-from runtime.cadence import Cadence
-from runtime.heartbeat import Heartbeat
-from runtime.job import fail, finish
-from runtime.limits import Limits
-from runtime.live import LiveRun
-from runtime.remote import RefusedMessage, Relay, loads, replay
-from runtime.store import RunStore
-from runtime.stream_controls import apply_control
-from runtime.worker import Task, descendants, end_descendants
+from runtime.record.live import LiveRun
+from runtime.store.run_store import RunStore
+from runtime.training.cadence import Cadence
+from runtime.training.heartbeat import Heartbeat
+from runtime.training.job import fail, finish
+from runtime.training.limits import Limits
+from runtime.training.stream_controls import apply_control
+from runtime.workers.remote import RefusedMessage, Relay, loads, replay
+from runtime.workers.worker import Task, descendants, end_descendants
 
-PRELOAD = ["torch", "keras", "trainers", "runtime.worker"]  # imported once, by the forkserver
+PRELOAD = ["torch", "keras", "trainers", "runtime.workers.worker"]  # imported once, by the forkserver
 POLL_S = 0.05  # how often the slot thread looks at its child
 SAVE_GRACE_S = 60.0  # after the training loop has stopped: time left to write the last grid and save the model
 WARM_TIMEOUT_S = 300.0  # the forkserver's imports; a first run waits at most this long for them
@@ -117,7 +117,7 @@ class WorkerPool:
             return self._warming
 
     def _warm(self) -> None:
-        from runtime import worker
+        from runtime.workers import worker
 
         try:
             self.context.set_forkserver_preload(PRELOAD)
@@ -129,7 +129,7 @@ class WorkerPool:
             self._problem = exc
 
     def start(self, task: Task) -> "Worker":
-        from runtime import worker
+        from runtime.workers import worker
 
         warming = self.warm()
         warming.join(WARM_TIMEOUT_S)  # the first run waits for the preload; the later ones find it done

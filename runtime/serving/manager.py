@@ -3,8 +3,8 @@
 One manager serves every browser session (the pages get it from
 ``st.cache_resource``). ``start`` validates a config and returns a run id at once;
 the run waits in a FIFO queue until one of ``max_concurrent`` slots is free, then
-trains in its own thread (``runtime.job.train``). Who may control a run is
-``runtime.access``'s rule; a finished run is read back by ``runtime.readback``.
+trains in its own thread (``runtime.training.job.train``). Who may control a run is
+``runtime.serving.access``'s rule; a finished run is read back by ``runtime.store.readback``.
 """
 
 from __future__ import annotations
@@ -22,24 +22,25 @@ from pathlib import Path
 import torch
 
 import trainers
-from runtime import backends, naming
-from runtime.access import AccessPolicy, visitor_hash
-from runtime.allocator import keep_tensor_memory, release_when_idle
-from runtime.cadence import Cadence
-from runtime.control import RunControls
-from runtime.devices import device_info, library_versions
-from runtime.heartbeat import MIN_TIMEOUT_S, QueueBeat
-from runtime.limits import Limits, evict
-from runtime.live import LiveRun
-from runtime.processes import WorkerSettings
-from runtime.readback import snapshot_from_store
-from runtime.scheduler import Scheduler
-from runtime.settings import available_cpus
-from runtime.snapshot import Snapshot
-from runtime.store import RunStore, StoreUnavailable, explain_store_error
+from runtime.record import naming
+from runtime.record.live import LiveRun
+from runtime.record.snapshot import Snapshot
+from runtime.serving.access import AccessPolicy, visitor_hash
+from runtime.serving.control import RunControls
+from runtime.serving.scheduler import Scheduler
+from runtime.serving.settings import available_cpus
+from runtime.store.readback import snapshot_from_store
+from runtime.store.run_store import RunStore, StoreUnavailable, explain_store_error
+from runtime.training.cadence import Cadence
+from runtime.training.devices import device_info, library_versions
+from runtime.training.heartbeat import MIN_TIMEOUT_S, QueueBeat
+from runtime.training.limits import Limits, evict
+from runtime.workers import backends
+from runtime.workers.allocator import keep_tensor_memory, release_when_idle
+from runtime.workers.processes import WorkerSettings
 from trainers import quality
 
-DEFAULT_HOME = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
+DEFAULT_HOME = Path(__file__).resolve().parents[2] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
 SNAPSHOTS_KEPT = 32  # finished runs' snapshots kept in memory (the most recently read)
 COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)
@@ -93,7 +94,7 @@ class RunManager(RunControls):
         # slot its share of the cores, deliberately (torch's pool is process-wide).
         self.torch_threads = torch_threads or max(1, available_cpus() // self.scheduler.max_concurrent)
         torch.set_num_threads(self.torch_threads)
-        keep_tensor_memory()  # see runtime/allocator.py: page faults cost ~8% of CPU time otherwise
+        keep_tensor_memory()  # see runtime/workers/allocator.py: page faults cost ~8% of CPU time otherwise
         if torch.cuda.is_available():
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         self.device = device_info()

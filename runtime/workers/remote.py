@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Callable
 
-from runtime.live import LiveRun
+from runtime.record.live import LiveRun
 from trainers.steering import Knob, SingleStep, Steering
 
 # The LiveRun methods a worker's run records and the server replays; nothing else is ever called.
@@ -168,7 +168,7 @@ class Relay:
 
 def apply_request(run: LiveRun, message: tuple) -> None:
     """In the worker: apply one request the ``Relay`` sent (a control, or a steering command)."""
-    from runtime.stream_controls import apply_control
+    from runtime.training.stream_controls import apply_control
 
     kind, arg = message
     if kind == "control" and arg in ("stop", "pause", "resume"):

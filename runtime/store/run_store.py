@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime.metric_reads import MetricReads
-from runtime.schema import migrate
-from runtime.status import ACTIVE
-from runtime.writer import RunWriter
+from runtime.record.status import ACTIVE
+from runtime.store.metric_reads import MetricReads
+from runtime.store.schema import migrate
+from runtime.store.writer import RunWriter
 
 
 def _process_start(pid: int | str) -> str | None:

@@ -13,8 +13,8 @@ from typing import Iterator
 
 from PIL import Image, ImageDraw
 
-from runtime.snapshot import sample_evenly
-from runtime.store import RunStore
+from runtime.record.snapshot import sample_evenly
+from runtime.store.run_store import RunStore
 
 MAX_GIF_FRAMES = 100
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import shutil
 import time
 
-from runtime import job, naming, sweeps
-from runtime.status import ACTIVE
+from runtime.record import naming
+from runtime.record.status import ACTIVE
+from runtime.serving import sweeps
+from runtime.training import job
 
 
 class RunControls:
@@ -70,7 +72,7 @@ class RunControls:
     def start_sweep(
         self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None, names=None
     ) -> list[str]:
-        """One run per combination of ``grid``'s values (runtime/sweeps.py); their ids."""
+        """One run per combination of ``grid``'s values (runtime/serving/sweeps.py); their ids."""
         return sweeps.start_sweep(self, variant, base, grid, visitor, client, names)
 
     def steering(self, run_id: str):

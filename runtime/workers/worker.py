@@ -1,4 +1,4 @@
-"""A run in a worker process of its own: the child's side (the server's is ``runtime/processes.py``).
+"""A run in a worker process of its own: the child's side (the server's is ``runtime/workers/processes.py``).
 
 The server starts ``main`` in a child of a forkserver that imported torch, keras and the
 lab's code once, so a child is ready to build its model within ~0.1 s. The child trains
@@ -30,11 +30,11 @@ from pathlib import Path
 import torch
 
 import trainers
-from runtime.allocator import keep_tensor_memory
-from runtime.cadence import Cadence
-from runtime.job import Outcome, fit_run, save_model, unsaved
-from runtime.limits import Limits
-from runtime.remote import RecordingRun, apply_request
+from runtime.training.cadence import Cadence
+from runtime.training.job import Outcome, fit_run, save_model, unsaved
+from runtime.training.limits import Limits
+from runtime.workers.allocator import keep_tensor_memory
+from runtime.workers.remote import RecordingRun, apply_request
 
 SEND_EVERY_S = 0.05  # how often recorded calls go to the server (the page redraws every ~0.5 s)
 SERVER_GONE = 70  # exit status of a worker whose server went away

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from runtime.curves import MAX_POINTS, Curve, EpochPoints
-from runtime.snapshot import RECORD_FIELDS, Snapshot
-from runtime.status import ACTIVE
-from runtime.writer import RunWriter
+from runtime.record.curves import MAX_POINTS, Curve, EpochPoints
+from runtime.record.snapshot import RECORD_FIELDS, Snapshot
+from runtime.record.status import ACTIVE
+from runtime.store.writer import RunWriter
 
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
 MAX_METRICS = 200  # names a run may record (curves, epoch figures, scores): a page draws each one
@@ -93,7 +93,7 @@ class LiveRun:
         self.memory_mb: int | None = None  # the run's memory cap, where it trains in a worker process
         self.worker_pid: int | None = None  # the worker process training it, if any
         self.stop_requested_at: float | None = None
-        self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/limits.py)
+        self.limit_reason: str | None = None  # a fair-sharing limit stopped it (runtime/training/limits.py)
         self._shared: tuple[float, Snapshot] | None = None  # (built at, snapshot): see shared_snapshot
         self.thread: threading.Thread | None = None
         self._names: set[str] = set()  # metric names recorded so far (at most MAX_METRICS)

@@ -20,13 +20,13 @@ from pathlib import Path
 import keras
 
 import trainers
-from runtime.cadence import Cadence
-from runtime.heartbeat import Heartbeat
-from runtime.lazy_logs import fit_callbacks, read_interval
-from runtime.limits import Limits
-from runtime.live import LiveRun
-from runtime.store import RunStore, explain_store_error
-from runtime.stream import StreamCallback
+from runtime.record.live import LiveRun
+from runtime.store.run_store import RunStore, explain_store_error
+from runtime.training.cadence import Cadence
+from runtime.training.heartbeat import Heartbeat
+from runtime.training.lazy_logs import fit_callbacks, read_interval
+from runtime.training.limits import Limits
+from runtime.training.stream import StreamCallback
 from trainers import precision
 
 log = logging.getLogger("keras_lab")

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from runtime.curves import CurvePoints, EpochPoints
-from runtime.status import ACTIVE
+from runtime.record.curves import CurvePoints, EpochPoints
+from runtime.record.status import ACTIVE
 
 MAX_GRID_STEPS = 500  # grid steps listed in a snapshot (for the scrub slider)
 
@@ -49,7 +49,7 @@ class Snapshot:
     notes: str | None
     variant: str
     config: dict
-    status: str  # see runtime.status
+    status: str  # see runtime.record.status
     step: int  # optimizer steps done
     total_steps: int | None
     epoch: int  # epochs completed
@@ -65,7 +65,7 @@ class Snapshot:
     started: float | None
     ended: float | None
     artifact: str | None
-    curves: dict[str, CurvePoints]  # per-step metric -> bucket means and extremes (runtime/curves.py)
+    curves: dict[str, CurvePoints]  # per-step metric -> bucket means and extremes (runtime/record/curves.py)
     epoch_curves: dict[str, EpochPoints]  # "epoch/<name>" -> its figure at each epoch's end
     epoch_steps: list[int]  # step at which each epoch ended (for boundary markers)
     final: dict[str, float]  # "final/<name>" figures once training ended

@@ -13,8 +13,8 @@ import math
 import os
 from pathlib import Path
 
-from runtime.cadence import Cadence
-from runtime.heartbeat import INTERVAL_S, MIN_TIMEOUT_S
+from runtime.training.cadence import Cadence
+from runtime.training.heartbeat import INTERVAL_S, MIN_TIMEOUT_S
 
 MAX_THREADS = 1024
 

@@ -19,11 +19,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from runtime.cadence import GRIDS, QUALITY, Cadence
-from runtime.limits import Limits
-from runtime.live import LiveRun
-from runtime.step_values import StepValues
-from runtime.stream_controls import ObeysControls
+from runtime.record.live import LiveRun
+from runtime.training.cadence import GRIDS, QUALITY, Cadence
+from runtime.training.limits import Limits
+from runtime.training.step_values import StepValues
+from runtime.training.stream_controls import ObeysControls
 from trainers.images import grid_png
 
 
@@ -71,7 +71,7 @@ class StreamCallback(ObeysControls, keras.callbacks.Callback):
         self.paused_seconds = 0.0  # time spent paused: not training time
         self.watch = watch  # which metrics stop the run as diverged when not finite
         # Seconds between reads of metric values (0: every batch). On a GPU a read waits for the
-        # step to finish; read at the page's pace instead (runtime/lazy_logs.py).
+        # step to finish; read at the page's pace instead (runtime/training/lazy_logs.py).
         self.read_every = read_every
         self.last_read_time = -math.inf
         self.last_read_step = 0

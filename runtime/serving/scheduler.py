@@ -1,7 +1,7 @@
 """Scheduling: the runs this process holds, a FIFO queue and ``max_concurrent`` training slots.
 
 The scheduler only decides *when* a run trains; what training is lives in
-``runtime.job`` and who may ask for it in ``runtime.access``. One lock guards the
+``runtime.training.job`` and who may ask for it in ``runtime.serving.access``. One lock guards the
 queue, the active set and the table of live runs.
 """
 
@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict, deque
 from typing import Callable
 
-from runtime.live import LiveRun
+from runtime.record.live import LiveRun
 
 KEEP_FINISHED = 50  # finished runs kept in memory; older ones are served from the store
 

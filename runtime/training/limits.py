@@ -1,7 +1,7 @@
 """Fair sharing for a lab strangers share: how long a run may pause or train, and what the store keeps.
 
 Every limit is off (0) unless set; with ``LAB_PRIVATE_RUNS=1`` the settings default to
-on (runtime/settings.py). A run that reaches one stops with the reason in its record.
+on (runtime/serving/settings.py). A run that reaches one stops with the reason in its record.
 On a shared demo (``count_pauses``) a run's time is wall-clock time, pauses included, and
 its pause limit counts every pause together: pausing and resuming in turn cannot hold a
 slot for longer than the limits. Retention deletes the oldest finished runs first (their
@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.status import FINISHED
-from runtime.store import RunStore
+from runtime.record.status import FINISHED
+from runtime.store.run_store import RunStore
 
 
 @dataclass(frozen=True)
