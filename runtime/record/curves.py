@@ -74,22 +74,52 @@ def width_for(last_step: int, max_points: int = MAX_POINTS) -> int:
     return width
 
 
-# A bucket: [index, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]
-_INDEX, _N, _STEPS, _T, _TN, _V, _BAD, _LO, _HI = range(9)
+class Bucket:
+    """One bucket of consecutive steps of one metric, as the live curve, the store's writer and its SQL
+    reads all keep it: the sums that make the mean exact (steps, times, values, with their counts),
+    the count of non-finite values, the lowest and highest finite value (+inf / -inf while none)."""
 
+    __slots__ = ("index", "n", "step_sum", "t_sum", "t_n", "v_sum", "bad", "lo", "hi")
 
-def _merge(a: list, b: list, index: int) -> list:
-    return [
-        index,
-        a[_N] + b[_N],
-        a[_STEPS] + b[_STEPS],
-        a[_T] + b[_T],
-        a[_TN] + b[_TN],
-        a[_V] + b[_V],
-        a[_BAD] + b[_BAD],
-        min(a[_LO], b[_LO]),
-        max(a[_HI], b[_HI]),
-    ]
+    def __init__(self, index: int, n=0, step_sum=0.0, t_sum=0.0, t_n=0, v_sum=0.0, bad=0, lo=math.inf, hi=-math.inf):
+        self.index, self.n, self.step_sum, self.t_sum, self.t_n = index, n, step_sum, t_sum, t_n
+        self.v_sum, self.bad = v_sum, bad
+        self.lo = math.inf if lo is None else lo  # SQL's NULL: no finite value yet
+        self.hi = -math.inf if hi is None else hi
+
+    def add(self, step: int, value: float | None, t: float | None) -> None:
+        """One step's value (None or non-finite: counted as bad), seen at time ``t`` (None: unknown)."""
+        self.n += 1
+        self.step_sum += step
+        if t is not None and math.isfinite(t):
+            self.t_sum += t
+            self.t_n += 1
+        if value is not None and math.isfinite(value):
+            self.v_sum += value
+            self.lo = min(self.lo, value)
+            self.hi = max(self.hi, value)
+        else:
+            self.bad += 1
+
+    def merged(self, other: "Bucket", index: int | None = None) -> "Bucket":
+        """This bucket and ``other`` as one (neighbours when the width doubles, or two partial sums)."""
+        return Bucket(
+            self.index if index is None else index,
+            self.n + other.n,
+            self.step_sum + other.step_sum,
+            self.t_sum + other.t_sum,
+            self.t_n + other.t_n,
+            self.v_sum + other.v_sum,
+            self.bad + other.bad,
+            min(self.lo, other.lo),
+            max(self.hi, other.hi),
+        )
+
+    def sums(self) -> tuple:
+        """``(n, step_sum, t_sum, t_n, v_sum, bad, lo, hi)``, the empty extremes as None (SQL's NULL)."""
+        lo = None if math.isinf(self.lo) else self.lo
+        hi = None if math.isinf(self.hi) else self.hi
+        return (self.n, self.step_sum, self.t_sum, self.t_n, self.v_sum, self.bad, lo, hi)
 
 
 class Curve:
@@ -102,46 +132,32 @@ class Curve:
             raise ValueError("max_points must be at least 2")
         self.max_points = max_points
         self.width = 1
-        self.buckets: list[list] = []
+        self.buckets: list[Bucket] = []
         self.count = 0
 
     def append(self, step: int, value: float, t: float | None = None) -> None:
         """Add the value of ``step`` (steps increase), seen ``t`` seconds after the run started."""
         self.count += 1
         index = (step - 1) // self.width
-        finite = math.isfinite(value)
-        known = t is not None and math.isfinite(t)
-        b = self.buckets[-1] if self.buckets else None
-        if b is None or b[_INDEX] != index:
-            b = [index, 0, 0.0, 0.0, 0, 0.0, 0, math.inf, -math.inf]
-            self.buckets.append(b)
-        b[_N] += 1
-        b[_STEPS] += step
-        if known:
-            b[_T] += t
-            b[_TN] += 1
-        if finite:
-            b[_V] += value
-            b[_LO] = min(b[_LO], value)
-            b[_HI] = max(b[_HI], value)
-        else:
-            b[_BAD] += 1
+        if not self.buckets or self.buckets[-1].index != index:
+            self.buckets.append(Bucket(index))
+        self.buckets[-1].add(step, value, t)
         while len(self.buckets) > self.max_points:
             self._double()
 
     def _double(self) -> None:
         self.width *= 2
-        merged: list[list] = []
+        merged: list[Bucket] = []
         for b in self.buckets:
-            index = b[_INDEX] // 2
-            if merged and merged[-1][_INDEX] == index:
-                merged[-1] = _merge(merged[-1], b, index)
+            index = b.index // 2
+            if merged and merged[-1].index == index:
+                merged[-1] = merged[-1].merged(b, index)
             else:
-                merged.append([index, *b[1:]])
+                merged.append(b.merged(Bucket(index), index))
         self.buckets = merged
 
     def points(self) -> CurvePoints:
-        return bucket_rows(np.array([b[1:] for b in self.buckets], dtype=np.float64))
+        return bucket_rows(np.array([b.sums() for b in self.buckets], dtype=np.float64).reshape(-1, 8))
 
 
 def bucket_rows(rows: np.ndarray) -> CurvePoints:

@@ -10,7 +10,7 @@ import sqlite3
 
 import numpy as np
 
-from runtime.record.curves import MAX_POINTS, CurvePoints, EpochPoints, bucket_rows, width_for
+from runtime.record.curves import MAX_POINTS, Bucket, CurvePoints, EpochPoints, bucket_rows, width_for
 from runtime.store.schema import BUCKET
 
 
@@ -68,10 +68,10 @@ class MetricReads:
             return CurvePoints.empty()
         width = width_for(int(last), max_points)
         offset = started if started is not None else 0.0
-        rows: list[list] = []
+        rows: list[Bucket] = []
         covered = 0  # steps up to here come from metric_buckets
         if width >= BUCKET:
-            rows = [
+            summed = [
                 list(r)
                 for r in self.conn.execute(
                     """SELECT bucket / ?3, SUM(n), SUM(step_sum), SUM(t_sum - t_n * ?4), SUM(t_n), SUM(v_sum),
@@ -80,9 +80,8 @@ class MetricReads:
                     (run_id, name, width // BUCKET, offset),
                 )
             ]
-            covered = (rows[-1].pop() + 1) * BUCKET if rows else 0
-            for r in rows[:-1]:
-                r.pop()
+            covered = (summed[-1][-1] + 1) * BUCKET if summed else 0
+            rows = [Bucket(*r[:-1]) for r in summed]
         for r in self.conn.execute(
             """SELECT (step - 1) / ?3, COUNT(*), SUM(step), TOTAL(t - ?4), COUNT(t), TOTAL(value),
                       COUNT(*) - COUNT(value), MIN(value), MAX(value)
@@ -90,11 +89,12 @@ class MetricReads:
                GROUP BY (step - 1) / ?3 ORDER BY 1""",
             (run_id, name, width, offset, covered),
         ):
-            if rows and rows[-1][0] == r[0]:  # the tail's first bucket continues the last summed one
-                rows[-1] = _merge_sums(rows[-1], list(r))
+            tail = Bucket(*r)
+            if rows and rows[-1].index == tail.index:  # the tail's first bucket continues the last summed one
+                rows[-1] = rows[-1].merged(tail)
             else:
-                rows.append(list(r))
-        points = bucket_rows(np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=np.float64))
+                rows.append(tail)
+        points = bucket_rows(np.array([b.sums() for b in rows], dtype=np.float64).reshape(-1, 8))
         if started is None:
             # (not ``_replace``: it checks len(), which for CurvePoints counts points, not fields)
             return CurvePoints(points.steps, np.full(len(points), np.nan, np.float32), *points[2:])
@@ -135,10 +135,3 @@ class MetricReads:
             ).fetchone()
             out[name] = np.nan if row[0] is None else row[0]
         return out
-
-
-def _merge_sums(a: list, b: list) -> list:
-    """Two partial aggregates of one bucket: [index, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]."""
-    lo = min((v for v in (a[7], b[7]) if v is not None), default=None)
-    hi = max((v for v in (a[8], b[8]) if v is not None), default=None)
-    return [a[0], *(x + y for x, y in zip(a[1:7], b[1:7])), lo, hi]

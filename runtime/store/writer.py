@@ -12,6 +12,7 @@ import sqlite3
 import time
 from typing import Any
 
+from runtime.record.curves import Bucket
 from runtime.store.schema import BUCKET
 
 
@@ -28,7 +29,7 @@ class RunWriter:
         self.max_rows = max_rows
         self.conn = conn
         self.metric_rows: list[tuple] = []
-        self.open_buckets: dict[str, list] = {}  # name -> [bucket, n, step_sum, t_sum, t_n, v_sum, bad, lo, hi]
+        self.open_buckets: dict[str, Bucket] = {}  # name -> the bucket of BUCKET steps being summed
         self.bucket_rows: list[tuple] = []  # closed buckets, written with the next flush
         self.grid_rows: list[tuple] = []
         self.event_rows: list[tuple] = []
@@ -48,25 +49,16 @@ class RunWriter:
     def _add_to_bucket(self, name: str, step: int, value: float | None, t: float) -> None:
         index = (step - 1) // BUCKET
         b = self.open_buckets.get(name)
-        if b is not None and b[0] != index:
+        if b is not None and b.index != index:
             self._close_bucket(name)
             b = None
         if b is None:
-            b = self.open_buckets[name] = [index, 0, 0.0, 0.0, 0, 0.0, 0, None, None]
-        b[1] += 1
-        b[2] += step
-        b[3] += t
-        b[4] += 1
-        if value is None:
-            b[6] += 1
-        else:
-            b[5] += value
-            b[7] = value if b[7] is None else min(b[7], value)
-            b[8] = value if b[8] is None else max(b[8], value)
+            b = self.open_buckets[name] = Bucket(index)
+        b.add(step, value, t)
 
     def _close_bucket(self, name: str) -> None:
         b = self.open_buckets.pop(name)
-        self.bucket_rows.append((self.run_id, name, *b))
+        self.bucket_rows.append((self.run_id, name, b.index, *b.sums()))
 
     def grid(self, step: int, epoch: int, png: bytes) -> None:
         self.grid_rows.append((self.run_id, step, epoch, png))
