@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4000, help="rows (= steps) per run")
     args = parser.parse_args()
     choose_device("cpu")
-    from runtime import RunManager, ray_backend
+    from runtime import RunManager
+    from runtime.workers import ray_backend
 
     threads = RunManager(home=tempfile.mkdtemp(prefix="bench-sweep-"), max_concurrent=1)
     thread_s = sweep_seconds(threads, args.samples)

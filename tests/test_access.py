@@ -1,5 +1,10 @@
 """Who may control a run, and where a visitor connects from: the entries a proxy appended, IPv6 by /64."""
 
+import asyncio
+
+import pytest
+
+from runtime import RunManager
 from runtime.serving.access import address_group, forwarded_client, seen_directly
 
 
@@ -34,3 +39,47 @@ def test_a_proxys_or_a_nats_address_is_not_counted_as_a_visitors():
     assert seen_directly("93.184.216.34") == "93.184.216.34"
     assert seen_directly("2001:db8:1:2::5") is None  # a documentation range: private to ipaddress
     assert seen_directly("2a00:1450:4001:80b::200e") == "2a00:1450:4001:80b::/64"
+
+
+LONG = {"samples": 20_000, "batch_size": 1, "epochs": 5}
+
+
+def _cookies_set(scope_extra: dict, request_cookie: bytes | None = None) -> list[str]:
+    from ui.server import VisitorCookie
+
+    sent = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"cookie", request_cookie)] if request_cookie else []
+    scope = {"type": "http", "scheme": "http", "headers": headers, **scope_extra}
+    asyncio.run(VisitorCookie(app)(scope, None, send))
+    return [v.decode() for k, v in sent[0]["headers"] if k == b"set-cookie"]
+
+
+def test_the_per_visitor_cap_survives_a_cleared_cookie(tmp_path):
+    manager = RunManager(home=tmp_path, private_runs=True, max_per_visitor=2, max_concurrent=1)
+    manager.start("compute_loss", LONG, visitor="token-a-0123456789abc", client="10.0.0.7")
+    manager.start("compute_loss", LONG, visitor="token-b-0123456789abc", client="10.0.0.7")  # cookie cleared
+    with pytest.raises(ValueError, match="the most one visitor may have at once"):
+        manager.start("compute_loss", LONG, visitor="token-c-0123456789abc", client="10.0.0.7")
+    manager.start("compute_loss", LONG, visitor="token-d-0123456789abc", client="10.0.0.8")  # someone else
+    manager.access = type(manager.access)()
+    for row in manager.list():
+        manager.stop(row["id"])
+
+
+def test_the_visitor_cookie_is_http_only_and_secure_over_https(monkeypatch):
+    (plain_http,) = _cookies_set({})
+    assert "HttpOnly" in plain_http and "SameSite=Lax" in plain_http and "Secure" not in plain_http
+    (over_https,) = _cookies_set({"scheme": "https"})
+    assert "Secure" in over_https
+    assert _cookies_set({}, b"lab_visitor=abcdefghijklmnopqrstuvwx") == []  # it has one: left alone
+    monkeypatch.setenv("LAB_TRUST_PROXY", "1")
+    (proxied,) = _cookies_set({"headers": [(b"x-forwarded-proto", b"https")]})
+    assert "Secure" in proxied

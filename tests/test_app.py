@@ -1,7 +1,9 @@
 """AppTest for every page: renders, Start creates a run, Stop stops it, bad links fall back."""
 
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -9,6 +11,8 @@ import streamlit as st
 from tests.apptest import page, shown, texts, wait_for_first_step
 from trainers import VARIANTS
 from ui.fmt import plain
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_home_renders_device_mnist_variants_and_runs(lab):
@@ -403,6 +407,17 @@ def test_a_gan_page_says_what_to_expect_and_opens_its_fast_setting_in_one_click(
     assert at.slider(key="cfg:cgan:d_channels").value == 16  # the sidebar took them
 
 
+@pytest.mark.parametrize("key", [k for k, spec in VARIANTS.items() if spec.produces_images])
+def test_every_gan_page_says_before_a_run_what_its_defaults_show_and_when(lab, key):
+    """Measured (bench/time_to_digits.py), with the picture at 30, 60 and 120 s, and whether the defaults
+    reach legible digits here."""
+    spec = VARIANTS[key]
+    at = page(f"pages/{key}.py")
+    assert not at.exception, at.exception
+    assert "What to expect" in texts(at) and "2-core CPU" in texts(at) and "legible" in texts(at)
+    assert (ROOT / spec.expect_picture).is_file() and at.get("image")
+
+
 def test_with_and_without_class_weights_in_one_click_compares_the_rare_digits_recall(lab):
     at = page("pages/weighted.py", epochs="1", batch_size="256")
     assert not at.exception
@@ -442,3 +457,35 @@ def test_the_gan_page_offers_the_guide_and_the_tuned_step_side_by_side(lab):
     assert at.button(key="start-both:gan").label == "Run the guide's step and the tuned one"
     regression = page("pages/weighted.py", task="regression", weighting="sample_weight")
     assert "start-both:weighted" not in [b.key for b in regression.button]  # no rare digits to compare there
+
+
+def test_link_parameters_are_shown_as_text_never_as_links_or_images(lab):
+    evil_link = "[Session expired - log in again](http://evil.example/login)"
+    evil_image = "![x](http://evil.example/pixel.png)"
+    at = page("pages/gan.py", **{evil_link: "1", "latent_dim": evil_image, "run": evil_link})
+    assert not at.exception
+    shown = "\n".join(str(e.value) for kind in ("warning", "error", "info") for e in at.get(kind))
+    outside_code = re.sub(r"`+[^`]*`+", "", shown)  # a code span shows its text literally
+    assert "](http" not in outside_code  # elsewhere every bracket and colon is escaped: no link or image forms
+    assert "http\\:" in shown and "`[Session expired" in shown  # the text is still there, to be read
+
+
+def test_touching_a_run_deleted_in_another_tab_is_explained(lab):
+    manager = lab()
+    run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(run_id, 60) == "completed"
+    at = page("pages/runs.py", run=run_id)
+    manager.delete(run_id)  # the other tab
+    at.button(key=f"save-name:{run_id}").click().run()
+    assert not at.exception
+    at = page("pages/compute_loss.py", run=run_id)
+    assert not at.exception and "no run" in texts(at)
+
+
+def test_a_run_of_a_retired_variant_is_shown_not_crashed_on(lab):
+    manager = lab()
+    manager.store.create_run("abcdef012345", "retired_variant", {"x": 1}, status="completed", name="old idea")
+    at = page("pages/gan.py", run="abcdef012345")
+    assert not at.exception and "not offered by this lab any more" in texts(at)
+    runs = page("pages/runs.py", run="abcdef012345")
+    assert not runs.exception and "old idea" in list(runs.dataframe[0].value["name"])

@@ -7,7 +7,8 @@ import pytest
 
 from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
-from ui.charts import ChartOptions
+from ui.chart_math import ChartOptions, ema
+from ui.chart_traces import MAX_EPOCH_LABELS
 
 
 def _trace(fig, name):
@@ -44,7 +45,7 @@ def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_d
     fig = charts.curves_figure(curves, epoch_steps=list(range(10, 301, 10)), total_steps=300)
     assert len(fig.layout.shapes) == 29  # the end of training needs no line
     labels = [a.text for a in fig.layout.annotations if a.text.startswith("epoch")]
-    assert 0 < len(labels) <= charts.MAX_EPOCH_LABELS
+    assert 0 < len(labels) <= MAX_EPOCH_LABELS
     assert labels[0] == "epoch 4" and labels[-1] == "epoch 28"
     few = charts.curves_figure(curves, epoch_steps=[100, 200, 300], total_steps=300)
     assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]
@@ -122,7 +123,7 @@ def test_vectorised_ema_equals_the_loop_and_skips_nan():
             if np.isfinite(v):
                 last, weight = a * last + (1 - a) * v, a * weight + (1 - a)
             expected.append(last / weight if weight else np.nan)
-        np.testing.assert_allclose(charts.ema(values, a), np.asarray(expected, np.float32), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(ema(values, a), np.asarray(expected, np.float32), rtol=2e-5, atol=1e-6)
 
 
 def test_ema_per_unit_of_x_equals_the_loop_over_uneven_gaps():
@@ -136,14 +137,14 @@ def test_ema_per_unit_of_x_equals_the_loop_over_uneven_gaps():
             decay = a**gap
             last, weight = decay * last + (1 - decay) * v, decay * weight + (1 - decay)
             expected.append(last / weight)
-        np.testing.assert_allclose(charts.ema(values, a, x), np.asarray(expected, np.float32), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ema(values, a, x), np.asarray(expected, np.float32), rtol=1e-4, atol=1e-5)
 
 
 def test_ema_of_2000_points_costs_well_under_a_millisecond_per_curve():
     values = np.random.default_rng(0).normal(size=2000)
     started = time.perf_counter()
     for _ in range(100):
-        charts.ema(values, 0.9)
+        ema(values, 0.9)
     assert (time.perf_counter() - started) / 100 < 0.002  # the loop took ~4 ms
 
 
@@ -200,7 +201,7 @@ def test_smoothing_counts_in_steps_so_a_run_logged_every_fifth_step_looks_as_smo
     fig = charts.compare_figure([("every", {"loss": every}, 64), ("fifth", {"loss": fifth}, 64)], ChartOptions())
     a, b = _trace(fig, "every"), _trace(fig, "fifth")
     np.testing.assert_allclose(np.asarray(a.y)[4::5], b.y, rtol=1e-5, atol=1e-6)
-    per_point = charts.ema(values[4::5], 0.6)
+    per_point = ema(values[4::5], 0.6)
     assert not np.allclose(per_point, b.y, atol=1e-3)  # what counting points used to draw
 
 

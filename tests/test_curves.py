@@ -7,7 +7,7 @@ import pytest
 
 from runtime.record.curves import MAX_POINTS, Curve, CurvePoints, width_for
 from runtime.store.run_store import RunStore
-from ui.charts import ema
+from ui.chart_math import ema
 
 N = 100_000
 

@@ -155,3 +155,21 @@ def test_no_folder_and_no_keras_data_names_both_ways(monkeypatch):
         load_mnist()
     message = str(err.value)
     assert "no internet" in message and "MNIST_DIR" in message and "load_data()" in message
+
+
+def test_mnist_dir_a_symlink_loop_or_without_images(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(MnistNotFoundError):
+        load_mnist(loop)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    import gzip
+    import struct
+
+    with gzip.open(empty / "t10k-images-idx3-ubyte.gz", "wb") as fh:
+        fh.write(struct.pack(">IIII", 2051, 0, 28, 28))
+    with gzip.open(empty / "t10k-labels-idx1-ubyte.gz", "wb") as fh:
+        fh.write(struct.pack(">II", 2049, 0))
+    with pytest.raises(MnistError, match="hold no images"):
+        load_mnist(empty)

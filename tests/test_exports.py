@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime import Cadence, RunManager, exports
+from runtime import Cadence, RunManager
+from runtime.store import exports
 from runtime.store.run_store import RunStore
 from tests.helpers import wait_for
 

@@ -12,7 +12,7 @@ from runtime import RunManager
 from runtime.serving.settings import settings_from_env
 from tests.apptest import page
 from trainers import VARIANTS
-from ui.settings import config_from_query
+from ui.param_widgets import config_from_query
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 NASTY = st.sampled_from(

@@ -3,7 +3,7 @@
 import time
 
 from runtime import RunManager, RunStore
-from runtime.training.limits import Limits, evict, home_megabytes
+from runtime.training.limits import Limits, evict, home_megabytes, store_megabytes
 from tests.helpers import wait_for
 
 LONG = {"samples": 20_000, "batch_size": 1, "epochs": 5}  # ~100,000 steps: never ends in a test
@@ -72,3 +72,40 @@ def test_retention_never_removes_a_folder_that_is_not_a_run_id(tmp_path):
     (tmp_path / "scorer").mkdir()
     assert sorted(evict(store, tmp_path, Limits(keep_days=7))) == ["", "..", "scorer"]  # the rows go
     assert (tmp_path / "keep.txt").exists() and (tmp_path / "scorer").is_dir()  # no folder did
+
+
+def test_a_paused_run_gives_up_its_slot_after_the_pause_limit_and_says_so(tmp_path):
+    manager = RunManager(home=tmp_path, limits=Limits(pause_minutes=1.5 / 60))
+    first = manager.start("compute_loss", LONG)
+    waiting = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    wait_for(lambda: manager.snapshot(first).step > 0, what="a step")
+    manager.pause(first)
+    assert manager.wait(first, 30) == "stopped"
+    assert "Paused for more than" in manager.snapshot(first).error and "slot" in manager.snapshot(first).error
+    assert manager.wait(waiting, 60) == "completed"  # the slot went to the next run
+
+
+def test_a_run_stops_at_the_step_cap_with_the_reason(tmp_path):
+    manager = RunManager(home=tmp_path, limits=Limits(run_steps=7))
+    run_id = manager.start("compute_loss", LONG)
+    assert manager.wait(run_id, 60) == "stopped"
+    snap = manager.snapshot(run_id)
+    assert snap.step == 7 and "limit of 7 steps per run" in snap.error
+
+
+def test_retention_deletes_the_oldest_finished_runs_first(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    now = time.time()
+    for i, age_days in enumerate([30, 10, 1]):
+        store.create_run(f"01d{i:09d}", "compute_loss", {}, status="completed", ended=now - age_days * 86_400)
+        (tmp_path / f"01d{i:09d}").mkdir()
+    store.create_run("active000000", "compute_loss", {}, status="running", ended=None)
+    assert evict(store, tmp_path, Limits(keep_days=7)) == ["01d000000000", "01d000000001"]
+    assert not (tmp_path / "01d000000000").exists() and (tmp_path / "01d000000002").exists()
+    writer = store.writer("01d000000002", max_rows=10**6)
+    for step in range(1, 20_001):
+        writer.metrics(step, 0, {"loss": 1.0 / step})
+    writer.close()
+    assert store_megabytes(store) > 0.5
+    assert evict(store, tmp_path, Limits(store_mb=0.5)) == ["01d000000002"]  # too big: the oldest go
+    assert store.get_run("active000000") is not None  # an active run is never evicted

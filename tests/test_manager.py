@@ -243,3 +243,15 @@ def test_an_idle_lab_gives_memory_back_after_a_run(manager, monkeypatch):
     # Once, a moment after it finished, so that pages draw its end first (a run of an earlier
     # test, ending now, may call it too: only this run's calls count).
     wait_for(lambda: calls.count(f"collect-{run_id}") == 1, timeout=10, what="memory to be given back")
+
+
+@pytest.mark.parametrize("bad", ["../x", "..", "/etc", "abc", "ABCDEF012345", "abcdef01234/", ""])
+def test_run_ids_are_checked_before_any_path_is_made(tmp_path, bad):
+    outside = tmp_path / "x"
+    outside.mkdir()
+    manager = RunManager(home=tmp_path / "lab")
+    with pytest.raises(ValueError, match="not a run id"):
+        manager.delete(bad)
+    with pytest.raises(ValueError, match="not a run id"):
+        manager.run_dir(bad)
+    assert manager.snapshot(bad) is None and outside.exists()

@@ -12,7 +12,8 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-ray.txt)")
 
-from runtime import RunManager, ray_backend  # noqa: E402
+from runtime import RunManager  # noqa: E402
+from runtime.workers import ray_backend  # noqa: E402
 from tests.helpers import wait_for  # noqa: E402
 
 CONFIG = {"samples": 512, "epochs": 2, "batch_size": 32, "target": "linear", "learning_rate": 0.01, "seed": 3}

@@ -33,7 +33,7 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             for target in targets:
-                # "from runtime import job" names the module runtime.training.job; "import runtime.record.live" both.
+                # "from runtime.training import job" names runtime.training.job; "import runtime.record.live" both.
                 while target and target not in files:
                     target = target.rpartition(".")[0]
                 if target and target != name and not name.startswith(target + "."):

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 
 from runtime.record.curves import CurvePoints, EpochPoints
 from trainers.quality import REFERENCE
-from ui.chart_math import (  # noqa: F401  (ChartOptions, ema: re-exported)
+from ui.chart_math import (
     X_MODES,
     ChartOptions,
     ema,
@@ -31,8 +31,7 @@ from ui.chart_math import (  # noqa: F401  (ChartOptions, ema: re-exported)
     x_at_steps,
     x_values,
 )
-from ui.chart_traces import (  # noqa: F401  (MAX_EPOCH_LABELS, PALETTE: re-exported)
-    MAX_EPOCH_LABELS,
+from ui.chart_traces import (
     PALETTE,
     apply_y_options,
     band_traces,

@@ -17,7 +17,7 @@ from ui.fmt import plain
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import error_line, run_panel
-from ui.settings import param_widget
+from ui.param_widgets import param_widget
 from ui.sweep import sweep_ui
 from ui.visitor import client_address, visitor
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from runtime import RunManager
-from runtime.serving.manager import DEFAULT_HOME
 from runtime.serving.settings import settings_from_env
+from runtime.store import DEFAULT_HOME
 from runtime.store.run_store import StoreUnavailable
 
 

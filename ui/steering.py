@@ -17,7 +17,7 @@ from trainers.config import format_value
 from ui.fmt import plain
 from ui.guard import guarded
 from ui.lab import get_manager
-from ui.settings import param_widget
+from ui.param_widgets import param_widget
 from ui.visitor import visitor
 
 

@@ -19,7 +19,7 @@ from ui.fmt import code, plain
 from ui.lab import get_manager
 from ui.navigation import page_of, require_app
 from ui.panel import run_panel
-from ui.settings import current_config, settings_ui
+from ui.param_widgets import current_config, settings_ui
 from ui.sweep import sweep_ui
 from ui.views import page_views
 from ui.visitor import client_address, visitor
@@ -110,7 +110,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _preset(settings: dict) -> None:
-    """Put a preset's settings in the address: the sidebar's widgets take them from there (ui/settings.py)."""
+    """Put a preset's settings in the address: the sidebar's widgets take them from there (ui/param_widgets.py)."""
     for name, value in settings.items():
         st.query_params[name] = format_value(value)
 

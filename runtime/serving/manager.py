@@ -29,6 +29,7 @@ from runtime.serving.access import AccessPolicy, visitor_hash
 from runtime.serving.control import RunControls
 from runtime.serving.scheduler import Scheduler
 from runtime.serving.settings import available_cpus
+from runtime.store import DEFAULT_HOME
 from runtime.store.readback import snapshot_from_store
 from runtime.store.run_store import RunStore, StoreUnavailable, explain_store_error
 from runtime.training.cadence import Cadence
@@ -40,7 +41,6 @@ from runtime.workers.allocator import keep_tensor_memory, release_when_idle
 from runtime.workers.processes import WorkerSettings
 from trainers import quality
 
-DEFAULT_HOME = Path(__file__).resolve().parents[2] / "runs"  # git-ignored
 RUN_ID = re.compile(r"[0-9a-f]{12}")
 SNAPSHOTS_KEPT = 32  # finished runs' snapshots kept in memory (the most recently read)
 COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)

@@ -2,3 +2,7 @@
 training run records; ``run_store.RunStore`` reads runs, events, grids and (``metric_reads``) curves
 back; ``readback`` turns a stored run into a ``Snapshot``; ``exports`` writes CSV, JSON, PNG and GIF.
 """
+
+from pathlib import Path
+
+DEFAULT_HOME = Path(__file__).resolve().parents[2] / "runs"  # where runs are kept without LAB_HOME (git-ignored)

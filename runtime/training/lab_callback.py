@@ -36,13 +36,13 @@ import keras
 import numpy as np
 
 from runtime.record.live import LiveRun
+from runtime.store import DEFAULT_HOME
 from runtime.store.run_store import RunStore
 from runtime.training.devices import device_info, library_versions
 from runtime.training.heartbeat import Heartbeat
 from runtime.training.stream import StreamCallback
 
 VARIANT = "external"  # what the store calls a run streamed from outside the lab
-DEFAULT_HOME = Path(__file__).resolve().parents[2] / "runs"
 ACTIVITY_WINDOW_S = 120.0  # the heartbeat stops this long after the callback last heard from fit()
 
 

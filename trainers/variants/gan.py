@@ -79,10 +79,20 @@ PARAMS = (
     _common.SEED,
 )
 
+EXPECT = (  # bench/time_to_digits.py --variant gan, AMD EPYC, 2 cores, 2026-12-02; docs/benchmarks.md
+    "On a 2-core CPU (AMD EPYC) a step of these defaults takes about 0.23 s: the default 7 epochs (1,099 "
+    "steps, as many as the guide's one epoch over its 70,000 digits) take about 4 minutes. Noise turns into "
+    "slanted strokes within 60 s and into blob-like shapes by 120 s (the picture: 30, 60 and 120 s); the "
+    "judge reads few of them as digits at the end of the default run (legible 0.00-0.13 between steps 1,000 "
+    "and 1,500, it swings) and 0.41 after 9 minutes (2,400 steps): the guide's GAN does **not** reach "
+    "legible digits (legible ≥ 0.8, all ten digits) within 9 minutes here. Set more epochs to watch it "
+    "keep trying; for legible digits in about a minute, open the *Conditional GAN* page's fast setting."
+)
+
 WATCH_FOR = (
-    "**What to watch.** Noise turns into strokes within a few hundred steps and into digit shapes "
-    "after about 1,000: the default 7 epochs (1,099 steps on the lab's split, as many as the guide's one "
-    "epoch over its 70,000 digits) take some 10 minutes at batch 64 on a 2-core CPU. If `g_loss` climbs steadily "
+    "**What to watch.** Noise turns into strokes within a few hundred steps and into blob-like shapes "
+    "after about 500; the judge's *legible* share climbs slowly and unevenly after about 1,500. If `g_loss` climbs "
+    "steadily "
     "while `d_loss` sinks towards 0 and the grid goes dark, the discriminator has won and the "
     "generator no longer learns: with the guide's settings on the 10,000-image MNIST test split "
     "this happened here after about 1,500 steps. Remedies worth trying: a lower discriminator "
@@ -116,6 +126,8 @@ SPEC = VariantSpec(
     check=_gan_spec.check,
     panels=_gan_spec.PANELS,
     watch_for=WATCH_FOR,
+    expect=EXPECT,
+    expect_picture="docs/expect-gan.png",
     run_views=(QualityScores(),),
     page_views=(StepSpeed(setting="step", per="batch_size"), PrecisionNote()),
     contrast=Contrast(
