@@ -147,6 +147,15 @@ PANELS = (
     ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
 )
 
+EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026-12-02; docs/benchmarks.md
+    "On a 2-core CPU (AMD EPYC) a step of these defaults takes about 0.5 s (a step is n_critic + 1 "
+    "updates): the default 12 epochs (1,884 steps) take about 16 minutes. The critic's Wasserstein estimate "
+    "falls from the start, but the first minutes draw noise and blobs (legible 0.01 at 2 minutes); all ten "
+    "digits appear by 3 minutes (class balance 0.94) and a good third of them read as digits by 8 minutes "
+    "(legible 0.38-0.46, Fréchet distance 120 against real digits' 18). It does **not** reach the judge's "
+    "legible digits (legible ≥ 0.8) within 9 minutes here. The picture: 30, 60 and 120 s."
+)
+
 WATCH_FOR = (
     "**What to watch.** The *Wasserstein estimate* is the one GAN curve that tracks quality: it should "
     "fall steadily as the digits improve (compare it with the quality panel). The gradient penalty stays "
@@ -176,6 +185,8 @@ SPEC = VariantSpec(
     uses_mnist=lambda config: True,
     key_settings=(*_gan_spec.KEY_SETTINGS[:4], "n_critic", "gp_weight"),
     watch_for=WATCH_FOR,
+    expect=EXPECT,
+    expect_picture="docs/expect-wgan-gp.png",
     headline=(*_gan_spec.HEADLINE, "wasserstein"),
     check=_gan_spec.check,
     panels=PANELS,
