@@ -94,8 +94,8 @@ def child(path: str, what: str) -> None:
                 sink.write(chunk)
 
     def full_read():
-        for name in store.metric_names("long"):
-            store.curve("long", name)
+        for name in store.metrics.metric_names("long"):
+            store.metrics.curve("long", name)
 
     took, extra = measure({"snapshot": snapshot, "csv": csv, "full read": full_read}[what])
     print(json.dumps({"what": what, "seconds": took, "extra_mb": extra}))

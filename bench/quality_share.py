@@ -41,8 +41,8 @@ def main() -> None:
         run_id = manager.start(args.variant, config)
         status = manager.wait(run_id)
         wall = time.perf_counter() - started
-        steps, _, shares = manager.store.curve(run_id, "quality/time_share")
-        final = manager.store.series(run_id, "final/quality_time_share").values
+        steps, _, shares = manager.store.metrics.curve(run_id, "quality/time_share")
+        final = manager.store.metrics.series(run_id, "final/quality_time_share").values
         row = manager.store.get_run(run_id)
     print(f"{args.variant} on {device_name()}: {row['steps_done']} steps, {status}, {wall:.0f} s wall")
     for step, share in zip(steps, shares):

@@ -195,7 +195,7 @@ def test_runs_table_has_a_column_per_headline_metric_and_differing_setting_and_f
     names = list(table["name"])
     assert names[0] == manager.snapshot(c).name and a not in names  # names, not ids
     row = table[table["run"] == a].iloc[0]
-    assert row["loss"] == pytest.approx(manager.store.last_values(a)["loss"])  # a number: the column sorts
+    assert row["loss"] == pytest.approx(manager.store.metrics.last_values(a)["loss"])  # a number: the column sorts
     assert {"d_loss", "g_loss", "legible"} <= set(table.columns)  # the GAN's headline metrics
     assert row["learning_rate"] == pytest.approx(0.01) and row["progress"] == 1.0
     assert "settings" not in table.columns and "final metrics" not in table.columns
@@ -227,7 +227,7 @@ def test_open_one_run_offers_exports_and_delete_removes_it_everywhere(lab):
     at.button(key=f"delete-yes:{b}").click().run()
     assert not at.exception
     assert manager.store.get_run(b) is None and manager.snapshot(b) is None
-    assert manager.store.metric_names(b) == [] and manager.store.grid(b) is None
+    assert manager.store.metrics.metric_names(b) == [] and manager.store.grid(b) is None
     assert not run_dir.exists()
     assert [r["id"] for r in manager.list()] == [a]
     assert "runs" not in at.query_params
@@ -446,7 +446,7 @@ def test_with_and_without_class_weights_in_one_click_compares_the_rare_digits_re
         "recall of digit 2 (rare)",
         "balanced accuracy",
     ]
-    last = manager.store.last_values(first["id"])
+    last = manager.store.metrics.last_values(first["id"])
     column = figures.columns[1]
     assert figures[column][0] == pytest.approx(last["final/class_acc_0"]) and "with class weights" in column
     assert "weighting = class_weight vs none" in texts(at)

@@ -34,7 +34,7 @@ def stored_points(tmp_path, steps, values, started=1000.0) -> CurvePoints:
     for s, v in zip(steps.tolist(), values.tolist()):
         w.metrics(s, 0, {"loss": v}, t=started + 0.01 * s)
     w.close()
-    return store.curve_points("r", "loss", started)
+    return store.metrics.curve_points("r", "loss", started)
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +101,8 @@ def test_reading_a_long_curve_back_is_bounded_in_time(tmp_path, long_series):
         w.metrics(s, 0, {"loss": v, "mae": v}, t=float(s))
     w.close()
     started = time.perf_counter()
-    points = store.curve_points("r", "loss", 0.0)
+    points = store.metrics.curve_points("r", "loss", 0.0)
     took = time.perf_counter() - started
     assert len(points) == N // width_for(N) + (N % width_for(N) > 0)
     assert took < 5.0  # generous for a shared CI machine; bench/long_run.py measures it properly
-    assert store.metric_names("r") == ["loss", "mae"]
+    assert store.metrics.metric_names("r") == ["loss", "mae"]

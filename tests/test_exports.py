@@ -30,7 +30,7 @@ def test_csv_parses_back_to_the_stored_values(gan_run):
     rows = list(csv.DictReader(io.StringIO(exports.metrics_csv(manager.store, run_id).decode())))
     assert [int(r["step"]) for r in rows] == list(range(1, 13))
     for name in ("d_loss", "g_loss"):
-        steps, _, values = manager.store.curve(run_id, name)
+        steps, _, values = manager.store.metrics.curve(run_id, name)
         parsed = [float(r[name]) for r in rows]
         np.testing.assert_array_equal(parsed, values)  # exact: written with repr()
     assert rows[5]["epoch/d_loss"] and not rows[4]["epoch/d_loss"]  # epoch figures on the epoch's last step
@@ -93,7 +93,7 @@ def test_metric_names_that_would_be_formulas_are_text_in_the_csv(tmp_path):
     writer.metrics(1, 0, {name: -0.5 for name in names})
     writer.close()
     header, row = list(csv.reader(io.StringIO(exports.metrics_csv(store, "a" * 12).decode())))
-    assert header[3:] == ["'" + n if n != "loss" else n for n in store.metric_names("a" * 12)]
+    assert header[3:] == ["'" + n if n != "loss" else n for n in store.metrics.metric_names("a" * 12)]
     assert all(not cell.startswith(exports.FORMULA_STARTS) for cell in header)
     assert row[3:] == ["-0.5"] * len(names)  # numbers stay numbers, negative ones included
 

@@ -32,7 +32,7 @@ def test_gan_run_completes_with_metrics_grids_and_a_loadable_model(manager, mnis
 
     store = manager.store
     assert store.get_run(run_id)["status"] == "completed"
-    assert store.curve(run_id, "g_loss")[0].tolist() == [1, 2, 3, 4]
+    assert store.metrics.curve(run_id, "g_loss")[0].tolist() == [1, 2, 3, 4]
     assert store.grid_steps(run_id) == [0, 2, 4]
     row = store.get_run(run_id)
     assert row["versions"]["keras"] == keras.__version__ and row["device"].startswith(("CPU", "GPU"))
@@ -86,7 +86,9 @@ def test_failure_is_recorded_and_other_runs_go_on(tmp_path, failing_variants):
     assert snap.error == "RuntimeError: boom at step 3" and "train_step" in snap.traceback
     assert snap.step == 2  # what happened before the failure is kept
     row = manager.store.get_run(bad)
-    assert row["status"] == "failed" and "boom" in row["error"] and manager.store.curve(bad, "loss")[0].size == 2
+    assert (
+        row["status"] == "failed" and "boom" in row["error"] and manager.store.metrics.curve(bad, "loss")[0].size == 2
+    )
 
 
 def test_non_finite_loss_stops_the_run_as_diverged(manager, failing_variants):
@@ -146,7 +148,7 @@ def test_new_manager_marks_an_abandoned_run_interrupted_and_serves_it(tmp_path, 
         from runtime import Cadence, RunManager
         m = RunManager(home={str(tmp_path)!r}, cadence=Cadence.every_step(1))
         run_id = m.start("gan", {LONG_GAN!r})
-        while len(m.store.curve(run_id, "d_loss")[0]) < 3:  # until three steps are committed
+        while len(m.store.metrics.curve(run_id, "d_loss")[0]) < 3:  # until three steps are committed
             time.sleep(0.05)
         print(run_id, flush=True)
         time.sleep(600)
@@ -185,7 +187,7 @@ def test_long_run_snapshot_stays_bounded(manager):
     stored = fresh.snapshot(run_id)
     assert stored.status == "completed" and len(stored.curves["loss"]) <= 2000
     np.testing.assert_allclose(stored.curves["loss"].mean, snap.curves["loss"].mean, rtol=1e-5)  # live = stored
-    assert len(fresh.store.curve(run_id, "loss")[0]) == 5000
+    assert len(fresh.store.metrics.curve(run_id, "loss")[0]) == 5000
 
 
 def test_private_runs_only_their_visitor_controls_them_and_each_visitor_is_capped(tmp_path):

@@ -49,8 +49,8 @@ def test_a_run_on_ray_has_the_same_per_step_losses_as_in_a_thread(on_ray, tmp_pa
     local = RunManager(home=tmp_path / "thread", torch_threads=1)
     local_id = local.start("compute_loss", CONFIG)
     assert local.wait(local_id, 120) == "completed"
-    steps_r, _, losses_r = on_ray.store.curve(remote_id, "loss")
-    steps_l, _, losses_l = local.store.curve(local_id, "loss")
+    steps_r, _, losses_r = on_ray.store.metrics.curve(remote_id, "loss")
+    steps_l, _, losses_l = local.store.metrics.curve(local_id, "loss")
     assert len(steps_r) == 32 and np.array_equal(steps_r, steps_l)
     np.testing.assert_allclose(losses_r, losses_l, rtol=1e-6)
     snap = on_ray.snapshot(remote_id)
@@ -95,7 +95,7 @@ def test_a_killed_worker_ends_its_run_interrupted_with_the_reason(on_ray):
 def test_a_sweep_of_three_values_runs_all_three_on_ray(on_ray):
     ids = on_ray.start_sweep("compute_loss", {"samples": 64, "epochs": 1}, {"learning_rate": [1e-3, 3e-3, 1e-2]})
     assert [on_ray.wait(i, 240) for i in ids] == ["completed"] * 3
-    assert all(len(on_ray.store.curve(i, "loss")[0]) == 2 for i in ids)
+    assert all(len(on_ray.store.metrics.curve(i, "loss")[0]) == 2 for i in ids)
 
 
 def test_a_run_the_cluster_cannot_place_fails_saying_so_and_stop_does_not_wait_for_it(cluster, tmp_path):

@@ -66,7 +66,7 @@ def test_kill_9_while_paused_keeps_every_step_and_ends_interrupted(tmp_path):
         proc.wait()
         snap = here.snapshot(run_id)
         assert snap.status == "interrupted" and "stopped" in snap.error
-        assert snap.step == held and len(here.store.curve(run_id, "loss")[0]) == held  # nothing lost
+        assert snap.step == held and len(here.store.metrics.curve(run_id, "loss")[0]) == held  # nothing lost
     finally:
         proc.kill()
         proc.wait()

@@ -50,7 +50,7 @@ def test_the_guides_gan_runs_as_printed_with_live_curves_a_grid_and_stop(lab, mn
     snap = lab.snapshot(run_id)
     assert 3 <= snap.step < 157
     assert snap.error.startswith("The trained model could not be saved as .keras (NotImplementedError")
-    assert lab.store.grid(run_id) is not None and lab.store.curve(run_id, "g_loss")[0].size >= 3
+    assert lab.store.grid(run_id) is not None and lab.store.metrics.curve(run_id, "g_loss")[0].size >= 3
 
 
 def test_every_fit_of_a_script_is_streamed_and_continues_the_step_count(lab):
@@ -58,7 +58,7 @@ def test_every_fit_of_a_script_is_streamed_and_continues_the_step_count(lab):
     assert lab.wait(run_id, 120) == "completed", lab.snapshot(run_id).error
     snap = lab.snapshot(run_id)
     assert snap.step == 12 and snap.total_steps == 12
-    steps = lab.store.curve(run_id, "loss")[0]
+    steps = lab.store.metrics.curve(run_id, "loss")[0]
     assert steps.tolist() == list(range(1, 13))
     assert snap.artifact  # the last model it fit is saved
 

@@ -26,10 +26,10 @@ def test_wal_mode_and_round_trip(store):
     w.close()
     run = store.get_run("r1")
     assert run["config"] == {"epochs": 1} and run["versions"] == {"keras": "3"} and run["steps_done"] == 1
-    steps, epochs, values = store.curve("r1", "g_loss")
+    steps, epochs, values = store.metrics.curve("r1", "g_loss")
     assert steps.tolist() == [1] and np.isnan(values[0])  # non-finite is kept as a gap, not lost
     assert store.grid("r1") == (1, b"\x89PNG...")
-    assert store.last_values("r1")["d_loss"] == 0.5
+    assert store.metrics.last_values("r1")["d_loss"] == 0.5
 
 
 def test_writes_are_batched_and_readers_are_not_blocked(store):
@@ -37,7 +37,7 @@ def test_writes_are_batched_and_readers_are_not_blocked(store):
     w = store.writer("r1", flush_every_s=3600, max_rows=10_000)
     for step in range(1, 501):
         w.metrics(step, 0, {"loss": 1.0 / step})
-    assert store.curve("r1", "loss")[0].size == 0  # buffered: no commit per step
+    assert store.metrics.curve("r1", "loss")[0].size == 0  # buffered: no commit per step
 
     # A reader in another thread reads while the writer holds an open write transaction.
     w.conn.execute("BEGIN IMMEDIATE")
@@ -50,7 +50,7 @@ def test_writes_are_batched_and_readers_are_not_blocked(store):
     w.conn.execute("ROLLBACK")
 
     w.flush()
-    assert store.curve("r1", "loss")[0].size == 500
+    assert store.metrics.curve("r1", "loss")[0].size == 500
 
 
 def test_mark_interrupted_only_touches_runs_of_dead_processes(store, tmp_path):
@@ -67,7 +67,7 @@ def test_mark_interrupted_only_touches_runs_of_dead_processes(store, tmp_path):
     assert store.mark_interrupted() == ["orphan"]
     assert store.get_run("orphan")["status"] == "interrupted"
     assert store.get_run("mine")["status"] == "running" and store.get_run("done")["status"] == "completed"
-    assert store.curve("orphan", "loss")[2].tolist() == [0.25]  # what was recorded is kept
+    assert store.metrics.curve("orphan", "loss")[2].tolist() == [0.25]  # what was recorded is kept
 
 
 def test_delete_cascades(store):
@@ -77,7 +77,7 @@ def test_delete_cascades(store):
     w.grid(1, 0, b"png")
     w.close()
     assert store.delete_run("r1")
-    assert store.get_run("r1") is None and store.metric_names("r1") == [] and store.grid("r1") is None
+    assert store.get_run("r1") is None and store.metrics.metric_names("r1") == [] and store.grid("r1") is None
 
 
 def test_store_from_an_older_version_gains_new_columns(tmp_path):
@@ -132,12 +132,12 @@ def test_a_store_of_the_previous_schema_is_migrated_by_user_version(tmp_path):
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
     run = store.get_run("r0")
     assert run["name"] is None and run["notes"] is None and run["status"] == "completed"
-    points = store.curve_points("r0", "d_loss", started=run["started"])
+    points = store.metrics.curve_points("r0", "d_loss", started=run["started"])
     assert points.steps.tolist() == [1, 2, 3, 4, 5] and np.isnan(points.times).all()  # old rows: no time
     w = store.writer("r0")
     w.metrics(6, 0, {"d_loss": 0.1}, t=112.5)
     w.close()
-    assert store.curve_points("r0", "d_loss", started=100.0).times[-1] == 12.5
+    assert store.metrics.curve_points("r0", "d_loss", started=100.0).times[-1] == 12.5
     RunStore(path)  # opening it again changes nothing
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
 

@@ -236,7 +236,7 @@ def _contrast_table(run_ids: list[str], labels: list[str]) -> None:
     if contrast is None or not contrast.when(rows[0]["config"]):
         return
     figures = contrast.figures(rows[0]["config"])
-    lasts = [manager.store.last_values(r["id"]) for r in rows]
+    lasts = [manager.store.metrics.last_values(r["id"]) for r in rows]
     table = {"figure": [label for label, _ in figures]}
     for label, row, last in zip(labels, rows, lasts):
         table[label] = [figure_value(figure, row, last) for _, figure in figures]
@@ -310,7 +310,7 @@ def _compare(run_ids: list[str]) -> None:
         st.caption("These runs have identical settings.")
 
     st.markdown("**Final metrics**")
-    finals = [manager.store.last_values(s.id) for s in snaps]
+    finals = [manager.store.metrics.last_values(s.id) for s in snaps]
     names = sorted({n for f in finals for n in f if not n.startswith("epoch/class_acc")})
     st.dataframe(
         {"metric": names, **{lab: [f.get(n) for n in names] for lab, f in zip(labels, finals)}}, hide_index=True
@@ -343,7 +343,7 @@ def render() -> None:
         )
         runs = [r for r in runs if not shown or r["variant"] in shown]
     st.caption("Tick rows to open a run, or several to compare them; click a column's header to sort by it.")
-    chosen = runs_table_ui(run_rows(runs, manager.store.last_values, owner), metric_columns(runs))
+    chosen = runs_table_ui(run_rows(runs, manager.store.metrics.last_values, owner), metric_columns(runs))
     if len(chosen) == 1:
         st.divider()
         _name_and_notes(chosen[0])

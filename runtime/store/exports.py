@@ -25,7 +25,7 @@ def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000)
     started, then a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded),
     then, for each setting steered while the run trained, a ``setting/<name>`` column with the value
     that step trained with (so a curve's bend can be read against the change that caused it)."""
-    names = store.metric_names(run_id)
+    names = store.metrics.metric_names(run_id)
     run = store.get_run(run_id)
     started = run.get("started") if run else None
     changes = [c for c in setting_changes(store.events(run_id)) if c["kind"] == "steer"]
@@ -38,7 +38,7 @@ def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000)
     header = [*(spreadsheet_safe(n) for n in names), *(spreadsheet_safe(f"setting/{n}") for n in steered)]
     writer.writerow(["step", "epoch", "time_s", *header])
     count = 0
-    for step, epoch, t, values in store.metric_rows(run_id, names):
+    for step, epoch, t, values in store.metrics.metric_rows(run_id, names):
         while upcoming is not None and upcoming["step"] < step:  # set after step s: steps s+1 on train with it
             current.update(upcoming["set"])
             upcoming = next(pending, None)

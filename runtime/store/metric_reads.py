@@ -1,12 +1,13 @@
 """Reading metrics back from the run store: names, short series, bounded curves, CSV rows.
 
-A mixin of ``RunStore`` (it uses the store's ``conn``), kept apart because reading a
-long run back has its own rules: never load every row, walk the index.
+``RunStore.metrics`` is one, over the store's connections (one per thread); kept apart because
+reading a long run back has its own rules: never load every row, walk the index.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Callable
 
 import numpy as np
 
@@ -15,7 +16,14 @@ from runtime.store.schema import BUCKET
 
 
 class MetricReads:
-    conn: sqlite3.Connection
+    """The metrics of the runs in one store: ``connect()`` gives the calling thread's connection."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]):
+        self.connect = connect
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.connect()
 
     def metric_names(self, run_id: str) -> list[str]:
         """Names of the run's metrics, found by hopping through the index (not by scanning every row)."""

@@ -14,14 +14,14 @@ def snapshot_from_store(store: RunStore, run_id: str) -> Snapshot | None:
     curves, epoch_curves, final = {}, {}, {}
     epoch_steps: set[int] = set()
     started = row.get("started")
-    for name in store.metric_names(run_id):
+    for name in store.metrics.metric_names(run_id):
         if name.startswith("final/"):
-            final[name] = float(store.series(run_id, name).values[-1])
+            final[name] = float(store.metrics.series(run_id, name).values[-1])
         elif name.startswith("epoch/"):
-            epoch_curves[name] = store.series(run_id, name, started)
+            epoch_curves[name] = store.metrics.series(run_id, name, started)
             epoch_steps.update(epoch_curves[name].steps.tolist())
         else:
-            curves[name] = store.curve_points(run_id, name, started)
+            curves[name] = store.metrics.curve_points(run_id, name, started)
     last = store.grid(run_id)
     series = dict(
         curves=curves,

@@ -97,7 +97,7 @@ def explain_store_error(exc: BaseException, path: Path | str = "the run store") 
     return None
 
 
-class RunStore(MetricReads):
+class RunStore:
     """Access to the SQLite run store; safe to share between threads."""
 
     def __init__(self, path: str | os.PathLike, _migrate: bool = True, read_only: bool = False):
@@ -105,6 +105,7 @@ class RunStore(MetricReads):
         self.read_only = read_only  # a disk too full to open the store for writing: read what it holds
         self._local = threading.local()
         self._pinned: sqlite3.Connection | None = None
+        self.metrics = MetricReads(lambda: self.conn)  # names, curves, rows and last values of a run's metrics
         if read_only:
             try:
                 self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()
