@@ -42,37 +42,32 @@ def _mnist_problem(spec: VariantSpec, config: dict) -> str | None:
     return None
 
 
-def _start(key: str) -> None:
+def _start(key: str, both: bool = False) -> None:
+    """Start a run with the page's settings (``both``: two, with and without the page's contrast, then the
+    compare view: ui/sweep.py goes there); a refusal is kept for the page to say."""
     spec = get_variant(key)
     try:
         config = spec.validate(current_config(spec))
-        run_id = get_manager().start(key, config, visitor=visitor(), client=client_address())
+        if both:
+            contrast = spec.contrast
+            ids = get_manager().start_sweep(
+                key,
+                config,
+                {contrast.setting: [contrast.first, contrast.second]},
+                visitor=visitor(),
+                client=client_address(),
+                names=[f"{spec.title}, {name}" for name in contrast.names],
+            )
+        else:
+            run_id = get_manager().start(key, config, visitor=visitor(), client=client_address())
     except ValueError as exc:
         st.session_state[f"start-error:{key}"] = str(exc)
         return
     st.session_state.pop(f"start-error:{key}", None)
-    st.query_params["run"] = run_id
-
-
-def _start_both(key: str) -> None:
-    """Two runs that differ in the page's contrast setting only, then the compare view (ui/sweep.py goes there)."""
-    spec = get_variant(key)
-    contrast = spec.contrast
-    try:
-        config = spec.validate(current_config(spec))
-        ids = get_manager().start_sweep(
-            key,
-            config,
-            {contrast.setting: [contrast.first, contrast.second]},
-            visitor=visitor(),
-            client=client_address(),
-            names=[f"{spec.title}, {name}" for name in contrast.names],
-        )
-    except ValueError as exc:
-        st.session_state[f"start-error:{key}"] = str(exc)
-        return
-    st.session_state.pop(f"start-error:{key}", None)
-    st.session_state["sweep-started"] = ids
+    if both:
+        st.session_state["sweep-started"] = ids
+    else:
+        st.query_params["run"] = run_id
 
 
 def _start_ui(spec: VariantSpec, config: dict, problem: str | None) -> None:
@@ -95,8 +90,8 @@ def _start_ui(spec: VariantSpec, config: dict, problem: str | None) -> None:
             icon=":material/compare_arrows:",
             width="stretch",
             key=f"start-both:{spec.key}",
-            on_click=_start_both,
-            args=(spec.key,),
+            on_click=_start,
+            args=(spec.key, True),
             disabled=problem is not None,
             help=f"Two runs with the settings below, {contrast.setting}={format_value(contrast.first)} and "
             f"{contrast.setting}={format_value(contrast.second)}, opened side by side with their figures in one "
