@@ -49,11 +49,15 @@ def test_a_registered_variant_gets_a_page_trains_and_lists_on_the_runs_page(lab,
     assert "Completed" in body and "straight-ish segments" in body  # its watch-for note
     assert "Per epoch (throwaway view)" in body and list(at.dataframe[0].value["epoch"]) == [1, 2]
 
+    other = lab().start(KEY, {"learning_rate": 0.01})
+    assert lab().wait(other, 60) == "completed"
     runs = page("pages/runs.py")
     table = runs.dataframe[0].value
     row = table[table["run"] == run_id].iloc[0]
     assert row["variant"] == "L1 step (throwaway)" and row["status"] == "completed"
-    assert row["settings"] == "target=random, learning_rate=0.001"  # its declared key settings
+    assert row["loss"] == lab().store.metrics.last_values(run_id)["loss"]  # its headline metric, a column
+    # Its declared key settings, a column each where the runs differ: the rate, not the target.
+    assert list(table["learning_rate"]) == [0.01, 0.001] and "target" not in table.columns
 
 
 def test_a_variant_without_a_stub_is_still_offered(lab, sixth):
