@@ -418,6 +418,13 @@ def test_every_gan_page_says_before_a_run_what_its_defaults_show_and_when(lab, k
     assert (ROOT / spec.expect_picture).is_file() and at.get("image")
 
 
+@pytest.mark.parametrize("key", [k for k, spec in VARIANTS.items() if not spec.runs_code])
+def test_before_a_first_run_every_guide_page_says_what_it_will_show(lab, key):
+    at = page(f"pages/{key}.py")
+    assert not at.exception, at.exception
+    assert "What to expect" in texts(at) and "2-core CPU" in texts(at)
+
+
 def test_with_and_without_class_weights_in_one_click_compares_the_rare_digits_recall(lab):
     at = page("pages/weighted.py", epochs="1", batch_size="256")
     assert not at.exception

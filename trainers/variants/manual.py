@@ -56,6 +56,14 @@ def build(config: dict) -> Experiment:
     return _common.regression_experiment(ManualModel, config)  # compile(): optimizer only, no loss or metrics
 
 
+EXPECT = (  # one run with the defaults, AMD EPYC, 2 cores, 2026-12-02
+    "The defaults (the guide's data: 1,000 samples, 5 epochs, 160 steps at batch 32) train in under a second "
+    "on a 2-core CPU: the loss goes from 0.35 at the first step to an epoch mean of 0.18 in the fifth (mae "
+    "0.48 to 0.34), towards the random targets' floor of 1/12. The curves come from the step's own "
+    "`Mean` trackers, reset at each epoch's start by `metrics` returning them."
+)
+
+
 SPEC = VariantSpec(
     key="manual",
     title="Manual step with its own trackers",
@@ -70,6 +78,7 @@ SPEC = VariantSpec(
     ],
     tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
     tiny_falls="loss",
+    expect=EXPECT,
     icon=":material/looks_two:",
     key_settings=_common.REGRESSION_KEYS,
 )

@@ -63,6 +63,13 @@ def build(config: dict) -> Experiment:
     )
 
 
+EXPECT = (  # one run with the defaults, AMD EPYC, 2 cores, 2026-12-02
+    "The defaults (1,000 samples, 20% held out, 5 epochs, 125 steps at batch 32) train in under a second on "
+    "a 2-core CPU. The custom `test_step` runs once an epoch on the held-out part: its loss is drawn dashed "
+    "on the training loss's panel and ended at 0.20 (mae 0.36) against the training epoch mean of 0.18."
+)
+
+
 SPEC = VariantSpec(
     key="test_step",
     title="Custom test_step",
@@ -87,6 +94,7 @@ SPEC = VariantSpec(
     code=lambda config: [("TestStepModel.test_step", TestStepModel.test_step)],
     tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
     tiny_falls="loss",
+    expect=EXPECT,
     icon=":material/looks_4:",
     key_settings=(*_common.REGRESSION_KEYS, "validation_fraction"),
     run_views=(

@@ -172,6 +172,14 @@ def check(config: dict) -> None:
         )
 
 
+EXPECT = (  # one run each way, AMD EPYC, 2 cores, 2026-12-02
+    "With the defaults (MNIST with digits 0, 1 and 2 made rare: 3% of their training images kept; 5 epochs, "
+    "870 steps) a run takes about 2 s on a 2-core CPU. **With class weights** the rare digits' recall on "
+    "held-out images ended at 0.94, 0.96 and 0.61, **without** at 0.60, 0.83 and 0.17; balanced accuracy "
+    "0.89 against 0.81, while the common digits barely moved (the worst of them 0.87 both ways). "
+    "*Run with and without class weights* in the sidebar starts both and puts these figures side by side."
+)
+
 PARAMS = (
     ParamSpec(
         "task",
@@ -258,6 +266,7 @@ SPEC = VariantSpec(
     ),
     epoch_metrics=_report_names(),
     check=check,
+    expect=EXPECT,
     contrast=Contrast(
         button="Run with and without class weights",
         setting="weighting",
