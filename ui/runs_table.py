@@ -56,12 +56,14 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
     a column says which runs are its own.
     """
     metrics, settings = metric_columns(runs), setting_columns(runs)
+    lasts = {r["id"]: last_values(r["id"]) for r in runs} if metrics else {}
+    metrics = [n for n in metrics if any(n in last for last in lasts.values())]  # none recorded: no column
     rows = []
     now = time.time()
     for r in runs:
         spec = VARIANTS.get(r["variant"])
         total = r.get("total_steps")
-        last = last_values(r["id"]) if metrics else {}
+        last = lasts.get(r["id"], {})
         rows.append(
             {
                 **({"yours": r.get("visitor") == owner} if owner else {}),
@@ -102,6 +104,7 @@ def runs_table_ui(rows: list[dict], metrics: list[str] = ()) -> list[str]:
     """Draw the table; return the ids of the selected runs (and keep them in the URL). ``metrics``:
     the headline metrics' columns, drawn as numbers with four significant digits."""
     ids = [row["run"] for row in rows]
+    metrics = [n for n in metrics if rows and _metric_label(n) in rows[0]]
     chosen = [r for r in _chosen_before(ids) if r in ids]
     st.session_state[TABLE_KEY] = {"selection": {"rows": [ids.index(r) for r in chosen], "columns": [], "cells": []}}
     st.session_state[IDS_KEY] = ids

@@ -156,7 +156,7 @@ WATCH_FOR = (
 SPEC = VariantSpec(
     key="dcgan",
     title="Stabilised DCGAN",
-    summary="DCGAN networks with batch norm, Adam(beta_1=0.5), non-saturating loss: all ten digits, legible.",
+    summary="DCGAN networks with batch norm, Adam(beta_1=0.5), non-saturating loss: all ten digits within a minute.",
     guide_section="",
     params=PARAMS,
     metrics=_gan_spec.METRICS,
