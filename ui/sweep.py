@@ -21,6 +21,15 @@ def _parse(param: ParamSpec, text: str) -> list:
     return [parse_value(param, v) for v in values]
 
 
+STARTED = "sweep-started"  # runs started together, to open side by side once the page has drawn
+
+
+def open_compare_view(ids: list[str]) -> None:
+    """After a callback started several runs (a sweep, a with-and-without): the page opens them in the
+    compare view (``sweep_ui`` switches page; a callback itself may not)."""
+    st.session_state[STARTED] = ids
+
+
 def _start(key: str, base: dict, params: dict[str, ParamSpec], prefix: str) -> None:
     grid = {}
     try:
@@ -33,7 +42,7 @@ def _start(key: str, base: dict, params: dict[str, ParamSpec], prefix: str) -> N
     except ValueError as exc:
         st.session_state[f"sweep-error:{key}"] = str(exc)
         return
-    st.session_state["sweep-started"] = ids
+    open_compare_view(ids)
 
 
 def sweep_ui(key: str, params: list[ParamSpec], base: dict, prefix: str = "") -> None:
@@ -65,5 +74,5 @@ def sweep_ui(key: str, params: list[ParamSpec], base: dict, prefix: str = "") ->
         )
         if problem := st.session_state.pop(f"sweep-error:{key}", None):
             st.error(f"**The sweep was not started.** {plain(problem)}")
-    if ids := st.session_state.pop("sweep-started", None):
+    if ids := st.session_state.pop(STARTED, None):
         st.switch_page("pages/runs.py", query_params={"runs": ",".join(ids)})

@@ -20,7 +20,7 @@ from ui.lab import get_manager
 from ui.navigation import page_of, require_app
 from ui.panel import run_panel
 from ui.param_widgets import current_config, settings_ui
-from ui.sweep import sweep_ui
+from ui.sweep import open_compare_view, sweep_ui
 from ui.views import page_views
 from ui.visitor import client_address, visitor
 
@@ -65,7 +65,7 @@ def _start(key: str, both: bool = False) -> None:
         return
     st.session_state.pop(f"start-error:{key}", None)
     if both:
-        st.session_state["sweep-started"] = ids
+        open_compare_view(ids)
     else:
         st.query_params["run"] = run_id
 
