@@ -256,6 +256,21 @@ def _contrast_table(run_ids: list[str], labels: list[str]) -> None:
         st.rerun(scope="app")  # both ended: the whole view (curves, grids, final metrics) is drawn once more
 
 
+def _await_curves(run_ids: list[str]) -> None:
+    """Drawn while no run has a curve yet: the whole view again (panels, chart) once one has."""
+    manager = get_manager()
+    if any(s is not None and any(len(c) for c in s.curves.values()) for s in map(manager.snapshot, run_ids)):
+        st.rerun(scope="app")
+
+
+def _compare_chart(run_ids: list[str], labels: list[str], options, panels: list) -> None:
+    manager = get_manager()
+    snaps = [manager.snapshot(r) for r in run_ids]
+    runs = [(lab, s.curves, s.batch_size) for lab, s in zip(labels, snaps) if s is not None]
+    fig = charts.compare_figure(runs, options, panels=panels)
+    st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+
+
 def _compare(run_ids: list[str]) -> None:
     manager = get_manager()
     snaps = [s for s in (manager.snapshot(r) for r in run_ids) if s is not None]
@@ -284,16 +299,14 @@ def _compare(run_ids: list[str]) -> None:
         help="The scores' breakdowns (each digit's legibility, the judge's own figures), a panel each.",
     )
     chosen = [p for p in panels if p[0] in (wanted or [])] + [(n, [n]) for n in extra]
-    curves = [s.curves for s in snaps]
-    fig = charts.compare_figure(
-        [(lab, c, s.batch_size) for lab, c, s in zip(labels, curves, snaps)], options, panels=chosen
-    )
-    if chosen:
-        st.plotly_chart(fig, width="stretch", key="compare-chart", config={"displaylogo": False})
+    if chosen:  # live while a run trains: the figure redrawn from fresh snapshots every two seconds
+        st.fragment(_compare_chart, run_every=2.0 if active else None)([s.id for s in snaps], labels, options, chosen)
     elif panels:
         st.caption("Pick a panel above to draw its curves.")
     else:
-        st.caption("No curves yet: the runs have not recorded a step. Reload the page to see them once they have.")
+        st.caption("No curves yet: the runs have not recorded a step; they are drawn as soon as they have.")
+        if active:
+            st.fragment(_await_curves, run_every=2.0)([s.id for s in snaps])
     _diffs(snaps, labels)
 
     st.markdown("**Settings that differ**")

@@ -66,3 +66,28 @@ def test_compare_guide_and_tuned_gan_on_a_wall_time_axis(server, browser, shot):
     box = page.locator(".js-plotly-plot").first.bounding_box()
     assert box["height"] <= 720 and box["y"] + box["height"] <= 1000, box  # on the screen with its controls
     shot(page, "compare-panels")
+
+
+def most_points(page) -> int:
+    """Points in the longest line of the first chart (0 while none is drawn)."""
+    return page.evaluate(
+        """() => { const p = document.querySelector('.js-plotly-plot'); if (!p || !p.data) return 0;
+                   return p.data.filter(d => d.mode === 'lines')
+                     .map(d => d.x.length !== undefined ? d.x.length : (d.x._inputArray || []).length)
+                     .reduce((a, b) => Math.max(a, b), 0); }"""
+    )
+
+
+def test_the_guide_and_the_tuned_step_in_one_click_compare_live(server, browser, shot):
+    """The GAN page's with-and-without: the compare view opens at once, draws the curves as soon as the
+    runs have some (none yet when it opens) and keeps them growing while they train."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{server}/gan?num_images=4096&batch_size=16&latent_dim=16&epochs=5")
+    settle(page)
+    page.get_by_role("button", name="Run the guide's step and the tuned one").click()
+    page.wait_for_url(re.compile(r"/runs\?runs=\w+(,|%2C)\w+"), timeout=15_000)
+    page.locator("p", has_text="The figures this comparison is about").first.wait_for(timeout=30_000)
+    wait_until(lambda: most_points(page) >= 2, 60, "the curves of both runs")
+    seen = most_points(page)
+    wait_until(lambda: most_points(page) > seen, 20, "the curves to grow while the runs train")
+    shot(page, "compare-live")
