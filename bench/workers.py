@@ -36,7 +36,7 @@ def first_point(manager, config) -> float:
     while not run.curves:
         time.sleep(0.001)
     took = time.perf_counter() - started
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 60)
     return took
 

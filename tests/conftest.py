@@ -69,7 +69,7 @@ def managers(tmp_path):
     yield make
     for m in made:
         for row in m.list():
-            m.stop(row["id"])
+            m.controls.stop(row["id"])
         for thread in m.live_threads():
             thread.join(30)
 
@@ -86,14 +86,11 @@ def lab(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "lab"))
     monkeypatch.setenv("LAB_GRID_MIN_SECONDS", "0")
     st.cache_resource.clear()
-    from runtime.serving.access import AccessPolicy
     from ui.lab import get_manager
 
     yield get_manager
     manager = get_manager()
-    manager.access = AccessPolicy()  # the test's clean-up may stop anyone's run
-    for row in manager.list():
-        manager.stop(row["id"])
+    manager.controls.stop_all()  # the test's clean-up stops anyone's run
     for thread in manager.live_threads():
         thread.join(30)
     st.cache_resource.clear()

@@ -69,9 +69,7 @@ def test_the_per_visitor_cap_survives_a_cleared_cookie(tmp_path):
     with pytest.raises(ValueError, match="the most one visitor may have at once"):
         manager.start("compute_loss", LONG, visitor="token-c-0123456789abc", client="10.0.0.7")
     manager.start("compute_loss", LONG, visitor="token-d-0123456789abc", client="10.0.0.8")  # someone else
-    manager.access = type(manager.access)()
-    for row in manager.list():
-        manager.stop(row["id"])
+    manager.controls.stop_all()
 
 
 def test_the_visitor_cookie_is_http_only_and_secure_over_https(monkeypatch):

@@ -238,10 +238,10 @@ def test_active_run_cannot_be_deleted(lab):
     manager = lab()
     run_id = manager.start("gan", {"num_images": 4096, "batch_size": 8, "latent_dim": 8, "epochs": 5})
     with pytest.raises(ValueError, match="stop it before deleting"):
-        manager.delete(run_id)
-    manager.stop(run_id)
+        manager.controls.delete(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 30)
-    manager.delete(run_id)
+    manager.controls.delete(run_id)
     assert manager.store.get_run(run_id) is None
 
 
@@ -379,7 +379,7 @@ def test_a_gan_run_shows_its_diagnostics_panels_quality_scores_and_steering(lab)
     while not manager.snapshot(run_id).events:
         assert time.monotonic() < deadline, "the change was not applied"
         time.sleep(0.1)
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 30)
 
 
@@ -483,7 +483,7 @@ def test_touching_a_run_deleted_in_another_tab_is_explained(lab):
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(run_id, 60) == "completed"
     at = page("pages/runs.py", run=run_id)
-    manager.delete(run_id)  # the other tab
+    manager.controls.delete(run_id)  # the other tab
     at.button(key=f"save-name:{run_id}").click().run()
     assert not at.exception
     at = page("pages/compute_loss.py", run=run_id)

@@ -103,14 +103,14 @@ def test_exports_carry_the_settings_steered_mid_run(manager, mnist_dir):
     the rate each step trained with (the old one through step s, the new one after)."""
     run_id = manager.start("gan", GAN | {"num_images": 4096, "epochs": 1, "quality_samples": 0})
     wait_for(lambda: manager.snapshot(run_id).step >= 2, what="two steps")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     wait_for(lambda: manager.status(run_id) == "paused", what="pause")
-    manager.steer(run_id, {"d_learning_rate": 1e-4})
+    manager.controls.steer(run_id, {"d_learning_rate": 1e-4})
     wait_for(lambda: manager.snapshot(run_id).events, what="the change")
     held = manager.store.events(run_id)[0]["step"]
-    manager.resume(run_id)
+    manager.controls.resume(run_id)
     wait_for(lambda: manager.snapshot(run_id).step >= held + 2, what="two more steps")
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 60)
 
     data = json.loads(exports.config_json(manager.store, run_id))

@@ -56,7 +56,7 @@ def test_the_lab_sees_a_scripts_fit_grow_and_stops_it(tmp_path):
         assert snap.status == "running" and snap.name == "a script's fit()" and snap.variant == "external"
         assert {"loss", "mae"} <= set(snap.curves)
         assert any(r["id"] == run_id for r in lab.list())  # on the runs page beside the lab's own runs
-        lab.stop(run_id)  # the lab's Stop reaches the script's fit() through the store
+        lab.controls.stop(run_id)  # the lab's Stop reaches the script's fit() through the store
         assert proc.stdout.readline().strip() == "done"
         wait_for(lambda: lab.snapshot(run_id).status == "stopped", 30, "stopped in the store")
     finally:

@@ -6,7 +6,7 @@ import torch
 
 from runtime.record.live import LiveRun
 from runtime.training.lazy_logs import LazyLogsCallbackList, fit_callbacks, read_interval, steps_per_epoch
-from runtime.training.stream import StreamCallback
+from runtime.training.stream import stream_callbacks
 
 BATCHES = 12  # per epoch
 
@@ -23,8 +23,8 @@ def _fit(read_every: float, lazy: bool, extra=(), validate: bool = False):
     if validate:  # a validation set whose loss is far from the training loss
         fit_kwargs["validation_data"] = (x[:8], y[:8] + 100.0)
     run = LiveRun("abc123def456", "test", {})
-    stream = StreamCallback(run, read_every=read_every)
-    model.fit(**fit_kwargs, verbose=0, callbacks=fit_callbacks(model, fit_kwargs, [stream, *extra], lazy=lazy))
+    stream = stream_callbacks(run, read_every=read_every)
+    model.fit(**fit_kwargs, verbose=0, callbacks=fit_callbacks(model, fit_kwargs, [*stream, *extra], lazy=lazy))
     return run
 
 
@@ -84,8 +84,8 @@ def test_a_non_finite_loss_still_stops_the_run_when_read():
     model.compile(optimizer="sgd", loss="mse")
     x = np.full((40, 1), np.nan, np.float32)
     fit_kwargs = dict(x=x, y=x, batch_size=4, epochs=3)
-    stream = StreamCallback(run, read_every=3600.0)
-    model.fit(**fit_kwargs, verbose=0, callbacks=fit_callbacks(model, fit_kwargs, [stream], lazy=True))
+    stream = stream_callbacks(run, read_every=3600.0)
+    model.fit(**fit_kwargs, verbose=0, callbacks=fit_callbacks(model, fit_kwargs, stream, lazy=True))
     assert run.diverged_at == (1, "loss")
     assert run.step == 1
 

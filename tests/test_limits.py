@@ -14,14 +14,14 @@ def test_pausing_and_resuming_in_turn_cannot_hold_a_demo_slot(tmp_path):
     manager = RunManager(home=tmp_path, limits=Limits(pause_minutes=2.0 / 60, count_pauses=True))
     run_id = manager.start("compute_loss", LONG)
     wait_for(lambda: manager.snapshot(run_id).step > 0, 60, "a step")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     wait_for(lambda: manager.status(run_id) == "paused", 10, "the first pause")
     time.sleep(1.4)
-    manager.resume(run_id)
+    manager.controls.resume(run_id)
     wait_for(lambda: manager.status(run_id) == "running", 10, "the resume")
     held = manager.snapshot(run_id).step
     wait_for(lambda: manager.snapshot(run_id).step > held, 10, "a step after the resume")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     paused_at = time.monotonic()
     assert manager.wait(run_id, 10) == "stopped"
     assert time.monotonic() - paused_at < 1.9  # the first pause counted: well before 2 s of this one
@@ -38,7 +38,7 @@ def test_a_demos_run_time_counts_its_pauses(tmp_path):
     manager = RunManager(home=tmp_path, limits=Limits(run_minutes=1.5 / 60, count_pauses=True))
     run_id = manager.start("compute_loss", LONG)
     wait_for(lambda: manager.snapshot(run_id).step > 0, 60, "a step")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     assert manager.wait(run_id, 10) == "stopped"  # while paused: the clock runs on
     error = manager.snapshot(run_id).error
     assert "minutes per run, pauses included, on this shared lab" in error
@@ -79,7 +79,7 @@ def test_a_paused_run_gives_up_its_slot_after_the_pause_limit_and_says_so(tmp_pa
     first = manager.start("compute_loss", LONG)
     waiting = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     wait_for(lambda: manager.snapshot(first).step > 0, what="a step")
-    manager.pause(first)
+    manager.controls.pause(first)
     assert manager.wait(first, 30) == "stopped"
     assert "Paused for more than" in manager.snapshot(first).error and "slot" in manager.snapshot(first).error
     assert manager.wait(waiting, 60) == "completed"  # the slot went to the next run

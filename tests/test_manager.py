@@ -46,7 +46,7 @@ def test_stop_takes_effect_within_one_batch(manager, mnist_dir):
     run_id = manager.start("gan", LONG_GAN)
     wait_for(lambda: manager.snapshot(run_id).step >= 2, what="two steps")
     at_stop = manager.snapshot(run_id).step
-    manager.stop(run_id, wait=30)  # returns once the run has ended, as the Stop button asks
+    manager.controls.stop(run_id, wait=30)  # returns once the run has ended, as the Stop button asks
     assert manager.status(run_id) == "stopped"
     assert manager.snapshot(run_id).step <= at_stop + 1
     assert Path(manager.snapshot(run_id).artifact).is_file()  # a stopped run keeps its model
@@ -56,12 +56,12 @@ def test_stop_takes_effect_within_one_batch(manager, mnist_dir):
 def test_pause_holds_the_step_count_and_resume_finishes(manager, mnist_dir):
     run_id = manager.start("gan", {**TINY_GAN, "num_images": 64, "epochs": 1})
     wait_for(lambda: manager.snapshot(run_id).step >= 1, what="first step")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     wait_for(lambda: manager.status(run_id) == "paused", what="pause")
     held = manager.snapshot(run_id).step
     time.sleep(1.2)
     assert manager.snapshot(run_id).step == held and manager.status(run_id) == "paused"
-    manager.resume(run_id)
+    manager.controls.resume(run_id)
     assert manager.wait(run_id, 60) == "completed"
     assert manager.snapshot(run_id).step == 4
 
@@ -70,7 +70,7 @@ def test_thirty_start_stop_cycles_leave_no_threads(manager):
     before = threading.active_count()
     for _ in range(30):
         run_id = manager.start("compute_loss", {"samples": 4096, "batch_size": 1, "epochs": 10})
-        manager.stop(run_id)
+        manager.controls.stop(run_id)
         assert manager.wait(run_id, 30) in ("stopped", "completed")
     wait_for(lambda: threading.active_count() <= before, timeout=10, what="threads to end")
     assert manager.live_threads() == []
@@ -136,7 +136,7 @@ def test_concurrency_cap_queues_then_runs_the_waiting_run(tmp_path, mnist_dir):
     assert snap.status == "queued" and snap.queue_position == 1
     time.sleep(0.5)
     assert manager.status(second) == "queued"
-    manager.stop(first)
+    manager.controls.stop(first)
     assert manager.wait(second, 60) == "completed"
 
 
@@ -201,30 +201,30 @@ def test_private_runs_only_their_visitor_controls_them_and_each_visitor_is_cappe
         manager.start("compute_loss", slow, visitor="alice-token")
     bob = manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="bob-token")
 
-    assert manager.may_control(alice, "alice-token") and not manager.may_control(alice, "bob-token")
-    assert not manager.may_control(alice, None)
-    for action in (manager.stop, manager.pause, manager.resume):
+    assert manager.controls.may_control(alice, "alice-token") and not manager.controls.may_control(alice, "bob-token")
+    assert not manager.controls.may_control(alice, None)
+    for action in (manager.controls.stop, manager.controls.pause, manager.controls.resume):
         with pytest.raises(NotYourRun, match="started in another browser"):
             action(alice, visitor="bob-token")
     assert manager.status(alice) in ("queued", "running")  # untouched by bob
 
-    manager.stop(queued, visitor="alice-token")
-    manager.stop(alice, visitor="alice-token")
+    manager.controls.stop(queued, visitor="alice-token")
+    manager.controls.stop(alice, visitor="alice-token")
     assert manager.wait(alice, 30) == "stopped" and manager.wait(bob, 60) == "completed"
     # Once finished, alice may start again; deleting still needs her token, also from the store.
     manager.start("compute_loss", {"samples": 64, "epochs": 1}, visitor="alice-token")
     other = RunManager(home=tmp_path, private_runs=True)
     with pytest.raises(NotYourRun):
-        other.delete(alice, visitor="bob-token")
-    other.delete(alice, visitor="alice-token")
+        other.controls.delete(alice, visitor="bob-token")
+    other.controls.delete(alice, visitor="alice-token")
     assert other.store.get_run(alice) is None
     assert "alice-token" not in (tmp_path / "runs.sqlite").read_bytes().decode("latin-1")  # kept hashed
 
 
 def test_open_runs_are_anyones_to_control(manager):
     run_id = manager.start("compute_loss", {"samples": 4096, "batch_size": 1, "epochs": 10}, visitor="alice-token")
-    assert manager.may_control(run_id, "bob-token") and manager.may_control(run_id, None)
-    manager.stop(run_id, visitor="bob-token")
+    assert manager.controls.may_control(run_id, "bob-token") and manager.controls.may_control(run_id, None)
+    manager.controls.stop(run_id, visitor="bob-token")
     assert manager.wait(run_id, 30) == "stopped"
 
 
@@ -253,7 +253,19 @@ def test_run_ids_are_checked_before_any_path_is_made(tmp_path, bad):
     outside.mkdir()
     manager = RunManager(home=tmp_path / "lab")
     with pytest.raises(ValueError, match="not a run id"):
-        manager.delete(bad)
+        manager.controls.delete(bad)
     with pytest.raises(ValueError, match="not a run id"):
         manager.run_dir(bad)
     assert manager.snapshot(bad) is None and outside.exists()
+
+
+def test_the_operators_stop_all_stops_every_visitors_private_runs(tmp_path):
+    """A visitor may stop only their own runs; the operator's ``stop_all`` (a shutdown) stops anyone's."""
+    manager = RunManager(home=tmp_path, private_runs=True, backend="thread", max_concurrent=1)
+    long = {"samples": 20_000, "batch_size": 1, "epochs": 5}
+    first = manager.start("compute_loss", long, visitor="alice-token-0123456789")
+    second = manager.start("compute_loss", long, visitor="bob-token-0123456789ab")
+    with pytest.raises(PermissionError):
+        manager.controls.stop(first, visitor="bob-token-0123456789ab")
+    manager.controls.stop_all()
+    assert manager.wait(first, 60) == "stopped" and manager.wait(second, 60) == "stopped"

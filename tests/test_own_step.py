@@ -104,7 +104,7 @@ def test_a_step_that_never_returns_is_honest_about_stop(manager):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(0.5)
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     snap = manager.snapshot(run_id)
     assert snap.status == "running" and snap.stop_requested  # not "stopped" while the step is still inside
     assert manager.wait(run_id, 30) == "stopped"

@@ -9,7 +9,7 @@ def test_the_epoch_does_not_go_back_when_a_run_is_stopped_mid_epoch(manager):
     wait_for(lambda: manager.snapshot(run_id).step >= 40, 60, "the second epoch")
     during = manager.snapshot(run_id)
     assert current_epoch(during) == -(-during.step // 32)
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     assert manager.wait(run_id, 30) == "stopped"
     after = manager.snapshot(run_id)
     assert after.epoch < current_epoch(after) == -(-after.step // 32)  # mid-epoch: not one epoch back

@@ -51,7 +51,7 @@ def test_a_step_that_never_returns_is_ended_after_the_grace_and_the_queued_run_s
     wait_for(marker.exists, 60, "the stuck run to enter its first step")
     assert workers.status(waiting) == "queued"
     asked = time.monotonic()
-    workers.stop(stuck)
+    workers.controls.stop(stuck)
     assert workers.wait(stuck, 10) == "stopped"
     assert time.monotonic() - asked <= 2.0 + 2.0  # grace + 2 s
     snap = workers.snapshot(stuck)
@@ -67,7 +67,7 @@ def test_a_stop_before_the_first_batch_ends_a_stuck_step_after_the_grace(workers
     run_id = workers.start("own_step", own(sleeping_step(tmp_path / "in")))
     wait_for(lambda: workers.status(run_id) == "running", 60, "the run to start")
     asked = time.monotonic()
-    workers.stop(run_id)
+    workers.controls.stop(run_id)
     assert workers.wait(run_id, 20) == "stopped"
     assert time.monotonic() - asked <= 2.0 + 4.0  # grace + building the model + 2 s
     assert "did not return within 2 s of Stop" in workers.snapshot(run_id).error
@@ -110,7 +110,7 @@ def test_a_worker_does_not_run_the_servers_main_module(workers, tmp_path, monkey
 def test_stop_between_batches_saves_the_model_and_ends_the_worker(workers):
     run_id = workers.start("compute_loss", REGRESSION)
     wait_for(lambda: workers.snapshot(run_id).step >= 5, 60, "five steps")
-    workers.stop(run_id)
+    workers.controls.stop(run_id)
     assert workers.wait(run_id, 30) == "stopped"
     snap = workers.snapshot(run_id)
     assert snap.error is None and snap.artifact and os.path.isfile(snap.artifact)
@@ -147,12 +147,12 @@ def test_pause_keeps_the_worker_and_resume_goes_on(workers):
     wait_for(lambda: workers.snapshot(run_id).step >= 3, 60, "three steps")
     run = workers.scheduler.get(run_id)
     pid = run.worker_pid
-    workers.pause(run_id)
+    workers.controls.pause(run_id)
     wait_for(lambda: workers.status(run_id) == "paused", 10, "the pause")
     held = workers.snapshot(run_id).step
     time.sleep(0.5)
     assert workers.snapshot(run_id).step == held and workers.store.get_run(run_id)["status"] == "paused"
-    workers.resume(run_id)
+    workers.controls.resume(run_id)
     wait_for(lambda: workers.snapshot(run_id).step >= held + 3, 30, "three more steps")
     assert run.worker_pid == pid and pid != os.getpid()
 
@@ -160,14 +160,15 @@ def test_pause_keeps_the_worker_and_resume_goes_on(workers):
 def test_steering_and_single_steps_reach_a_gan_in_a_worker(workers, mnist_dir):
     config = {"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 4096, "quality_samples": 0}
     run_id = workers.start("gan", config)
-    wait_for(lambda: workers.steering(run_id) is not None and workers.snapshot(run_id).step >= 2, 60, "steps")
-    workers.pause(run_id)
+    wait_for(lambda: workers.controls.steering(run_id) is not None and workers.snapshot(run_id).step >= 2, 60, "steps")
+    workers.controls.pause(run_id)
     wait_for(lambda: workers.status(run_id) == "paused", 10, "the pause")
     held = workers.snapshot(run_id).step
-    assert workers.steer(run_id, {"d_learning_rate": 1e-5}) == {"d_learning_rate": 1e-5}
+    assert workers.controls.steer(run_id, {"d_learning_rate": 1e-5}) == {"d_learning_rate": 1e-5}
     wait_for(lambda: workers.snapshot(run_id).events, 10, "the steering event")
-    assert workers.steering(run_id).current()["d_learning_rate"] == pytest.approx(1e-5)  # as the worker applied it
-    workers.single_step(run_id, "d")
+    applied = workers.controls.steering(run_id).current()["d_learning_rate"]
+    assert applied == pytest.approx(1e-5)  # as the worker applied it
+    workers.controls.single_step(run_id, "d")
     wait_for(lambda: len(workers.snapshot(run_id).events) == 2, 10, "one discriminator step, marked")
     assert workers.snapshot(run_id).step == held + 1
     assert [e["kind"] for e in workers.store.events(run_id)] == ["steer", "single_step"]
@@ -182,7 +183,7 @@ def test_two_runs_train_at_once_in_two_worker_processes(tmp_path):
     assert len(pids) == 2 and os.getpid() not in pids
     assert manager.torch_threads == max(1, len(os.sched_getaffinity(0)) // 2)
     for run_id in ids:
-        manager.stop(run_id)
+        manager.controls.stop(run_id)
     assert [manager.wait(run_id, 30) for run_id in ids] == ["stopped", "stopped"]
 
 
@@ -222,7 +223,7 @@ def test_processes_the_code_started_end_with_its_run(workers, tmp_path):
     wait_for(lambda: _gone(int(finished.read_text())), 10, "the left-behind process to end")
     run_id = workers.start("own_step", own(leaves_a_process(stopped), epochs=100))
     wait_for(lambda: stopped.exists() and workers.snapshot(run_id).step > 2, 60, "steps")
-    workers.stop(run_id)
+    workers.controls.stop(run_id)
     assert workers.wait(run_id, 30) == "stopped"
     wait_for(lambda: _gone(int(stopped.read_text())), 10, "the process left behind by a stopped run to end")
 
@@ -283,7 +284,7 @@ def test_code_that_goes_on_after_stop_is_ended_after_the_grace_not_a_minute(work
     run_id = workers.start("own_step", {"template": "blank", "source": script, "hp": {}})
     wait_for(lambda: marker.exists() and workers.snapshot(run_id).step > 5, 60, "steps")
     asked = time.monotonic()
-    workers.stop(run_id)
+    workers.controls.stop(run_id)
     assert workers.wait(run_id, 30) == "stopped"
     assert time.monotonic() - asked < 2.0 + 2.0  # the grace (2 s), not the minute saving may take
     assert "your code went on and did not end within 2 s of Stop" in workers.snapshot(run_id).error

@@ -32,7 +32,7 @@ def on_ray(cluster, tmp_path):
     manager = RunManager(home=tmp_path / "ray", backend="ray", torch_threads=1)
     yield manager
     for row in manager.list():
-        manager.stop(row["id"])
+        manager.controls.stop(row["id"])
     for thread in manager.live_threads():
         thread.join(60)
 
@@ -62,7 +62,7 @@ def test_stop_reaches_the_remote_run_within_two_seconds(on_ray):
     run_id = on_ray.start("compute_loss", LONG)
     wait_for(lambda: on_ray.snapshot(run_id).step > 20, 180, "steps from the worker")
     asked = time.monotonic()
-    on_ray.stop(run_id)
+    on_ray.controls.stop(run_id)
     wait_for(lambda: on_ray.status(run_id) == "stopped", 30, "stopped")
     assert time.monotonic() - asked <= 2.0
     assert on_ray.store.get_run(run_id)["status"] == "stopped"
@@ -71,14 +71,14 @@ def test_stop_reaches_the_remote_run_within_two_seconds(on_ray):
 def test_pause_holds_the_remote_run(on_ray):
     run_id = on_ray.start("compute_loss", LONG)
     wait_for(lambda: on_ray.snapshot(run_id).step > 10, 180, "steps")
-    on_ray.pause(run_id)
+    on_ray.controls.pause(run_id)
     wait_for(lambda: on_ray.status(run_id) == "paused", 10, "paused")
     held = on_ray.snapshot(run_id).step
     time.sleep(1.0)
     assert on_ray.snapshot(run_id).step == held
-    on_ray.resume(run_id)
+    on_ray.controls.resume(run_id)
     wait_for(lambda: on_ray.snapshot(run_id).step > held, 10, "steps again")
-    on_ray.stop(run_id)
+    on_ray.controls.stop(run_id)
 
 
 def test_a_killed_worker_ends_its_run_interrupted_with_the_reason(on_ray):
@@ -108,7 +108,7 @@ def test_a_run_the_cluster_cannot_place_fails_saying_so_and_stop_does_not_wait_f
     waiting = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     wait_for(lambda: manager.status(waiting) == "running", 10, "the slot")
     asked = time.monotonic()
-    manager.stop(waiting)
+    manager.controls.stop(waiting)
     assert manager.wait(waiting, 10) == "stopped" and time.monotonic() - asked < 2.0 + 1.0
     assert "the cluster had not placed it yet" in manager.snapshot(waiting).error
 

@@ -43,10 +43,10 @@ def test_another_process_runs_are_stopped_through_the_store_and_not_deleted(tmp_
         wait_for(lambda: here.snapshot(run_id) and here.snapshot(run_id).step > 0, 60, "the other run's steps")
         assert here.snapshot(run_id).status == "running"  # its process is alive: not interrupted
         with pytest.raises(ValueError, match="still training in another process"):
-            here.delete(run_id)
-        here.stop(run_id)  # a control request through the store
+            here.controls.delete(run_id)
+        here.controls.stop(run_id)  # a control request through the store
         wait_for(lambda: here.snapshot(run_id).status == "stopped", 30, "the other process to stop it")
-        here.delete(run_id)  # finished: anyone's to delete
+        here.controls.delete(run_id)  # finished: anyone's to delete
         assert here.store.get_run(run_id) is None
     finally:
         proc.kill()
@@ -59,7 +59,7 @@ def test_kill_9_while_paused_keeps_every_step_and_ends_interrupted(tmp_path):
         run_id = proc.stdout.readline().strip()
         here = RunManager(home=tmp_path, heartbeat_timeout=15)  # the least: three beats
         wait_for(lambda: (here.snapshot(run_id) or None) and here.snapshot(run_id).step > 20, 60, "steps")
-        here.pause(run_id)
+        here.controls.pause(run_id)
         wait_for(lambda: here.store.get_run(run_id)["status"] == "paused", 30, "the store to say paused")
         held = here.store.get_run(run_id)["steps_done"]
         proc.send_signal(signal.SIGKILL)

@@ -45,7 +45,7 @@ def test_the_guides_gan_runs_as_printed_with_live_curves_a_grid_and_stop(lab, mn
     assert set(snap.curves) == {"d_loss", "g_loss"} and snap.status == "running"
     assert snap.total_steps == 157  # its own DataLoader over the lab's 10,000 digits, batch 64
     assert "keras.datasets.mnist from" in snap.data_source  # its load_data() read MNIST_DIR
-    lab.stop(run_id, wait=10)
+    lab.controls.stop(run_id, wait=10)
     assert lab.wait(run_id, 30) == "stopped"
     snap = lab.snapshot(run_id)
     assert 3 <= snap.step < 157
@@ -125,7 +125,7 @@ def test_a_script_stopped_before_its_first_fit_ends_stopped_without_waiting_for_
     slow = f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(1.5)  # its data loading\n" + TWO_FITS
     run_id = run(lab, slow)
     wait_for(marker.exists, 60, "the script to start")
-    lab.stop(run_id)
+    lab.controls.stop(run_id)
     assert lab.wait(run_id, 30) == "stopped"
     snap = lab.snapshot(run_id)
     assert snap.step == 0 and snap.error is None  # it stopped at its first fit(), cleanly

@@ -24,7 +24,7 @@ def probe():
 def paused_run(manager):
     run_id = manager.start("gan_probe", CONFIG)
     wait_for(lambda: manager.snapshot(run_id).step >= 2, what="two steps")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     wait_for(lambda: manager.status(run_id) == "paused", what="pause")
     return run_id
 
@@ -32,16 +32,16 @@ def paused_run(manager):
 def test_a_new_learning_rate_applies_from_the_next_batch_and_is_marked(manager, probe, mnist_dir):
     run_id = paused_run(manager)
     held = manager.snapshot(run_id).step
-    assert manager.steer(run_id, {"d_learning_rate": 1e-5, "label_noise": 0.2}) == {
+    assert manager.controls.steer(run_id, {"d_learning_rate": 1e-5, "label_noise": 0.2}) == {
         "d_learning_rate": 1e-5,
         "label_noise": 0.2,
     }
     wait_for(lambda: manager.snapshot(run_id).events, what="the event")
-    assert manager.steering(run_id).knobs["d_learning_rate"].get() == pytest.approx(1e-5)
+    assert manager.controls.steering(run_id).knobs["d_learning_rate"].get() == pytest.approx(1e-5)
     assert probe["model"].label_noise == 0.2
-    manager.resume(run_id)
+    manager.controls.resume(run_id)
     wait_for(lambda: manager.snapshot(run_id).step >= held + 3, what="three more steps")
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 30)
     rates = probe["d_rates"]
     assert rates[:held] == [pytest.approx(3e-4)] * held  # the discriminator updates before the change
@@ -63,7 +63,7 @@ def test_single_steps_advance_by_one_and_change_only_their_network(manager, prob
     gan = probe["model"]
     before = {net: [w.copy() for w in getattr(gan, net).get_weights()] for net in ("discriminator", "generator")}
     held = manager.snapshot(run_id).step
-    manager.single_step(run_id, which)
+    manager.controls.single_step(run_id, which)
     wait_for(lambda: manager.snapshot(run_id).step == held + 1, what="the single step")
     time.sleep(0.3)
     snap = manager.snapshot(run_id)
@@ -79,23 +79,23 @@ def test_single_steps_advance_by_one_and_change_only_their_network(manager, prob
     expected |= {"d_loss", "d_real", "d_fake", "d_grad_norm"} if which == "full" else set()
     assert recorded == expected
     assert manager.store.events(run_id)[-1]["kind"] == "single_step"
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
 
 
 def test_steering_refuses_what_it_cannot_do(manager, probe, mnist_dir):
     run_id = paused_run(manager)
     with pytest.raises(ValueError, match="d_learning_rate=5.0 is invalid"):
-        manager.steer(run_id, {"d_learning_rate": 5.0})
+        manager.controls.steer(run_id, {"d_learning_rate": 5.0})
     with pytest.raises(ValueError, match="batch_size cannot be changed during a run"):
-        manager.steer(run_id, {"batch_size": 4})
-    manager.resume(run_id)
+        manager.controls.steer(run_id, {"batch_size": 4})
+    manager.controls.resume(run_id)
     wait_for(lambda: manager.status(run_id) == "running", what="running")
     with pytest.raises(ValueError, match="pause it first"):
-        manager.single_step(run_id, "d")
-    manager.stop(run_id)
+        manager.controls.single_step(run_id, "d")
+    manager.controls.stop(run_id)
     manager.wait(run_id, 30)
     with pytest.raises(ValueError, match="not training"):
-        manager.steer(run_id, {"d_learning_rate": 1e-4})
+        manager.controls.steer(run_id, {"d_learning_rate": 1e-4})
 
 
 def test_steering_obeys_private_runs(tmp_path, probe, mnist_dir):
@@ -103,21 +103,21 @@ def test_steering_obeys_private_runs(tmp_path, probe, mnist_dir):
     run_id = manager.start("gan_probe", CONFIG, visitor="owner-token-0123456789")
     wait_for(lambda: manager.snapshot(run_id).step >= 1, what="a step")
     with pytest.raises(NotYourRun):
-        manager.steer(run_id, {"d_learning_rate": 1e-4}, visitor="someone-else-0123456789")
+        manager.controls.steer(run_id, {"d_learning_rate": 1e-4}, visitor="someone-else-0123456789")
     with pytest.raises(NotYourRun):
-        manager.single_step(run_id, "d", visitor=None)
-    manager.steer(run_id, {"d_learning_rate": 1e-4}, visitor="owner-token-0123456789")
-    manager.stop(run_id, visitor="owner-token-0123456789")
+        manager.controls.single_step(run_id, "d", visitor=None)
+    manager.controls.steer(run_id, {"d_learning_rate": 1e-4}, visitor="owner-token-0123456789")
+    manager.controls.stop(run_id, visitor="owner-token-0123456789")
     manager.wait(run_id, 30)
 
 
 def test_a_learning_rate_is_shown_as_set_not_as_its_float32_digits(manager, probe, mnist_dir):
     run_id = paused_run(manager)
-    assert manager.steering(run_id).current()["d_learning_rate"] == 0.0003  # not 0.0003000000142492354
-    manager.steer(run_id, {"g_learning_rate": 1e-4})
+    assert manager.controls.steering(run_id).current()["d_learning_rate"] == 0.0003  # not 0.0003000000142492354
+    manager.controls.steer(run_id, {"g_learning_rate": 1e-4})
     wait_for(lambda: manager.snapshot(run_id).events, what="the event")
     assert manager.snapshot(run_id).events[0][2] == "g_learning_rate → 0.0001"
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     manager.wait(run_id, 30)
 
 
@@ -127,16 +127,16 @@ def test_a_single_step_past_the_planned_end_grows_the_total(manager, probe, mnis
     run_id = manager.start("gan_probe", config)
     run = manager.scheduler.get(run_id)
     wait_for(lambda: run.step >= 3, what="three steps")
-    manager.pause(run_id)
+    manager.controls.pause(run_id)
     wait_for(lambda: manager.status(run_id) == "paused", what="pause")
     while run.step < run.total_steps:  # single steps to the planned end, then one more
-        manager.single_step(run_id, "full")
+        manager.controls.single_step(run_id, "full")
         wait_for(lambda s=run.step: run.step > s, what="a single step")
     planned = run.total_steps
-    manager.single_step(run_id, "full")
+    manager.controls.single_step(run_id, "full")
     wait_for(lambda: run.step == planned + 1, what="one step past the end")
     snap = manager.snapshot(run_id)
     assert snap.total_steps == snap.step == planned + 1 and snap.progress == 1.0
-    manager.stop(run_id)
+    manager.controls.stop(run_id)
     assert manager.wait(run_id, 30) == "stopped"
     assert manager.store.get_run(run_id)["total_steps"] == planned + 1

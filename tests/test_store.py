@@ -217,8 +217,8 @@ def test_a_manager_beats_for_its_queued_runs(tmp_path):
         time.sleep(0.05)
     other = RunStore(tmp_path / "runs.sqlite")  # another process looking at the store
     assert queued not in other.mark_interrupted(timeout=15)
-    manager.stop(queued)
-    manager.stop(first)
+    manager.controls.stop(queued)
+    manager.controls.stop(first)
     manager.wait(first, 30)
 
 
@@ -276,7 +276,7 @@ def test_a_full_disk_at_start_up_leaves_the_lab_reading_and_a_delete_makes_room(
     assert sorted(r["id"] for r in manager.list()) == ["a" * 12, "b" * 12]  # what it holds can be read
     with pytest.raises(ValueError, match="is full"):
         manager.start("compute_loss", {"samples": 64, "epochs": 1})
-    manager.delete("a" * 12)  # its model goes first: room for the store to be written again
+    manager.controls.delete("a" * 12)  # its model goes first: room for the store to be written again
     assert manager.problem is None and [r["id"] for r in manager.list()] == ["b" * 12]
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(run_id, 60) == "completed"

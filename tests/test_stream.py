@@ -7,7 +7,7 @@ import numpy as np
 
 from runtime.record.live import LiveRun
 from runtime.training.cadence import Cadence
-from runtime.training.stream import StreamCallback
+from runtime.training.stream import stream_callbacks
 
 
 class SlowBatches(keras.callbacks.Callback):
@@ -24,8 +24,8 @@ def _gridded_fit(sample_images) -> LiveRun:
     run = LiveRun("abc123def456", "test", {})
     cadence = Cadence(every=1, min_seconds=0.2, budget=0.02)
     x = np.zeros((100, 2), np.float32)
-    callback = StreamCallback(run, sample_images, cadence=cadence)
-    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    callbacks = stream_callbacks(run, sample_images, cadence=cadence)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), *callbacks])
     return run
 
 
@@ -84,8 +84,8 @@ def _scored_fit(batches: int, report: SlowScores) -> LiveRun:
     run = LiveRun("abc123def456", "test", {})
     cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
     x = np.zeros((batches, 2), np.float32)
-    callback = StreamCallback(run, quality_report=report, quality_cadence=cadence)
-    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), callback])
+    callbacks = stream_callbacks(run, quality_report=report, quality_cadence=cadence)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), *callbacks])
     return run
 
 

@@ -83,6 +83,4 @@ def test_a_sweep_that_would_pass_the_cap_with_runs_already_active_starts_none(tm
     with pytest.raises(ValueError, match="you already have 1 training or waiting.*Stop one of your runs"):
         manager.start_sweep("compute_loss", {}, {"learning_rate": [1e-4, 1e-3]}, visitor="v" * 20)
     assert len(manager.list()) == 1  # all or nothing: not one run of the sweep started
-    manager.access = type(manager.access)()
-    for row in manager.list():
-        manager.stop(row["id"])
+    manager.controls.stop_all()

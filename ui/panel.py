@@ -51,7 +51,7 @@ def status_line(snap: Snapshot) -> str:
 def _act(action: str, run_id: str, **options) -> None:
     """Button callback: stop, pause or resume on behalf of this browser."""
     try:
-        getattr(get_manager(), action)(run_id, visitor=visitor(), **options)
+        getattr(get_manager().controls, action)(run_id, visitor=visitor(), **options)
     except PermissionError as exc:
         st.session_state[f"control-error:{run_id}"] = str(exc)
 
@@ -61,7 +61,7 @@ def _controls(run_id: str, snap: Snapshot) -> None:
         return
     if problem := st.session_state.pop(f"control-error:{run_id}", None):
         st.warning(plain(problem), icon=":material/visibility:")
-    if not get_manager().may_control(run_id, visitor()):
+    if not get_manager().controls.may_control(run_id, visitor()):
         st.caption(
             ":material/visibility: You are watching a run started in another browser: only that browser can "
             "stop or pause it."
@@ -227,7 +227,7 @@ def _live_fragment(run_id: str, options: ChartOptions) -> None:
         return
     draw(run_id, snap, options)
     # What the rest of the page (the steering panel, not refreshed on a timer) depends on.
-    state = (snap.status, get_manager().steering(run_id) is not None)
+    state = (snap.status, get_manager().controls.steering(run_id) is not None)
     seen_key = f"page-state:{run_id}"
     seen, st.session_state[seen_key] = st.session_state.get(seen_key), state
     if not snap.active:

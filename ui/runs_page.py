@@ -73,7 +73,7 @@ def _confirm_delete(run_id: str) -> None:
     """Button callback: runs before the rerun, so the selection can still be changed."""
     st.session_state.pop(f"confirm-delete:{run_id}", None)
     try:
-        get_manager().delete(run_id, visitor=visitor())
+        get_manager().controls.delete(run_id, visitor=visitor())
     except (ValueError, PermissionError) as exc:
         st.session_state["delete-error"] = str(exc)
         return
@@ -81,7 +81,7 @@ def _confirm_delete(run_id: str) -> None:
 
 
 def _delete(run_id: str) -> None:
-    if not get_manager().may_control(run_id, visitor()):
+    if not get_manager().controls.may_control(run_id, visitor()):
         st.caption(":material/lock: Started in another browser: only that browser can delete this run.")
         return
     asked = f"confirm-delete:{run_id}"
@@ -103,7 +103,7 @@ def _delete(run_id: str) -> None:
 def _save_name(run_id: str) -> None:
     """Button callback: store the name and notes typed for ``run_id``."""
     try:
-        get_manager().rename(
+        get_manager().controls.rename(
             run_id, st.session_state[f"name:{run_id}"], st.session_state[f"notes:{run_id}"], visitor=visitor()
         )
     except (ValueError, PermissionError) as exc:
@@ -118,7 +118,7 @@ def _name_and_notes(run_id: str) -> None:
     snap = manager.snapshot(run_id)
     if snap is None:
         return
-    if not manager.may_control(run_id, visitor()):
+    if not manager.controls.may_control(run_id, visitor()):
         if snap.notes:
             st.caption(f"Notes: {plain(snap.notes)}")
         return

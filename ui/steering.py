@@ -23,7 +23,7 @@ from ui.visitor import visitor
 
 def _apply(run_id: str, names: list[str]) -> None:
     manager = get_manager()
-    steering = manager.steering(run_id)
+    steering = manager.controls.steering(run_id)
     current = steering.current() if steering else {}
     asked = {name: st.session_state[f"steer:{run_id}:{name}"] for name in names}
     changes = {name: value for name, value in asked.items() if not _same(value, current.get(name))}
@@ -31,7 +31,7 @@ def _apply(run_id: str, names: list[str]) -> None:
         st.session_state[f"steer-note:{run_id}"] = "Nothing to apply: every value is the one the run trains with."
         return
     try:
-        done = manager.steer(run_id, changes, visitor=visitor())
+        done = manager.controls.steer(run_id, changes, visitor=visitor())
     except (ValueError, PermissionError) as exc:
         st.session_state[f"steer-error:{run_id}"] = str(exc)
     else:
@@ -49,7 +49,7 @@ def _same(asked, now) -> bool:
 
 def _single(run_id: str, which: str) -> None:
     try:
-        get_manager().single_step(run_id, which, visitor=visitor())
+        get_manager().controls.single_step(run_id, which, visitor=visitor())
     except (ValueError, PermissionError) as exc:
         st.session_state[f"steer-error:{run_id}"] = str(exc)
 
@@ -58,11 +58,11 @@ def _single(run_id: str, which: str) -> None:
 @guarded
 def steering_ui(run_id: str) -> None:
     manager = get_manager()
-    steering = manager.steering(run_id)
+    steering = manager.controls.steering(run_id)
     if steering is None:
         return
     with st.expander("Steer this run while it trains", icon=":material/tune:", expanded=False):
-        if not manager.may_control(run_id, visitor()):
+        if not manager.controls.may_control(run_id, visitor()):
             st.caption("Only the browser that started this run can steer it.")
             return
         current = steering.current()

@@ -1,11 +1,20 @@
-"""Run names a person can tell apart: the variant and the settings that differ from its defaults."""
+"""Run ids and names: an id a path can be built from, names a person can tell apart (the variant
+and the settings that differ from its defaults)."""
 
 from __future__ import annotations
 
+import re
+
 from trainers.registry import VariantSpec
 
+RUN_ID = re.compile(r"[0-9a-f]{12}")  # a run's id, and its folder's name (anything else is never a path)
 MAX_NAME = 80
 MAX_NOTES = 4000
+
+
+def valid_id(run_id) -> bool:
+    """Whether ``run_id`` is a run id (checked before any path or query is made from it)."""
+    return isinstance(run_id, str) and RUN_ID.fullmatch(run_id) is not None
 
 
 def _short(value) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -118,3 +119,30 @@ def sample_evenly(items: list, limit: int) -> list:
         return list(items)
     idx = np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))
     return [items[i] for i in idx]
+
+
+class SnapshotCache:
+    """Finished runs' snapshots, the most recently read kept (a finished run no longer changes;
+    each snapshot holds a run's curves, so the cache is bounded)."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._kept: OrderedDict[str, Snapshot] = OrderedDict()  # most recent last
+
+    def get(self, run_id: str) -> Snapshot | None:
+        snap = self._kept.get(run_id)
+        if snap is not None:
+            self._kept.move_to_end(run_id)
+        return snap
+
+    def keep(self, snap: Snapshot) -> None:
+        """Keep ``snap`` if its run has finished (a live run's snapshot is out of date at once)."""
+        if snap.active:
+            return
+        self._kept[snap.id] = snap
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run's snapshot (renamed or deleted)."""
+        self._kept.pop(run_id, None)

@@ -1,25 +1,57 @@
-"""What a person can ask of a run: stop, pause, resume, steer, single steps, rename, delete.
+"""``RunControls``: what a person can ask of a run: stop, pause, resume, steer, single steps,
+rename, delete.
 
-A mixin of ``RunManager``: every request first passes the access rule (private runs
-answer only to the browser that started them), then reaches the run through its
-events and command queue, between two batches.
+Every request first passes the access rule (private runs answer only to the browser that
+started them), then reaches the run: one of this process's through its events and command
+queue, between two batches; another process's through the store. The manager builds one
+and hands it what it needs (pages call ``manager.controls.stop(...)``).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 from runtime.record import naming
+from runtime.record.snapshot import SnapshotCache
 from runtime.record.status import ACTIVE
-from runtime.serving import sweeps
+from runtime.serving.access import AccessPolicy
+from runtime.serving.scheduler import Scheduler
+from runtime.serving.store_guard import StoreGuard
 from runtime.training import job
 
 
 class RunControls:
+    """Requests to runs, checked against ``access``; runs of this process are the ``scheduler``'s."""
+
+    def __init__(
+        self,
+        guard: StoreGuard,
+        scheduler: Scheduler,
+        access: AccessPolicy,
+        snapshots: SnapshotCache,
+        home: Path,
+        heartbeat_timeout: float,
+    ):
+        self.guard, self.scheduler, self.access = guard, scheduler, access
+        self.snapshots, self.home, self.heartbeat_timeout = snapshots, home, heartbeat_timeout
+
+    @property
+    def store(self):
+        return self.guard.store  # reopened for writing once a full disk has room again
+
+    def owner(self, run_id: str) -> str | None:
+        """Who started the run (a visitor's hash), live or from the store."""
+        run = self.scheduler.get(run_id)
+        if run is not None:
+            return run.visitor
+        row = self.store.get_run(run_id)
+        return row.get("visitor") if row else None
+
     def may_control(self, run_id: str, visitor: str | None = None) -> bool:
         """Whether ``visitor`` may stop, pause, resume or delete the run (see ``AccessPolicy``)."""
-        return self.access.may_control(self._owner(run_id), visitor)
+        return self.access.may_control(self.owner(run_id), visitor)
 
     def stop(self, run_id: str, visitor: str | None = None, wait: float = 0.0) -> None:
         """Stop a run: a queued run never starts; a running one stops after its current batch.
@@ -28,7 +60,16 @@ class RunControls:
         model saved), so that the page which asked can show it stopped at once rather than
         on its next refresh.
         """
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
+        self._stop(run_id, wait)
+
+    def stop_all(self) -> None:
+        """Stop every run of this process, whoever started it (the operator's Stop: a server shutting
+        down, a test's clean-up); not a visitor's request, so no access check."""
+        for run_id in self.scheduler.ids():
+            self._stop(run_id, 0.0)
+
+    def _stop(self, run_id: str, wait: float) -> None:
         run = self.scheduler.get(run_id)
         if run is None:
             self._elsewhere(run_id, "stop")
@@ -60,20 +101,14 @@ class RunControls:
 
     def rename(self, run_id: str, name: str, notes: str = "", visitor: str | None = None) -> None:
         """Give a run a name and notes (``ValueError`` if they are empty or too long)."""
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
         name, notes = naming.check_name(name, notes)
         if self.store.get_run(run_id) is None:
             raise ValueError("This run no longer exists (it was deleted, perhaps in another tab).")
         self.store.update_run(run_id, name=name, notes=notes)
         if (run := self.scheduler.get(run_id)) is not None:
             run.touch(name=name, notes=notes)
-        self._snapshot_cache.pop(run_id, None)
-
-    def start_sweep(
-        self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None, names=None
-    ) -> list[str]:
-        """One run per combination of ``grid``'s values (runtime/serving/sweeps.py); their ids."""
-        return sweeps.start_sweep(self, variant, base, grid, visitor, client, names)
+        self.snapshots.forget(run_id)
 
     def steering(self, run_id: str):
         """The run's steering (knobs and single steps) while it trains, else None."""
@@ -85,7 +120,7 @@ class RunControls:
 
         ``ValueError`` names a setting that cannot change or a value out of its range.
         """
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
         steering = self.steering(run_id)
         if steering is None:
             raise ValueError("This run cannot be steered now: it is not training (or its variant has no knobs).")
@@ -96,7 +131,7 @@ class RunControls:
 
     def single_step(self, run_id: str, which: str, visitor: str | None = None) -> None:
         """Ask a paused run to take one step of the kind ``which`` (its steering's single steps)."""
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
         steering, run = self.steering(run_id), self.scheduler.get(run_id)
         if steering is None or which not in steering.single_steps:
             raise ValueError(f"This run cannot take a {which!r} step now.")
@@ -105,7 +140,7 @@ class RunControls:
         run.commands.put(("single", which))
 
     def pause(self, run_id: str, visitor: str | None = None) -> None:
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
         run = self.scheduler.get(run_id)
         if run is None:
             self._elsewhere(run_id, "pause")
@@ -113,7 +148,7 @@ class RunControls:
             run.resume_event.clear()
 
     def resume(self, run_id: str, visitor: str | None = None) -> None:
-        self.access.check(self._owner(run_id), visitor)
+        self.access.check(self.owner(run_id), visitor)
         run = self.scheduler.get(run_id)
         if run is None:
             self._elsewhere(run_id, "resume")
@@ -122,9 +157,9 @@ class RunControls:
 
     def delete(self, run_id: str, visitor: str | None = None) -> None:
         """Remove a finished run from the store, memory and disk. Active runs must be stopped first."""
-        self.access.check(self._owner(run_id), visitor)
-        if not self.valid_id(run_id):
-            raise ValueError(f"{run_id[:40]!r} is not a run id.")
+        self.access.check(self.owner(run_id), visitor)
+        if not naming.valid_id(run_id):
+            raise ValueError(f"{str(run_id)[:40]!r} is not a run id.")
         run = self.scheduler.get(run_id)
         row = self.store.get_run(run_id) if run is None else None
         if run is None and row is not None and row["status"] in ACTIVE:
@@ -135,11 +170,11 @@ class RunControls:
         if run is not None and run.thread is not None:
             run.thread.join(5)
         self.scheduler.forget(run_id)
-        self._snapshot_cache.pop(run_id, None)
-        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)  # first: on a full disk its model makes room
-        if not self._writable():
+        self.snapshots.forget(run_id)
+        shutil.rmtree(self.home / run_id, ignore_errors=True)  # first: on a full disk its model makes room
+        if not self.guard.writable():
             raise ValueError(
-                f"Its saved model is deleted; its record stays until the store can be written. {self.problem}"
+                f"Its saved model is deleted; its record stays until the store can be written. {self.guard.problem}"
             )
         self.store.delete_run(run_id)
-        self.problem = None  # the store took a write
+        self.guard.wrote()

@@ -10,13 +10,10 @@ trains in its own thread (``runtime.training.job.train``). Who may control a run
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import sqlite3
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -24,14 +21,16 @@ import torch
 import trainers
 from runtime.record import naming
 from runtime.record.live import LiveRun
-from runtime.record.snapshot import Snapshot
+from runtime.record.snapshot import Snapshot, SnapshotCache
+from runtime.serving import sweeps
 from runtime.serving.access import AccessPolicy, visitor_hash
 from runtime.serving.control import RunControls
 from runtime.serving.scheduler import Scheduler
 from runtime.serving.settings import available_cpus
+from runtime.serving.store_guard import StoreGuard
 from runtime.store import DEFAULT_HOME
 from runtime.store.readback import snapshot_from_store
-from runtime.store.run_store import RunStore, StoreUnavailable, explain_store_error
+from runtime.store.run_store import RunStore
 from runtime.training.cadence import Cadence
 from runtime.training.devices import device_info, library_versions
 from runtime.training.heartbeat import MIN_TIMEOUT_S, QueueBeat
@@ -41,13 +40,13 @@ from runtime.workers.allocator import keep_tensor_memory, release_when_idle
 from runtime.workers.processes import WorkerSettings
 from trainers import quality
 
-RUN_ID = re.compile(r"[0-9a-f]{12}")
 SNAPSHOTS_KEPT = 32  # finished runs' snapshots kept in memory (the most recently read)
 COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)
 
 
-class RunManager(RunControls):
-    """Starts, controls and describes training runs; shared by all sessions of a process."""
+class RunManager:
+    """Starts and describes training runs (``controls``: stop, pause, steer, ...); shared by all
+    sessions of a process."""
 
     def __init__(
         self,
@@ -70,8 +69,7 @@ class RunManager(RunControls):
         ray_placement_seconds: float = 120.0,
     ):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME)
-        self.problem: str | None = None  # what is wrong with the store, in words, until a write succeeds
-        self.store = store or self._open_store()
+        self.guard = StoreGuard(self.home, store)  # the store, read-only on a full disk until it has room
         self.cadence = cadence
         self.limits = Limits(**limits) if isinstance(limits, dict) else (limits or Limits())
         self.trust_proxy = trust_proxy  # the UI may take a visitor's address from X-Forwarded-For
@@ -101,55 +99,23 @@ class RunManager(RunControls):
         if self.backend.kind == "process":
             self.warm_workers()
         quality.prepare_in_background()  # the GAN pages' judge, trained once per data set: before a run needs it
-        self._snapshot_cache: OrderedDict[str, Snapshot] = OrderedDict()  # finished runs, most recent last
-        # Housekeeping writes to the store: on a full disk the lab still starts, reads what it has,
-        # and says what is wrong (``problem``) until a write succeeds again (deleting a run frees room).
+        self.snapshots = SnapshotCache(SNAPSHOTS_KEPT)
+        self.controls = RunControls(
+            self.guard, self.scheduler, self.access, self.snapshots, self.home, self.heartbeat_timeout
+        )
         self.queue_beat = QueueBeat(self.store.path, self.scheduler.waiting)  # queued runs are alive too
-        writable = not self.store.read_only
-        self.recovered = self._housekeeping(self.store.mark_interrupted, []) if writable else []
-        self.evicted = self._housekeeping(lambda: evict(self.store, self.home, self.limits), []) if writable else []
+        self.recovered = self.guard.housekeeping(self.store.mark_interrupted, [])
+        self.evicted = self.guard.housekeeping(lambda: evict(self.store, self.home, self.limits), [])
 
-    def _open_store(self) -> RunStore:
-        """The store, for writing; where the disk is too full even to open it so, read-only (``problem`` says
-        why and what to do; deleting a run's saved model from the Runs page makes room, and the store is
-        opened for writing again). A damaged file raises ``StoreUnavailable``: nothing can be read."""
-        path = self.home / "runs.sqlite"
-        try:
-            return RunStore(path)
-        except StoreUnavailable as exc:
-            if not path.is_file() or "damaged" in str(exc):
-                raise
-            store = RunStore(path, read_only=True)  # raises the same way if it cannot be read either
-            free = shutil.disk_usage(path.parent).free
-            why = f"The disk holding the run store {path} is full ({free / 2**20:.1f} MB free)" if free < 2**26 else exc
-            self.problem = (
-                f"{why}. The lab shows what the store holds, read-only: new runs cannot start until there is room. "
-                "Delete runs on the Runs page (their saved models go first), free space on the disk, or set "
-                "LAB_MAX_STORE_MB so that the oldest runs go."
-            )
-            return store
+    @property
+    def store(self) -> RunStore:
+        """The run store (reopened for writing once a full disk has room again: see ``StoreGuard``)."""
+        return self.guard.store
 
-    def _writable(self) -> bool:
-        """Whether the store takes writes; a read-only store is opened for writing again if it now can be."""
-        if not self.store.read_only:
-            return True
-        try:
-            self.store = RunStore(self.store.path)
-        except StoreUnavailable:
-            return False
-        self.problem = None
-        return True
-
-    def _housekeeping(self, task, fallback):
-        """Run a store write that can wait; a failure becomes ``problem`` (explained), not an exception."""
-        if self.store.read_only:
-            return fallback
-        try:
-            result = task()
-        except (sqlite3.Error, OSError) as exc:
-            self.problem = explain_store_error(exc, self.store.path) or f"The run store cannot be written ({exc})."
-            return fallback
-        return result
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the store, in words, until a write succeeds; None when nothing is."""
+        return self.guard.problem
 
     @property
     def private_runs(self) -> bool:
@@ -182,7 +148,7 @@ class RunManager(RunControls):
                 "to allow it, knowing it runs with the server's rights)."
             )
         config = spec.validate(config or {})
-        if not self._writable():
+        if not self.guard.writable():
             raise ValueError(self.problem)
         owner, origin = visitor_hash(visitor), visitor_hash(client)
         with self.scheduler.lock:
@@ -196,11 +162,25 @@ class RunManager(RunControls):
                 run.name = naming.unique(base, self.store.names_like(base))
                 self._record(run_id, variant, config, run.name, sweep, owner)
             except sqlite3.Error as exc:  # a full disk: nothing started, and the person is told why
-                words = explain_store_error(exc, self.store.path) or f"The run store failed ({exc})."
-                raise ValueError(words) from exc
-            self.problem = None  # the store takes writes again
+                raise self.guard.failure(exc) from exc
+            self.guard.wrote()
             self.scheduler.enqueue(run)
         return run_id
+
+    def start_sweep(
+        self, variant: str, base: dict, grid: dict[str, list], visitor=None, client=None, names=None
+    ) -> list[str]:
+        """One run per combination of ``grid``'s values (runtime/serving/sweeps.py); their ids."""
+        return sweeps.start_sweep(self, variant, base, grid, visitor, client, names)
+
+    def held_by(self, visitor: str | None, client: str | None = None) -> int:
+        """How many runs the visitor (or, cookies cleared, the address) has training or waiting."""
+        with self.scheduler.lock:
+            return self.scheduler.owned_active(visitor_hash(visitor), visitor_hash(client))
+
+    def queue_room(self) -> int:
+        """How many more runs the queue takes now."""
+        return self.scheduler.max_queue - self.scheduler.counts()[1]
 
     def _record(self, run_id, variant, config, name, sweep, owner) -> None:
         self.store.create_run(
@@ -245,26 +225,24 @@ class RunManager(RunControls):
         run = self.scheduler.get(run_id)
         if run is not None:
             return run.shared_snapshot()
-        cached = self._snapshot_cache.get(run_id)
-        if cached is not None:
-            self._snapshot_cache.move_to_end(run_id)
+        if (cached := self.snapshots.get(run_id)) is not None:
             return cached
         snap = snapshot_from_store(self.store, run_id)
         if (
             snap is not None
             and snap.active
-            and self._housekeeping(lambda: self.store.mark_interrupted(self.heartbeat_timeout, only=run_id), [])
+            and self.guard.housekeeping(lambda: self.store.mark_interrupted(self.heartbeat_timeout, only=run_id), [])
         ):
             snap = snapshot_from_store(self.store, run_id)  # another process's run whose process is gone
-        if snap is not None and not snap.active:
-            self._snapshot_cache[run_id] = snap  # finished runs do not change
-            while len(self._snapshot_cache) > SNAPSHOTS_KEPT:  # bounded: each holds a run's curves
-                self._snapshot_cache.popitem(last=False)
+        if snap is not None:
+            self.snapshots.keep(snap)
         return snap
 
     def list(self, limit: int = 200) -> list[dict]:
         """Every run, newest first, with live status and progress (another process's dead runs marked)."""
-        self._housekeeping(lambda: self.store.mark_interrupted(self.heartbeat_timeout, skip=self.scheduler.ids()), [])
+        self.guard.housekeeping(
+            lambda: self.store.mark_interrupted(self.heartbeat_timeout, skip=self.scheduler.ids()), []
+        )
         rows = self.store.list_runs(limit)
         for row in rows:
             run = self.scheduler.get(row["id"])
@@ -287,7 +265,7 @@ class RunManager(RunControls):
 
     @staticmethod
     def valid_id(run_id) -> bool:
-        return isinstance(run_id, str) and RUN_ID.fullmatch(run_id) is not None
+        return naming.valid_id(run_id)
 
     def run_dir(self, run_id: str) -> Path:
         """The run's folder (its saved model); the id is checked before any path is made."""
@@ -303,13 +281,6 @@ class RunManager(RunControls):
         return self.scheduler.live_threads()
 
     # ---- internals -------------------------------------------------------------
-    def _owner(self, run_id: str) -> str | None:
-        run = self.scheduler.get(run_id)
-        if run is not None:
-            return run.visitor
-        row = self.store.get_run(run_id)
-        return row.get("visitor") if row else None
-
     def warm_workers(self) -> None:
         """Get worker processes ready (torch and keras imported) in the background, before a run needs one."""
         if self.backend.kind != "ray":

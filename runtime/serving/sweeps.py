@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from runtime.serving.access import visitor_hash
 from trainers.config import format_value
 
 MIN_VALUES, MAX_VALUES = 2, 6
@@ -54,17 +53,16 @@ def start_sweep(
     configs = [spec.validate(apply(base, combo)) for combo in combinations(grid)]  # all checked first
     cap = manager.max_per_visitor
     if cap and manager.private_runs:  # all or nothing: never a sweep cut short by the cap half-way
-        with manager.scheduler.lock:
-            holding = manager.scheduler.owned_active(visitor_hash(visitor), visitor_hash(client))
+        holding = manager.held_by(visitor, client)
         if holding + len(configs) > cap:
             already = f"you already have {holding} training or waiting, and " if holding else ""
             raise ValueError(
                 f"This sweep needs {len(configs)} runs: {already}one visitor may have {cap} at once here. "
                 + ("Give fewer values." if len(configs) > cap else "Stop one of your runs or wait for it to end.")
             )
-    waiting = manager.active_count()[1]
-    if waiting + len(configs) > manager.scheduler.max_queue:
-        raise ValueError(f"The lab's queue has room for {manager.scheduler.max_queue - waiting} more runs only.")
+    room = manager.queue_room()
+    if len(configs) > room:
+        raise ValueError(f"The lab's queue has room for {room} more runs only.")
     sweep = uuid.uuid4().hex[:8]
     ids = []
     for i, (combo, config) in enumerate(zip(combinations(grid), configs)):

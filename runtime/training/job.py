@@ -26,7 +26,7 @@ from runtime.training.cadence import Cadence
 from runtime.training.heartbeat import Heartbeat
 from runtime.training.lazy_logs import fit_callbacks, read_interval
 from runtime.training.limits import Limits
-from runtime.training.stream import StreamCallback
+from runtime.training.stream import stream_callbacks
 from trainers import precision
 
 log = logging.getLogger("keras_lab")
@@ -122,9 +122,9 @@ def explain_failure(run: LiveRun, exc: Exception) -> tuple[str, str]:
     return message, details
 
 
-def stream_callback(run: LiveRun, cadence: Cadence, limits: Limits, **kwargs) -> StreamCallback:
-    """The lab's callback for one fit() of ``run``."""
-    return StreamCallback(run, cadence=cadence, limits=limits, read_every=read_interval(), **kwargs)
+def lab_callbacks(run: LiveRun, cadence: Cadence, limits: Limits, **kwargs) -> list[keras.callbacks.Callback]:
+    """The lab's callbacks for one fit() of ``run`` (runtime/training/stream.py)."""
+    return stream_callbacks(run, cadence=cadence, limits=limits, read_every=read_interval(), **kwargs)
 
 
 def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcome:
@@ -151,12 +151,12 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
                         return False
 
                     model = experiment.script(
-                        lambda model, images: [stream_callback(run, cadence, limits, sample_images=images)],
+                        lambda model, images: lab_callbacks(run, cadence, limits, sample_images=images),
                         stop_point,
                     )
                 else:
                     model = experiment.model
-                    callback = stream_callback(
+                    callbacks = lab_callbacks(
                         run,
                         cadence,
                         limits,
@@ -166,7 +166,7 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
                         quality_report=experiment.quality_report,
                     )
                     # On a GPU, no device sync per step: Keras is given a list that leaves batch logs as tensors.
-                    callbacks = fit_callbacks(model, experiment.fit_kwargs, [callback], lazy=callback.read_every > 0)
+                    callbacks = fit_callbacks(model, experiment.fit_kwargs, callbacks, lazy=read_interval() > 0)
                     model.fit(**experiment.fit_kwargs, callbacks=callbacks, verbose=0)
             run.stopping()
             if run.diverged_at is not None:

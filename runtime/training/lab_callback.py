@@ -40,7 +40,7 @@ from runtime.store import DEFAULT_HOME
 from runtime.store.run_store import RunStore
 from runtime.training.devices import device_info, library_versions
 from runtime.training.heartbeat import Heartbeat
-from runtime.training.stream import StreamCallback
+from runtime.training.stream import stream_callbacks
 
 VARIANT = "external"  # what the store calls a run streamed from outside the lab
 ACTIVITY_WINDOW_S = 120.0  # the heartbeat stops this long after the callback last heard from fit()
@@ -61,7 +61,7 @@ class LabCallback(keras.callbacks.Callback):
         self.home = Path(home or os.environ.get("LAB_HOME") or DEFAULT_HOME).expanduser()
         self.run_id: str | None = None
         self._run: LiveRun | None = None
-        self._stream: StreamCallback | None = None
+        self._stream: keras.callbacks.CallbackList | None = None
         self._heartbeat: Heartbeat | None = None
         self._last_activity = time.monotonic()
         self._ended = False
@@ -98,15 +98,17 @@ class LabCallback(keras.callbacks.Callback):
         self._store = store
         self._heartbeat = Heartbeat(store.path, self.run_id, alive=self._active).__enter__()
         images = (lambda: self.images(self.model)) if self.images else None
-        self._stream = StreamCallback(run, sample_images=images)
-        self._stream.set_model(self.model)
+        self._stream = keras.callbacks.CallbackList(stream_callbacks(run, sample_images=images), model=self.model)
         self._stream.set_params(self.params)
         self._stream.on_train_begin(logs)
 
-    # ---- everything else goes to the lab's own streaming callback --------------------
+    # ---- everything else goes to the lab's own callbacks (runtime/training/stream.py) --------
     def on_epoch_begin(self, epoch, logs=None):
         self._last_activity = time.monotonic()
         self._stream.on_epoch_begin(epoch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._stream.on_test_begin(logs)  # the training batches not read yet are read first
 
     def on_train_batch_begin(self, batch, logs=None):
         self._last_activity = time.monotonic()

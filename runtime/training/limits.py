@@ -12,12 +12,12 @@ everything under ``LAB_HOME``: the store and every saved model.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.record import naming
 from runtime.record.status import FINISHED
 from runtime.store.run_store import RunStore
 
@@ -51,9 +51,6 @@ class Limits:
                 "its training slot goes to the next run (this lab is shared). What it recorded is kept."
             )
         return None
-
-
-RUN_ID = re.compile(r"[0-9a-f]{12}")  # what a run's folder may be called (anything else is never removed)
 
 
 def store_megabytes(store: RunStore) -> float:
@@ -102,7 +99,7 @@ def evict(store: RunStore, home: Path, limits: Limits) -> list[str]:
         too_big = limits.store_mb and size > limits.store_mb
         if not (too_old or too_big):
             break  # oldest first: the rest are newer, and the lab's folder is within its size
-        folder = home / row["id"] if RUN_ID.fullmatch(str(row["id"])) else None  # never home itself
+        folder = home / row["id"] if naming.valid_id(row["id"]) else None  # never home itself
         if folder is not None and folder.is_dir():
             size -= folder_megabytes(folder)
             shutil.rmtree(folder, ignore_errors=True)  # first: on a full disk this is what makes room

@@ -38,10 +38,10 @@ from pathlib import Path
 from runtime.record.live import LiveRun
 from runtime.store.run_store import RunStore
 from runtime.training.cadence import Cadence
+from runtime.training.control_gate import apply_control
 from runtime.training.heartbeat import Heartbeat
 from runtime.training.job import fail, finish
 from runtime.training.limits import Limits
-from runtime.training.stream_controls import apply_control
 from runtime.workers.remote import RefusedMessage, Relay, loads, replay
 from runtime.workers.worker import Task, descendants, end_descendants
 

@@ -168,7 +168,7 @@ class Relay:
 
 def apply_request(run: LiveRun, message: tuple) -> None:
     """In the worker: apply one request the ``Relay`` sent (a control, or a steering command)."""
-    from runtime.training.stream_controls import apply_control
+    from runtime.training.control_gate import apply_control
 
     kind, arg = message
     if kind == "control" and arg in ("stop", "pause", "resume"):
