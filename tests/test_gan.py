@@ -7,7 +7,7 @@ import torch
 
 from trainers import get_variant
 from trainers.variants.gan_base import fixed_latents
-from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
+from trainers.variants.guide_gan_model import GAN, build_discriminator, build_generator, digit_loader
 
 LATENT = 8
 

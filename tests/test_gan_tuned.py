@@ -6,8 +6,8 @@ import pytest
 
 from trainers import get_variant
 from trainers.variants.gan import make_gan
-from trainers.variants.gan_model import digit_loader
 from trainers.variants.gan_tuned import TunedGAN
+from trainers.variants.guide_gan_model import digit_loader
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from runtime import RunManager
 from tests.apptest import page, shown, texts
 from trainers import VARIANTS, templates
-from trainers.own_step import StepCodeError, check_source
+from trainers.own_step_contract import StepCodeError, check_source
 
 TINY_HP = {
     "compute_loss": {"samples": 64, "epochs": 1},

@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import wait_for
 from trainers import templates
-from trainers.own_step import StepCodeError, check_source
+from trainers.own_step_contract import StepCodeError, check_source
 
 GUIDE_GAN = (Path(__file__).parent / "fixtures" / "guide_gan_script.py").read_text(encoding="utf-8")
 BLANK = templates.source("blank")

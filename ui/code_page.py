@@ -12,7 +12,7 @@ from streamlit_ace import st_ace
 
 from trainers import get_variant, templates
 from trainers.config import ParamSpec, check, format_value, parse_value
-from trainers.own_step import DATA_SETS, Checked, StepCodeError, check_source
+from trainers.own_step_contract import DATA_SETS, Checked, StepCodeError, check_source
 from ui.fmt import plain
 from ui.lab import get_manager
 from ui.navigation import require_app

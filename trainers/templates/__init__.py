@@ -1,5 +1,5 @@
 """Starting points for the "Your own step" page: each a complete module meeting the contract of
-``trainers/own_step.py``. Five are the guide's variants as the lab's pages run them; ``blank``
+``trainers/own_step_contract.py``. Five are the guide's variants as the lab's pages run them; ``blank``
 is the least a step needs."""
 
 from pathlib import Path

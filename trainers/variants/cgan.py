@@ -21,7 +21,7 @@ import torch
 
 from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
-from trainers.variants import _common, _gan_spec, dcgan_nets
+from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
 from trainers.views import PrecisionNote, QualityScores
 
@@ -119,7 +119,7 @@ def build(config: dict) -> Experiment:
     images, labels = mnist_images(config["num_images"], with_labels=True)
     gan = make_cgan(config)
     data = device_batches(images, labels, batch_size=config["batch_size"], seed=config["seed"])
-    return _gan_spec.gan_experiment(
+    return gan_spec_parts.gan_experiment(
         gan,
         config,
         PARAMS,
@@ -134,21 +134,21 @@ def build(config: dict) -> Experiment:
 PARAMS = (
     _common.epochs(12, 100),
     _common.batch_size(64, 512),
-    _gan_spec.latent_dim(100),
-    _gan_spec.d_learning_rate(2e-4),
-    _gan_spec.g_learning_rate(2e-4),
-    _gan_spec.g_channels(128),
-    _gan_spec.d_channels(64),
+    gan_spec_parts.latent_dim(100),
+    gan_spec_parts.d_learning_rate(2e-4),
+    gan_spec_parts.g_learning_rate(2e-4),
+    gan_spec_parts.g_channels(128),
+    gan_spec_parts.d_channels(64),
     ParamSpec(
         "grid_digits",
         "digits",
         tuple(range(10)),
         help="Which digits the sample grid shows, one row each (can be changed while it trains).",
     ),
-    _gan_spec.G_EMA,
-    _gan_spec.NUM_IMAGES,
-    _gan_spec.PRECISION,
-    _gan_spec.QUALITY_SAMPLES,
+    gan_spec_parts.G_EMA,
+    gan_spec_parts.NUM_IMAGES,
+    gan_spec_parts.PRECISION,
+    gan_spec_parts.QUALITY_SAMPLES,
     _common.SEED,
 )
 
@@ -176,7 +176,7 @@ SPEC = VariantSpec(
     summary="Generator and discriminator both see the digit's label: choose which digits to draw, row by row.",
     guide_section="",
     params=PARAMS,
-    metrics=_gan_spec.METRICS,
+    metrics=gan_spec_parts.METRICS,
     build=build,
     code=lambda config: [
         ("ConditionalGAN.train_step", ConditionalGAN.train_step),
@@ -188,11 +188,11 @@ SPEC = VariantSpec(
     section="Beyond the guide",
     grid_caption="One row per chosen digit, the same six latent vectors in every row",
     uses_mnist=lambda config: True,
-    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "g_channels"),
+    key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels"),
     watch_for=WATCH_FOR,
-    headline=_gan_spec.HEADLINE,
-    check=_gan_spec.check,
-    panels=_gan_spec.PANELS,
+    headline=gan_spec_parts.HEADLINE,
+    check=gan_spec_parts.check,
+    panels=gan_spec_parts.PANELS,
     page_views=(PrecisionNote(),),
     run_views=(QualityScores(per_digit=True),),
     expect=EXPECT,

@@ -22,7 +22,7 @@ import torch
 
 from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
-from trainers.variants import _common, _gan_spec, dcgan_nets
+from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
 from trainers.views import PrecisionNote, QualityScores
 
@@ -102,18 +102,18 @@ def build(config: dict) -> Experiment:
     images = mnist_images(config["num_images"])
     gan = make_dcgan(config)
     data = device_batches(images, batch_size=config["batch_size"], seed=config["seed"])
-    return _gan_spec.gan_experiment(gan, config, PARAMS, data, images, attributes=("label_smoothing",))
+    return gan_spec_parts.gan_experiment(gan, config, PARAMS, data, images, attributes=("label_smoothing",))
 
 
 PARAMS = (
     _common.epochs(12, 100),
     _common.batch_size(64, 512),
-    _gan_spec.latent_dim(100),
-    _gan_spec.d_learning_rate(2e-4),
-    _gan_spec.g_learning_rate(2e-4),
+    gan_spec_parts.latent_dim(100),
+    gan_spec_parts.d_learning_rate(2e-4),
+    gan_spec_parts.g_learning_rate(2e-4),
     ParamSpec("beta_1", "float", 0.5, min=0.0, max=0.99, step=0.05, help="Adam's momentum (the guide: 0.9)."),
     ParamSpec("g_batchnorm", "bool", True, help="Batch normalisation in the generator's hidden layers."),
-    _gan_spec.g_channels(128),
+    gan_spec_parts.g_channels(128),
     ParamSpec(
         "loss",
         "choice",
@@ -130,10 +130,10 @@ PARAMS = (
         step=0.05,
         help="Real images are labelled 1 - this (one-sided smoothing; bce only).",
     ),
-    _gan_spec.G_EMA,
-    _gan_spec.NUM_IMAGES,
-    _gan_spec.PRECISION,
-    _gan_spec.QUALITY_SAMPLES,
+    gan_spec_parts.G_EMA,
+    gan_spec_parts.NUM_IMAGES,
+    gan_spec_parts.PRECISION,
+    gan_spec_parts.QUALITY_SAMPLES,
     _common.SEED,
 )
 
@@ -159,7 +159,7 @@ SPEC = VariantSpec(
     summary="DCGAN networks with batch norm, Adam(beta_1=0.5), non-saturating loss: all ten digits within a minute.",
     guide_section="",
     params=PARAMS,
-    metrics=_gan_spec.METRICS,
+    metrics=gan_spec_parts.METRICS,
     build=build,
     code=lambda config: [
         ("DCGAN.d_phase", DCGAN.d_phase),
@@ -169,15 +169,15 @@ SPEC = VariantSpec(
     tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "g_channels": 32, "quality_samples": 0},
     icon=":material/auto_awesome:",
     section="Beyond the guide",
-    grid_caption=_gan_spec.GRID_CAPTION,
+    grid_caption=gan_spec_parts.GRID_CAPTION,
     uses_mnist=lambda config: True,
-    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "g_channels", "beta_1", "g_batchnorm", "loss", "label_smoothing"),
+    key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels", "beta_1", "g_batchnorm", "loss", "label_smoothing"),
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-dcgan.png",
-    headline=_gan_spec.HEADLINE,
-    check=_gan_spec.check,
-    panels=_gan_spec.PANELS,
+    headline=gan_spec_parts.HEADLINE,
+    check=gan_spec_parts.check,
+    panels=gan_spec_parts.PANELS,
     page_views=(PrecisionNote(),),
     run_views=(QualityScores(),),
 )

@@ -1,6 +1,6 @@
 """Variant 5 — "Wrapping up: an end-to-end GAN example", on MNIST digits: the spec.
 
-The networks, the guide's ``GAN`` and the data helpers are in ``gan_model``; the same
+The networks, the guide's ``GAN`` and the data helpers are in ``guide_gan_model``; the same
 algorithm with its overhead removed is ``gan_tuned.TunedGAN``. The *step* setting
 picks one of the two.
 """
@@ -11,10 +11,10 @@ import keras
 
 from trainers.config import ParamSpec
 from trainers.registry import Contrast, Experiment, VariantSpec
-from trainers.variants import _common, _gan_spec
+from trainers.variants import _common, gan_spec_parts
 from trainers.variants.gan_base import mnist_images
-from trainers.variants.gan_model import GAN, build_discriminator, build_generator, digit_loader
 from trainers.variants.gan_tuned import TunedGAN
+from trainers.variants.guide_gan_model import GAN, build_discriminator, build_generator, digit_loader
 from trainers.views import PrecisionNote, QualityScores, StepSpeed
 
 STEPS = {"guide": GAN, "tuned": TunedGAN}
@@ -45,7 +45,7 @@ def build(config: dict) -> Experiment:
         data = gan.make_dataset(images, config["batch_size"], config["seed"])
     else:
         data = digit_loader(images, config["batch_size"], config["seed"])
-    return _gan_spec.gan_experiment(gan, config, PARAMS, data, images)
+    return gan_spec_parts.gan_experiment(gan, config, PARAMS, data, images)
 
 
 PARAMS = (
@@ -69,13 +69,13 @@ PARAMS = (
         "one epoch over its 70,000 (about 1,100; some 10 minutes on a 2-core CPU).",
     ),
     _common.batch_size(64, 512),
-    _gan_spec.latent_dim(128),
-    _gan_spec.d_learning_rate(3e-4),
-    _gan_spec.g_learning_rate(3e-4),
-    _gan_spec.label_noise(0.05),
-    _gan_spec.NUM_IMAGES,
-    _gan_spec.PRECISION,
-    _gan_spec.QUALITY_SAMPLES,
+    gan_spec_parts.latent_dim(128),
+    gan_spec_parts.d_learning_rate(3e-4),
+    gan_spec_parts.g_learning_rate(3e-4),
+    gan_spec_parts.label_noise(0.05),
+    gan_spec_parts.NUM_IMAGES,
+    gan_spec_parts.PRECISION,
+    gan_spec_parts.QUALITY_SAMPLES,
     _common.SEED,
 )
 
@@ -105,7 +105,7 @@ SPEC = VariantSpec(
     summary="Two networks, two optimizers, one train_step: watch digits emerge from noise.",
     guide_section="Wrapping up: an end-to-end GAN example",
     params=PARAMS,
-    metrics=_gan_spec.METRICS,
+    metrics=gan_spec_parts.METRICS,
     build=build,
     code=lambda config: code_for(config),
     tiny={
@@ -119,12 +119,12 @@ SPEC = VariantSpec(
     },
     tiny_falls="d_loss",
     icon=":material/palette:",
-    grid_caption=_gan_spec.GRID_CAPTION,
+    grid_caption=gan_spec_parts.GRID_CAPTION,
     uses_mnist=lambda config: True,
-    key_settings=("step", *_gan_spec.KEY_SETTINGS),
-    headline=_gan_spec.HEADLINE,
-    check=_gan_spec.check,
-    panels=_gan_spec.PANELS,
+    key_settings=("step", *gan_spec_parts.KEY_SETTINGS),
+    headline=gan_spec_parts.HEADLINE,
+    check=gan_spec_parts.check,
+    panels=gan_spec_parts.PANELS,
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-gan.png",

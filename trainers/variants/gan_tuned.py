@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from trainers.variants.gan_base import GanBase, device_batches
-from trainers.variants.gan_model import GAN
+from trainers.variants.guide_gan_model import GAN
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")

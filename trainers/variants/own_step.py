@@ -19,7 +19,7 @@ from trainers import templates
 from trainers.config import ParamSpec, validate_config
 from trainers.data import keras_splits, load_mnist, regression_data
 from trainers.images import to_uint8
-from trainers.own_step import (
+from trainers.own_step_contract import (
     DATA_SETS,
     ScriptStopped,
     StepCodeError,

@@ -27,7 +27,7 @@ import torch
 
 from trainers.config import ParamSpec
 from trainers.registry import Experiment, VariantSpec
-from trainers.variants import _common, _gan_spec, dcgan_nets
+from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
 from trainers.views import PrecisionNote, QualityScores
 
@@ -122,20 +122,20 @@ def build(config: dict) -> Experiment:
     images = mnist_images(config["num_images"])
     gan = make_wgan(config)
     data = device_batches(images, batch_size=config["batch_size"], seed=config["seed"])
-    return _gan_spec.gan_experiment(gan, config, PARAMS, data, images, attributes=("n_critic", "gp_weight"))
+    return gan_spec_parts.gan_experiment(gan, config, PARAMS, data, images, attributes=("n_critic", "gp_weight"))
 
 
 PARAMS = (
     _common.epochs(12, 100),
     _common.batch_size(64, 512),
-    _gan_spec.latent_dim(100),
-    _gan_spec.d_learning_rate(1e-4),
-    _gan_spec.g_learning_rate(1e-4),
+    gan_spec_parts.latent_dim(100),
+    gan_spec_parts.d_learning_rate(1e-4),
+    gan_spec_parts.g_learning_rate(1e-4),
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
-    _gan_spec.NUM_IMAGES,
-    _gan_spec.PRECISION,
-    _gan_spec.QUALITY_SAMPLES,
+    gan_spec_parts.NUM_IMAGES,
+    gan_spec_parts.PRECISION,
+    gan_spec_parts.QUALITY_SAMPLES,
     _common.SEED,
 )
 
@@ -170,7 +170,7 @@ SPEC = VariantSpec(
     "something.",
     guide_section="",
     params=PARAMS,
-    metrics=(*_gan_spec.METRICS, "wasserstein", "gradient_penalty"),
+    metrics=(*gan_spec_parts.METRICS, "wasserstein", "gradient_penalty"),
     build=build,
     code=lambda config: [
         ("WGANGP.train_step", WGANGP.train_step),
@@ -181,14 +181,14 @@ SPEC = VariantSpec(
     tiny={"epochs": 2, "batch_size": 16, "latent_dim": 16, "num_images": 64, "n_critic": 2, "quality_samples": 0},
     icon=":material/straighten:",
     section="Beyond the guide",
-    grid_caption=_gan_spec.GRID_CAPTION,
+    grid_caption=gan_spec_parts.GRID_CAPTION,
     uses_mnist=lambda config: True,
-    key_settings=(*_gan_spec.KEY_SETTINGS[:4], "n_critic", "gp_weight"),
+    key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "n_critic", "gp_weight"),
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-wgan-gp.png",
-    headline=(*_gan_spec.HEADLINE, "wasserstein"),
-    check=_gan_spec.check,
+    headline=(*gan_spec_parts.HEADLINE, "wasserstein"),
+    check=gan_spec_parts.check,
     panels=PANELS,
     page_views=(PrecisionNote(),),
     run_views=(QualityScores(),),

@@ -4,7 +4,7 @@ The guide's discriminator and generator, two Adam optimizers passed through a cu
 ``compile(d_optimizer, g_optimizer, loss_fn)``, binary cross-entropy from logits, a
 little noise on the labels and a seeded ``SeedGenerator``. ``GAN.train_step`` is the
 guide's step; ``gan_tuned.TunedGAN`` is the same algorithm, faster; ``gan`` declares
-the variant. Imports run one way: ``gan`` -> ``gan_tuned`` -> ``gan_model``.
+the variant. Imports run one way: ``gan`` -> ``gan_tuned`` -> ``guide_gan_model``.
 """
 
 from __future__ import annotations
