@@ -138,7 +138,6 @@ def train(
     try:
         with Heartbeat(store.path, run.id):
             actor = remote_class().options(num_cpus=cpus).remote(run.id, run.variant, run.config, cadence, limits, cpus)
-            run.remote = actor
             result = _follow(r, run, actor, cpus, stop_grace, placement_s)
         artifact = None
         if result.get("model") is not None:
@@ -164,7 +163,6 @@ def train(
         )
     finally:
         run.writer = None
-        run.remote = None
         run.steering = None
         if actor is not None:
             try:
