@@ -24,24 +24,15 @@ import os
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, choose_device
+from _common import choose_device
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.e2e.helpers import CHROMIUM_ARGS, app_server  # the browser tests' flags: headless, offline, no sandbox
+
 GAN = "num_images=8192&batch_size=16&latent_dim=32&epochs=50&quality_samples=0"
 _NEWEST = """const plot = document.querySelector('.js-plotly-plot');
     let best = 0;
@@ -204,57 +195,43 @@ def _watch_protocol(url, db, run_id, viewers, window, cpu_now):
 
 def _measure(browser, viewers: int, window: float, port: int, protocol: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="bench-viewers-"))
-    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", "LAB_MAX_CONCURRENT": "2"}
     split = split_cpus()
-    log = open(home / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=(lambda: os.sched_setaffinity(0, split[0])) if split else None,
-    )
-    if split:
-        pin_descendants(split[1], skip=server.pid)
-        os.sched_setaffinity(0, split[1])
-    url = f"http://127.0.0.1:{port}"
     db = home / "runs.sqlite"
-    try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
-        contexts = [browser.new_context()]
-        starter = contexts[0].new_page()
-        run_a = start_run(starter, url, GAN)
-        start_run(starter, url, GAN + "&seed=7")
-        starter.goto(f"{url}/")  # nobody watches a run now
-        time.sleep(10)  # past the first steps' warm-up
-        cpu, started = cpu_seconds(server.pid), time.monotonic()
-        alone = steps_per_second(db, run_a, window)
-        cpu_alone = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - started)
-
-        starter.close()
-        cpu_now = lambda: cpu_seconds(server.pid)  # noqa: E731
-        if protocol:
-            watched, delays, errors, cpu_watched = _watch_protocol(url, db, run_a, viewers, window, cpu_now)
-        else:
-            watched, delays, errors, cpu_watched = _watch_browsers(
-                browser, contexts, url, db, run_a, viewers, window, cpu_now
-            )
-        if not delays:
-            print(f"no updates seen; errors: {errors[-3:]}", file=sys.stderr)
-        for context in contexts:
-            context.close()
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+    with app_server(home, port=port, cpus=split[0] if split else None, LAB_MAX_CONCURRENT="2") as (url, server):
         if split:
-            os.sched_setaffinity(0, split[0] | split[1])
+            pin_descendants(split[1], skip=server.pid)
+            os.sched_setaffinity(0, split[1])
+        try:
+            return _watch(browser, url, db, server, viewers, window, protocol, sorted(split[0]) if split else None)
+        finally:
+            if split:
+                os.sched_setaffinity(0, split[0] | split[1])
+
+
+def _watch(browser, url, db, server, viewers, window, protocol, server_cpus) -> dict:
+    """Two runs started, then watched by ``viewers``: their steps per second and the updates seen."""
+    contexts = [browser.new_context()]
+    starter = contexts[0].new_page()
+    run_a = start_run(starter, url, GAN)
+    start_run(starter, url, GAN + "&seed=7")
+    starter.goto(f"{url}/")  # nobody watches a run now
+    time.sleep(10)  # past the first steps' warm-up
+    cpu, started = cpu_seconds(server.pid), time.monotonic()
+    alone = steps_per_second(db, run_a, window)
+    cpu_alone = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - started)
+
+    starter.close()
+    cpu_now = lambda: cpu_seconds(server.pid)  # noqa: E731
+    if protocol:
+        watched, delays, errors, cpu_watched = _watch_protocol(url, db, run_a, viewers, window, cpu_now)
+    else:
+        watched, delays, errors, cpu_watched = _watch_browsers(
+            browser, contexts, url, db, run_a, viewers, window, cpu_now
+        )
+    if not delays:
+        print(f"no updates seen; errors: {errors[-3:]}", file=sys.stderr)
+    for context in contexts:
+        context.close()
     delays.sort()
     p95 = delays[int(0.95 * (len(delays) - 1))] if delays else float("nan")
     return {
@@ -266,7 +243,7 @@ def _measure(browser, viewers: int, window: float, port: int, protocol: bool = F
         "samples": len(delays),
         "server_cores_alone": cpu_alone,
         "server_cores_watched": cpu_watched,
-        "server_cpus": sorted(split[0]) if split else None,
+        "server_cpus": server_cpus,
     }
 
 

@@ -50,29 +50,23 @@ def build_nan(config):
     return _experiment(ComputeLossModel, x, rng.random((160, 1), dtype=np.float32), config)
 
 
+def _spec(key: str, title: str, summary: str, build, model_class) -> VariantSpec:
+    return VariantSpec(
+        key=key,
+        title=title,
+        summary=summary,
+        guide_section="",
+        params=COMMON,
+        metrics=("loss", "mae"),
+        build=build,
+        code=lambda c: [("train_step", model_class.train_step)],
+        tiny={},
+    )
+
+
 SPECS = [
-    VariantSpec(
-        key="boom",
-        title="Boom",
-        summary="fails at step 3",
-        guide_section="",
-        params=COMMON,
-        metrics=("loss", "mae"),
-        build=build_boom,
-        code=lambda c: [("train_step", BoomModel.train_step)],
-        tiny={},
-    ),
-    VariantSpec(
-        key="nan_data",
-        title="NaN data",
-        summary="diverges at step 2",
-        guide_section="",
-        params=COMMON,
-        metrics=("loss", "mae"),
-        build=build_nan,
-        code=lambda c: [("train_step", ComputeLossModel.train_step)],
-        tiny={},
-    ),
+    _spec("boom", "Boom", "fails at step 3", build_boom, BoomModel),
+    _spec("nan_data", "NaN data", "diverges at step 2", build_nan, ComputeLossModel),
 ]
 
 

@@ -36,9 +36,9 @@ def test_the_dockerfile_uses_the_install_script_a_non_root_user_and_the_health_c
 def test_the_health_check_fails_without_a_server_and_passes_with_one(tmp_path):
     env = {**os.environ, "STREAMLIT_SERVER_PORT": "1"}  # nothing listens there
     assert subprocess.run([sys.executable, "deploy/healthcheck.py"], cwd=ROOT, env=env).returncode == 1
-    from tests.e2e.conftest import _free_port, wait_healthy
+    from tests.e2e.helpers import free_port, wait_healthy
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT,

@@ -221,11 +221,9 @@ def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
 @st.fragment(run_every=REFRESH_SECONDS)
 @guarded
 def _live_fragment(run_id: str, options: ChartOptions) -> None:
-    snap = get_manager().snapshot(run_id)
+    snap = _draw_current(run_id, options)
     if snap is None:
-        st.info("This run no longer exists (it was deleted, perhaps in another tab).")
         return
-    draw(run_id, snap, options)
     # What the rest of the page (the steering panel, not refreshed on a timer) depends on.
     state = (snap.status, get_manager().controls.steering(run_id) is not None)
     seen_key = f"page-state:{run_id}"
@@ -240,11 +238,17 @@ def _live_fragment(run_id: str, options: ChartOptions) -> None:
 @st.fragment
 @guarded
 def _still_fragment(run_id: str, options: ChartOptions) -> None:
+    _draw_current(run_id, options)
+
+
+def _draw_current(run_id: str, options: ChartOptions):
+    """Draw the run as it is now; its snapshot, or None (and a note) if it no longer exists."""
     snap = get_manager().snapshot(run_id)
     if snap is None:
         st.info("This run no longer exists (it was deleted, perhaps in another tab).")
-        return
+        return None
     draw(run_id, snap, options)
+    return snap
 
 
 def run_panel(run_id: str) -> bool:

@@ -4,81 +4,16 @@ Never `playwright install`: it downloads a browser and fails offline. The tests
 use the system Chromium and skip, saying so, only where it is not installed.
 """
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import CHROMIUM_ARGS, running_app
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc, timeout: float = 60) -> None:
-    """Until Streamlit's health endpoint answers ok; RuntimeError if the server died or took too long."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("streamlit did not start")
-        time.sleep(0.3)
-
-
-@contextlib.contextmanager
-def running_app(home: Path, **env_vars: str):
-    """``streamlit run app.py`` on a free port with its run store in ``home``; yields its URL."""
-    port = _free_port()
-    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", **env_vars}
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_healthy(url, proc)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
-        yield url
-    finally:
-        print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture

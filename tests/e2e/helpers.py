@@ -1,7 +1,27 @@
 """What the browser tests read off a page, and how they wait for it."""
 
+import contextlib
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Chromium for tests and benches: headless, no sandbox (root in CI), nothing fetched from the network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def step_count(page) -> int:
@@ -66,3 +86,63 @@ def start(page, server, query):
     # page.url is only refreshed when Playwright processes events: wait_for_url does.
     page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=15_000)
     return page.url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc, timeout: float = 60) -> None:
+    """Until Streamlit's health endpoint answers ok; RuntimeError if the server died or took too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("streamlit did not start")
+        time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def app_server(home: Path, port: int | None = None, cpus: set[int] | None = None, **env_vars: str):
+    """``streamlit run app.py`` (on ``port`` or a free one, pinned to ``cpus`` if given) with its run
+    store in ``home``, as a person starts it; yields (its URL, its process) once it answers."""
+    port = port or free_port()
+    env = {**os.environ, "LAB_HOME": str(home), "KERAS_BACKEND": "torch", **env_vars}
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_healthy(url, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
+        yield url, proc
+    finally:
+        print("---- streamlit server log (tail) ----\n" + (home / "server.log").read_text()[-4000:])
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def running_app(home: Path, **env_vars: str):
+    """``streamlit run app.py`` on a free port with its run store in ``home``; yields its URL."""
+    with app_server(home, **env_vars) as (url, _):
+        yield url

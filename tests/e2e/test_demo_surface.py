@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import running_app
+from tests.e2e.helpers import running_app
 
 pytestmark = pytest.mark.e2e
 

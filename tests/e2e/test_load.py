@@ -34,10 +34,10 @@ def test_viewers_see_fresh_steps_and_training_goes_on(browser, tmp_path):
     from viewers import measure
 
     from runtime.record.live import SHARED_SNAPSHOT_S
-    from tests.e2e.conftest import _free_port
+    from tests.e2e.helpers import free_port
     from ui.panel import REFRESH_SECONDS
 
-    result = measure(viewers=2, window=15.0, port=_free_port(), browser=browser)
+    result = measure(viewers=2, window=15.0, port=free_port(), browser=browser)
     print(result)
     assert result["samples"] >= 10  # each viewer saw the chart move, several times
     typical = REFRESH_SECONDS + SHARED_SNAPSHOT_S + 0.5  # refresh, shared snapshot, rerun and draw
@@ -49,9 +49,9 @@ def test_viewers_see_fresh_steps_and_training_goes_on(browser, tmp_path):
 def test_ten_viewer_sessions_see_fresh_steps_and_training_goes_on(browser):
     from viewers import measure
 
-    from tests.e2e.conftest import _free_port
+    from tests.e2e.helpers import free_port
 
-    result = measure(viewers=10, window=10.0, port=_free_port(), browser=browser, protocol=True)
+    result = measure(viewers=10, window=10.0, port=free_port(), browser=browser, protocol=True)
     print(result)
     assert result["samples"] >= 30  # ten sessions, each saw the chart move several times
     assert result["p95_delay"] <= 1.5  # the target: the time to the chart's arrival, no drawing

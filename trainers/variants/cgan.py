@@ -20,10 +20,10 @@ import numpy as np
 import torch
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import PrecisionNote, QualityScores
+from trainers.views import QualityScores
 
 
 def one_hot(labels) -> torch.Tensor:
@@ -132,11 +132,7 @@ def build(config: dict) -> Experiment:
 
 
 PARAMS = (
-    _common.epochs(12, 100),
-    _common.batch_size(64, 512),
-    gan_spec_parts.latent_dim(100),
-    gan_spec_parts.d_learning_rate(2e-4),
-    gan_spec_parts.g_learning_rate(2e-4),
+    *gan_spec_parts.beyond_guide_params(2e-4),
     gan_spec_parts.g_channels(128),
     gan_spec_parts.d_channels(64),
     ParamSpec(
@@ -170,30 +166,21 @@ EXPECT = (  # bench/time_to_digits.py, AMD EPYC, 2 cores, 2026-12-02; docs/bench
     "setting at 30 s and 60 s."
 )
 
-SPEC = VariantSpec(
+SPEC = gan_spec_parts.beyond_guide_spec(
     key="cgan",
     title="Conditional GAN",
     summary="Generator and discriminator both see the digit's label: choose which digits to draw, row by row.",
-    guide_section="",
     params=PARAMS,
-    metrics=gan_spec_parts.METRICS,
     build=build,
     code=lambda config: [
         ("ConditionalGAN.train_step", ConditionalGAN.train_step),
         ("ConditionalGAN.d_phase", ConditionalGAN.d_phase),
         ("ConditionalGAN.g_phase", ConditionalGAN.g_phase),
     ],
-    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "g_channels": 32, "quality_samples": 0},
     icon=":material/filter_9_plus:",
-    section="Beyond the guide",
     grid_caption="One row per chosen digit, the same six latent vectors in every row",
-    uses_mnist=lambda config: True,
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels"),
     watch_for=WATCH_FOR,
-    headline=gan_spec_parts.HEADLINE,
-    check=gan_spec_parts.check,
-    panels=gan_spec_parts.PANELS,
-    page_views=(PrecisionNote(),),
     run_views=(QualityScores(per_digit=True),),
     expect=EXPECT,
     expect_picture="docs/expect-cgan-fast.png",

@@ -21,10 +21,9 @@ import keras
 import torch
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import PrecisionNote, QualityScores
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -58,17 +57,9 @@ class DCGAN(GanBase):
         verdict = torch.sigmoid if self.loss == "bce" else (lambda s: s)
         self.watch_discriminator(verdict(real.detach()), verdict(fake.detach()), grads)
 
-    def g_phase(self, batch_size: int, device) -> None:
-        # The generator's update, through a frozen discriminator (no discriminator weight grads).
-        self.generator.zero_grad()
-        with self.frozen(self.discriminator.trainable_weights):
-            scores = self.discriminator(self.generator(self.latents(batch_size), training=True), training=True)
-            # Non-saturating: push D(G(z)) towards "real" rather than away from "fake".
-            g_loss = -torch.mean(scores) if self.loss == "hinge" else _bce(torch.ones_like(scores), scores)
-            g_loss.backward()
-        grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
-        self.g_loss_tracker.update_state(g_loss)
-        self.watch_generator(grads)
+    def generator_loss(self, scores):
+        # Non-saturating: push D(G(z)) towards "real" rather than away from "fake".
+        return -torch.mean(scores) if self.loss == "hinge" else _bce(torch.ones_like(scores), scores)
 
     def get_config(self):
         return {**super().get_config(), "loss": self.loss, "label_smoothing": self.label_smoothing}
@@ -106,11 +97,7 @@ def build(config: dict) -> Experiment:
 
 
 PARAMS = (
-    _common.epochs(12, 100),
-    _common.batch_size(64, 512),
-    gan_spec_parts.latent_dim(100),
-    gan_spec_parts.d_learning_rate(2e-4),
-    gan_spec_parts.g_learning_rate(2e-4),
+    *gan_spec_parts.beyond_guide_params(2e-4),
     ParamSpec("beta_1", "float", 0.5, min=0.0, max=0.99, step=0.05, help="Adam's momentum (the guide: 0.9)."),
     ParamSpec("g_batchnorm", "bool", True, help="Batch normalisation in the generator's hidden layers."),
     gan_spec_parts.g_channels(128),
@@ -153,31 +140,21 @@ WATCH_FOR = (
     "*beta 1* back to the guide's 0.9, to see which change matters most."
 )
 
-SPEC = VariantSpec(
+SPEC = gan_spec_parts.beyond_guide_spec(
     key="dcgan",
     title="Stabilised DCGAN",
     summary="DCGAN networks with batch norm, Adam(beta_1=0.5), non-saturating loss: all ten digits within a minute.",
-    guide_section="",
     params=PARAMS,
-    metrics=gan_spec_parts.METRICS,
     build=build,
     code=lambda config: [
         ("DCGAN.d_phase", DCGAN.d_phase),
-        ("DCGAN.g_phase", DCGAN.g_phase),
+        ("GanBase.g_phase", GanBase.g_phase),
+        ("DCGAN.generator_loss", DCGAN.generator_loss),
         ("GanBase.train_step", GanBase.train_step),
     ],
-    tiny={"epochs": 3, "batch_size": 16, "latent_dim": 16, "num_images": 96, "g_channels": 32, "quality_samples": 0},
     icon=":material/auto_awesome:",
-    section="Beyond the guide",
-    grid_caption=gan_spec_parts.GRID_CAPTION,
-    uses_mnist=lambda config: True,
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels", "beta_1", "g_batchnorm", "loss", "label_smoothing"),
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-dcgan.png",
-    headline=gan_spec_parts.HEADLINE,
-    check=gan_spec_parts.check,
-    panels=gan_spec_parts.PANELS,
-    page_views=(PrecisionNote(),),
-    run_views=(QualityScores(),),
 )

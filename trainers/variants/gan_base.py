@@ -73,7 +73,19 @@ class GanBase(keras.Model):
         raise NotImplementedError
 
     def g_phase(self, batch_size: int, device) -> None:
-        """Train the generator on ``batch_size`` fresh latent vectors."""
+        """Train the generator on ``batch_size`` fresh latent vectors, through a frozen discriminator
+        (no discriminator weight grads), to lower ``generator_loss`` of the discriminator's scores."""
+        self.generator.zero_grad()
+        with self.frozen(self.discriminator.trainable_weights):
+            scores = self.discriminator(self.generator(self.latents(batch_size), training=True), training=True)
+            g_loss = self.generator_loss(scores)
+            g_loss.backward()
+        grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
+        self.g_loss_tracker.update_state(g_loss)
+        self.watch_generator(grads)
+
+    def generator_loss(self, scores):
+        """The generator's loss, given the discriminator's scores of its samples."""
         raise NotImplementedError
 
     def train_step(self, real_images):

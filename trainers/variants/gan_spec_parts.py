@@ -13,10 +13,11 @@ import numpy as np
 from trainers.config import ParamSpec
 from trainers.data import load_mnist
 from trainers.precision import PRECISIONS, check_precision
-from trainers.registry import Experiment
+from trainers.registry import Experiment, VariantSpec
 from trainers.steering import SingleStep, Steering, attribute, optimizer_rate, random_batches
 from trainers.variants import _common
 from trainers.variants.gan_base import GanBase, fixed_latents, quality_probe, sample_digits
+from trainers.views import PrecisionNote, QualityScores
 
 SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
@@ -28,6 +29,18 @@ PANELS = (
 HEADLINE = ("d_loss", "g_loss", "quality/legible", "quality/class_balance", "quality/frechet")
 KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate", "label_noise")
 GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
+
+
+def beyond_guide_params(learning_rate: float) -> tuple[ParamSpec, ...]:
+    """The settings every GAN beyond the guide opens with: 12 epochs, batch 64, 100 latent dimensions,
+    one learning rate for both networks."""
+    return (
+        _common.epochs(12, 100),
+        _common.batch_size(64, 512),
+        latent_dim(100),
+        d_learning_rate(learning_rate),
+        g_learning_rate(learning_rate),
+    )
 
 
 def latent_dim(default: int = 128) -> ParamSpec:
@@ -204,3 +217,29 @@ def conditional_grid(gan: GanBase, z: np.ndarray, digits: np.ndarray, per_row: i
     digits = np.asarray(digits, np.int64)
     latents = np.tile(z[:per_row], (len(digits), 1))
     return sample_digits(gan, latents, np.repeat(digits, per_row))
+
+
+def beyond_guide_spec(**fields) -> VariantSpec:
+    """The ``VariantSpec`` of a GAN beyond the guide: what those pages declare alike (their section,
+    metrics, panels, headline, views, a tiny config), with ``fields`` for the rest and any exception."""
+    shared = dict(
+        guide_section="",
+        metrics=METRICS,
+        tiny={
+            "epochs": 3,
+            "batch_size": 16,
+            "latent_dim": 16,
+            "num_images": 96,
+            "g_channels": 32,
+            "quality_samples": 0,
+        },
+        section="Beyond the guide",
+        grid_caption=GRID_CAPTION,
+        uses_mnist=lambda config: True,
+        headline=HEADLINE,
+        check=check,
+        panels=PANELS,
+        page_views=(PrecisionNote(),),
+        run_views=(QualityScores(),),
+    )
+    return VariantSpec(**{**shared, **fields})

@@ -26,10 +26,9 @@ import keras
 import torch
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
 from trainers.variants.gan_base import GanBase, device_batches, mnist_images
-from trainers.views import PrecisionNote, QualityScores
 
 
 def gradient_penalty(critic, real, fake, epsilon) -> torch.Tensor:
@@ -87,15 +86,9 @@ class WGANGP(GanBase):
         self.gp_tracker.update_state(penalty.detach())
         self.watch_discriminator(real_scores.detach(), fake_scores.detach(), grads)
 
-    def g_phase(self, batch_size: int, device) -> None:
-        """The generator raises the critic's score of its samples (through a frozen critic)."""
-        self.generator.zero_grad()
-        with self.frozen(self.discriminator.trainable_weights):
-            g_loss = -torch.mean(self.discriminator(self.generator(self.latents(batch_size), training=True)))
-            g_loss.backward()
-        grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
-        self.g_loss_tracker.update_state(g_loss)
-        self.watch_generator(grads)
+    def generator_loss(self, scores):
+        """The generator raises the critic's score of its samples (``GanBase.g_phase``: a frozen critic)."""
+        return -torch.mean(scores)
 
     def get_config(self):
         return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight}
@@ -126,11 +119,7 @@ def build(config: dict) -> Experiment:
 
 
 PARAMS = (
-    _common.epochs(12, 100),
-    _common.batch_size(64, 512),
-    gan_spec_parts.latent_dim(100),
-    gan_spec_parts.d_learning_rate(1e-4),
-    gan_spec_parts.g_learning_rate(1e-4),
+    *gan_spec_parts.beyond_guide_params(1e-4),
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
     gan_spec_parts.NUM_IMAGES,
@@ -163,12 +152,11 @@ WATCH_FOR = (
     "away. Each step is n_critic + 1 updates, so a step costs several of the guide's."
 )
 
-SPEC = VariantSpec(
+SPEC = gan_spec_parts.beyond_guide_spec(
     key="wgan_gp",
     title="WGAN-GP",
     summary="A critic without sigmoid, 5 critic steps per generator step, a gradient penalty: a loss that means "
     "something.",
-    guide_section="",
     params=PARAMS,
     metrics=(*gan_spec_parts.METRICS, "wasserstein", "gradient_penalty"),
     build=build,
@@ -176,20 +164,15 @@ SPEC = VariantSpec(
         ("WGANGP.train_step", WGANGP.train_step),
         ("WGANGP.d_phase", WGANGP.d_phase),
         ("gradient_penalty", gradient_penalty),
-        ("WGANGP.g_phase", WGANGP.g_phase),
+        ("GanBase.g_phase", GanBase.g_phase),
+        ("WGANGP.generator_loss", WGANGP.generator_loss),
     ],
     tiny={"epochs": 2, "batch_size": 16, "latent_dim": 16, "num_images": 64, "n_critic": 2, "quality_samples": 0},
     icon=":material/straighten:",
-    section="Beyond the guide",
-    grid_caption=gan_spec_parts.GRID_CAPTION,
-    uses_mnist=lambda config: True,
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "n_critic", "gp_weight"),
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-wgan-gp.png",
     headline=(*gan_spec_parts.HEADLINE, "wasserstein"),
-    check=gan_spec_parts.check,
     panels=PANELS,
-    page_views=(PrecisionNote(),),
-    run_views=(QualityScores(),),
 )
