@@ -158,10 +158,12 @@ def test_streamlit_reruns_leave_keras_state_alone(lab):
     assert global_state.GLOBAL_STATE_TRACKER is tracker
 
 
-def _finished_runs(lab):
+def _finished_runs(lab, scored: bool = True):
+    """A compute_loss run and a tiny GAN run (scored at its end unless ``scored`` is False), finished."""
     manager = lab()
     a = manager.start("compute_loss", {"samples": 64, "epochs": 2, "learning_rate": 0.01})
-    b = manager.start("gan", {"num_images": 32, "batch_size": 16, "latent_dim": 8, "step": "guide"})
+    tiny_gan = {"num_images": 32, "batch_size": 16, "latent_dim": 8, "step": "guide"}
+    b = manager.start("gan", tiny_gan if scored else {**tiny_gan, "quality_samples": 0})
     assert manager.wait(a, 60) == "completed" and manager.wait(b, 60) == "completed"
     return a, b
 
@@ -185,7 +187,7 @@ def test_compare_two_runs_of_different_variants(lab):
 
 
 def test_runs_table_has_a_column_per_headline_metric_and_differing_setting_and_filters_by_variant(lab):
-    a, b = _finished_runs(lab)
+    a, b = _finished_runs(lab, scored=False)
     manager = lab()
     c = manager.start("compute_loss", {"samples": 64, "epochs": 2, "learning_rate": 0.02})
     assert manager.wait(c, 60) == "completed"

@@ -69,20 +69,22 @@ class SlowScores:
 
     def __init__(self):
         self.costs = []
+        self.finals = []  # each call's ``final``
 
     def __call__(self, should_stop, final=False):
+        self.finals.append(final)
         started = time.monotonic()
         time.sleep(0.05)
         self.costs.append(time.monotonic() - started)
         return {"legible": 0.5}
 
 
-def _scored_fit(batches: int, report: SlowScores) -> LiveRun:
-    """A fit of ``batches`` slow batches, scored at most 10% of the time, the first at 0.3 s."""
+def _scored_fit(batches: int, report: SlowScores, first_after: float = 0.3) -> LiveRun:
+    """A fit of ``batches`` slow batches, scored at most 10% of the time, the first at ``first_after`` s."""
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     run = LiveRun("abc123def456", "test", {})
-    cadence = Cadence(every=1, min_seconds=0.3, budget=0.1)
+    cadence = Cadence(every=1, min_seconds=first_after, budget=0.1)
     x = np.zeros((batches, 2), np.float32)
     callbacks = stream_callbacks(run, quality_report=report, quality_cadence=cadence)
     model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[SlowBatches(), *callbacks])
@@ -109,3 +111,33 @@ def test_a_short_run_skips_the_final_score_the_budget_has_no_room_for():
     second would make 0.1 s of scoring, over the 0.06 s allowed: the run keeps its one score."""
     run = _scored_fit(30, SlowScores())
     assert len(run.curves["quality/time_share"].points()) == 1
+
+
+def test_a_run_that_ends_before_its_first_score_is_due_is_scored_at_its_end():
+    """The first score is due 60 s in; a run of 10 batches (~0.2 s) still ends with one score, at its
+    last step, on the in-between sample count (``final=False``)."""
+    report = SlowScores()
+    run = _scored_fit(10, report, first_after=60.0)
+    points = run.curves["quality/legible"].points()
+    assert points.steps.tolist() == [10] and report.finals == [False]
+
+
+def test_a_stopped_run_is_not_scored_at_its_end():
+    """A person who pressed Stop wants it stopped: no score is taken on the way out."""
+    report = SlowScores()
+
+    class StopAtOnce(keras.callbacks.Callback):
+        def __init__(self, run):
+            super().__init__()
+            self.run = run
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.run.stop_event.set()
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run = LiveRun("abc123def456", "test", {})
+    x = np.zeros((10, 2), np.float32)
+    callbacks = stream_callbacks(run, quality_report=report, quality_cadence=Cadence(every=1, min_seconds=60.0))
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[StopAtOnce(run), *callbacks])
+    assert report.costs == [] and "quality/legible" not in run.curves

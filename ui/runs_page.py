@@ -206,12 +206,20 @@ def _panels(snaps: list) -> tuple[list[tuple[str, list[str]]], list[str]]:
     return main, [n for n in names if is_breakdown(n) and not n.startswith("quality/" + REFERENCE)]
 
 
-def _default_panels(panels: list[tuple[str, list[str]]]) -> list[str]:
-    """The first two groups of the variants' own (losses, verdicts) and the quality scores, up to four."""
+def _default_panels(panels: list[tuple[str, list[str]]], snaps: list) -> list[str]:
+    """What the compare view opens with: each run's first panel (its losses), the quality scores, then
+    the variants' next panels (the discriminator's verdicts), up to four, in the panels' order."""
     main = [t for t, _ in panels]
     quality = [t for t in main if t.startswith("quality")]
-    others = [t for t in main if t not in quality]
-    return others[: max(COMPARE_PANELS - len(quality), 2)] + quality
+    firsts = []
+    for snap in snaps:
+        recorded = {name for name, c in snap.curves.items() if len(c)}
+        first = next((t for t, names in panels if t not in quality and recorded & set(names)), None)
+        if first is not None and first not in firsts:
+            firsts.append(first)
+    room = max(COMPARE_PANELS - len(quality), len(firsts), 2)
+    picked = (firsts + [t for t in main if t not in quality and t not in firsts])[:room]
+    return [t for t in main if t in picked or t in quality]
 
 
 def figure_value(figure: str, run: dict, last: dict[str, float]) -> float | None:
@@ -286,7 +294,7 @@ def _compare(run_ids: list[str]) -> None:
         "Panels",
         [t for t, _ in panels],
         selection_mode="multi",
-        default=_default_panels(panels),
+        default=_default_panels(panels, snaps),
         key="compare-panels:" + "|".join(t for t, _ in panels),  # new panels (first curves, scores): a fresh default
         help="Which groups of curves to draw, two side by side.",
     )
@@ -331,6 +339,24 @@ def _compare(run_ids: list[str]) -> None:
     _shared_grids(snaps)
 
 
+DRAWN_KEY = "runs-drawn-with"  # the selection the page below the table was drawn with
+
+
+def _runs_table(shown: list[str]) -> list[str]:
+    """The runs table (only ``shown`` variants, if any picked); the ids of the selected runs.
+
+    Drawn again on its own while a run trains; a new selection redraws the whole page, whose
+    run panel or compare view follows it."""
+    manager = get_manager()
+    runs = [r for r in manager.list(limit=500) if not shown or r["variant"] in shown]
+    owner = visitor_hash(visitor()) if manager.private_runs else None
+    chosen = runs_table_ui(run_rows(runs, manager.store.metrics.last_values, owner), metric_columns(runs))
+    drawn = st.session_state.get(DRAWN_KEY)
+    if drawn is not None and chosen != drawn:  # a fragment rerun: the rows ticked changed
+        st.rerun()
+    return chosen
+
+
 def render() -> None:
     require_app()
     manager = get_manager()
@@ -343,8 +369,8 @@ def render() -> None:
     if not runs:
         st.info("No runs yet. Open a training step and press Start.")
         return
-    owner = visitor_hash(visitor()) if manager.private_runs else None
     variants = list(dict.fromkeys(r["variant"] for r in runs))
+    shown = []
     if len(variants) > 1:
         shown = st.pills(
             "Variants",
@@ -354,9 +380,13 @@ def render() -> None:
             key="runs-variants",
             help="Show only the runs of these variants (none picked: all).",
         )
-        runs = [r for r in runs if not shown or r["variant"] in shown]
     st.caption("Tick rows to open a run, or several to compare them; click a column's header to sort by it.")
-    chosen = runs_table_ui(run_rows(runs, manager.store.metrics.last_values, owner), metric_columns(runs))
+    # The table follows its runs (progress, status, last values) every two seconds while one trains;
+    # the panels below follow the selection.
+    st.session_state.pop(DRAWN_KEY, None)
+    live = any(r["status"] in ACTIVE for r in runs)
+    chosen = st.fragment(_runs_table, run_every=2.0 if live else None)(shown)
+    st.session_state[DRAWN_KEY] = chosen
     if len(chosen) == 1:
         st.divider()
         _name_and_notes(chosen[0])

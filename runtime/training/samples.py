@@ -155,11 +155,14 @@ class QualityStream(keras.callbacks.Callback):
             self.cursor.spent(started)
 
     def on_train_end(self, logs=None):
-        # Final scores, unless the run diverged, a person stopped it (they want it stopped), it was
-        # never scored, or (a short run) the budget has no room left for them.
-        if self.cursor.diverged or self.last_step is None or self.run.stop_event.is_set():
+        # Final scores, unless the run diverged, a person stopped it (they want it stopped) or (a short
+        # run) the budget has no room left for them. A run that ended before its first score was due
+        # gets that first score now (on the in-between sample count: like any first score, it is not
+        # held to the budget), so that no finished run goes without one.
+        if self.cursor.diverged or self.run.stop_event.is_set():
             return
-        if self._fits(self.last_cost * self._final_factor()):
+        first = self.last_step is None
+        if first or self._fits(self.last_cost * self._final_factor()):
             started = time.perf_counter()
-            self.score(final=True)
+            self.score(final=not first)
             self.cursor.spent(started)
