@@ -50,27 +50,29 @@ def test_live_run_grows_and_survives_reload_second_viewer_and_stop(server, brows
     context.close()
 
 
-def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, browser, shot):
-    """Default settings (batch 64, all MNIST found): first points and grid within 10 s,
-    grids every few seconds, and a page switch and Stop each within 3 s while it trains."""
+def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, browser, shot, slowness):
+    """Default settings (batch 64, all MNIST found): first points and grid within 10 s, grids every
+    few seconds, and a page switch and Stop each within 3 s while it trains, on a machine like the
+    reference one (budgets scaled by ``slowness`` on a slower one)."""
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(f"{server}/gan")
     settle(page)
     button = page.get_by_role("button", name="Start training")
     clicked = time.monotonic()
     button.click()
-    shown = wait_until(lambda: chart_points(page) >= 1 and grid_caption(page), 10, "first points and grid")
-    assert shown - clicked <= 10
+    first = 10 * slowness
+    shown = wait_until(lambda: chart_points(page) >= 1 and grid_caption(page), first, "first points and grid")
+    assert shown - clicked <= first
 
     first_grid = grid_caption(page)
-    wait_until(lambda: grid_caption(page) != first_grid, 15, "a second grid within 15 s")
+    wait_until(lambda: grid_caption(page) != first_grid, 15 * slowness, "a second grid within 15 s")
 
     page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=5_000)
     url = page.url
     t0 = time.monotonic()
     page.get_by_role("link", name="Runs").click()
-    page.get_by_role("heading", name="Runs").wait_for(timeout=3000)
-    assert time.monotonic() - t0 <= 3, "page switch while training took too long"
+    page.get_by_role("heading", name="Runs").wait_for(timeout=3000 * slowness)
+    assert time.monotonic() - t0 <= 3 * slowness, "page switch while training took too long"
 
     page.goto(url)
     wait_until(lambda: "Running" in status_text(page), 10, "back on the run")
@@ -78,7 +80,7 @@ def test_first_view_is_fast_and_the_ui_stays_responsive_while_training(server, b
     stop.wait_for(timeout=10_000)  # the run's controls drawn (the status can show a moment before)
     t0 = time.monotonic()
     stop.click()
-    wait_until(lambda: "Stopped" in status_text(page), 3 - (time.monotonic() - t0), "Stop while training")
+    wait_until(lambda: "Stopped" in status_text(page), 3 * slowness - (time.monotonic() - t0), "Stop while training")
     shot(page, "gan-responsive")
 
 
