@@ -84,8 +84,8 @@ def test_pause_holds_the_remote_run(on_ray):
 def test_a_killed_worker_ends_its_run_interrupted_with_the_reason(on_ray):
     run_id = on_ray.start("compute_loss", LONG)
     wait_for(lambda: on_ray.snapshot(run_id).step > 10, 180, "steps")
-    live = on_ray.scheduler.get(run_id)
-    os.kill(ray.get(live.remote.pid.remote()), signal.SIGKILL)
+    actor = ray.get_actor(ray_backend.actor_name(run_id))
+    os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
     wait_for(lambda: on_ray.status(run_id) == "interrupted", 60, "interrupted")
     error = on_ray.snapshot(run_id).error
     assert "Ray worker" in error and "recorded" in error

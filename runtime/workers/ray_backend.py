@@ -109,6 +109,11 @@ def remote_class():
     return _REMOTE
 
 
+def actor_name(run_id: str) -> str:
+    """The name of the actor training ``run_id`` (``ray list actors`` shows which run each one trains)."""
+    return f"keras-lab-run-{run_id}"
+
+
 def train(
     run: LiveRun,
     store: RunStore,
@@ -137,7 +142,11 @@ def train(
     actor = None
     try:
         with Heartbeat(store.path, run.id):
-            actor = remote_class().options(num_cpus=cpus).remote(run.id, run.variant, run.config, cadence, limits, cpus)
+            actor = (
+                remote_class()
+                .options(num_cpus=cpus, name=actor_name(run.id))
+                .remote(run.id, run.variant, run.config, cadence, limits, cpus)
+            )
             result = _follow(r, run, actor, cpus, stop_grace, placement_s)
         artifact = None
         if result.get("model") is not None:

@@ -59,3 +59,39 @@ def test_with_and_without_class_weights_opens_both_runs_side_by_side(server, bro
     page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)  # the curves drawn once both ended
     table.scroll_into_view_if_needed()
     shot(page, "with-and-without")
+
+
+def first_row_cell(page, column: str) -> str:
+    """The text of ``column`` in the runs table's first row, from the grid's accessible copy of the
+    cells it draws (only the columns in view are there: the run id is scrolled off to the right)."""
+    return page.evaluate(
+        """(column) => {
+             const grid = document.querySelector('[data-testid="stDataFrame"] table[role="grid"]');
+             if (!grid) return '';
+             const heads = [...grid.querySelectorAll('th[role="columnheader"]')].map(h => h.innerText.trim());
+             const row = grid.querySelector('tbody tr');
+             const at = heads.indexOf(column);
+             return row && at >= 0 ? (row.querySelectorAll('td')[at]?.innerText || '').trim() : '';
+           }""",
+        column,
+    )
+
+
+def test_the_runs_table_follows_a_training_run_without_a_reload(server, browser, slowness):
+    """The steps of a training run grow in the runs table while a person looks at it (its only run)."""
+    from tests.e2e.helpers import start, wait_until
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    url = start(page, server, "num_images=8192&batch_size=16&latent_dim=32&epochs=50&quality_samples=0")
+    assert re.search(r"run=(\w+)", url)
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for(timeout=10_000)
+    steps = lambda: first_row_cell(page, "steps").replace(",", "")  # noqa: E731
+    wait_until(lambda: steps().isdigit(), 20 * slowness, "the run's row")
+    first = int(steps())
+    wait_until(
+        lambda: int(steps() or 0) > first,
+        15 * slowness,
+        "the steps to grow in the table",
+    )
+    assert first_row_cell(page, "status") == "running" and "run=" not in page.url  # no reload, no run page
