@@ -46,7 +46,7 @@ from ui.chart_traces import (
 
 
 class FrozenFigure(go.Figure):
-    """A figure built once and then only read (shared by viewers, ui/figures.py): ``to_dict`` runs once."""
+    """A figure built once and then only read (shared by viewers, ui/figure_cache.py): ``to_dict`` runs once."""
 
     def to_dict(self):
         cached = self.__dict__.get("_frozen_dict")

@@ -17,7 +17,7 @@ import streamlit as st
 
 from runtime.record.snapshot import Snapshot
 from trainers import VARIANTS
-from ui import charts, figures
+from ui import charts, figure_cache
 from ui.chart_controls import chart_options_ui
 from ui.chart_math import ChartOptions
 from ui.fmt import STATUS_ICONS, code, fmt_duration, fmt_number, plain
@@ -195,7 +195,7 @@ def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
     with left:
         per_step = {n: c for n, c in snap.curves.items() if not n.startswith("quality/")}
         if any(len(c) for c in per_step.values()):
-            fig = figures.shared(
+            fig = figure_cache.shared(
                 ("curves", run_id, snap.version, snap.status, options),
                 lambda: charts.curves_figure(
                     per_step,

@@ -25,7 +25,7 @@ from trainers.quality import (
 )
 from trainers.registry import VariantSpec
 from trainers.views import EpochTable, PrecisionNote, QualityScores, RecallByDigit, StepSpeed
-from ui import charts, figures
+from ui import charts, figure_cache
 from ui.lab import get_manager
 
 PLOTLY_CONFIG = {"displaylogo": False}
@@ -152,7 +152,7 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     )
     left, right = st.columns([3, 2])
     events = [(step, text) for step, _, text in snap.events]
-    scores = figures.shared(("scores", snap.id, snap.version), lambda: charts.scores_figure(snap.curves, events))
+    scores = figure_cache.shared(("scores", snap.id, snap.version), lambda: charts.scores_figure(snap.curves, events))
     left.plotly_chart(scores, width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG)
     histogram = [_latest(snap, f"quality/digit_{d}") or 0.0 for d in range(10)]
     right.plotly_chart(

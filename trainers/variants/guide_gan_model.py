@@ -17,7 +17,6 @@ from keras import layers
 from trainers.variants._torch_layers import TorchConv2D, TorchConv2DTranspose
 from trainers.variants.gan_base import GanBase
 
-SAMPLE_COUNT = 36  # fixed-noise digits shown as a 6x6 grid
 
 
 def build_discriminator(data_format: str = "channels_last") -> keras.Sequential:
