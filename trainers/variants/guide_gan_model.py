@@ -18,7 +18,6 @@ from trainers.variants._torch_layers import TorchConv2D, TorchConv2DTranspose
 from trainers.variants.gan_base import GanBase
 
 
-
 def build_discriminator(data_format: str = "channels_last") -> keras.Sequential:
     """28x28x1 image -> one logit (real vs fake), exactly as in the guide.
 
