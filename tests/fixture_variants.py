@@ -59,7 +59,7 @@ def _spec(key: str, title: str, summary: str, build, model_class) -> VariantSpec
         params=COMMON,
         metrics=("loss", "mae"),
         build=build,
-        code=lambda c: [("train_step", model_class.train_step)],
+        code=(model_class.train_step,),
         tiny={},
     )
 

@@ -68,7 +68,7 @@ def test_every_variant_declares_what_a_ui_needs():
         for p in spec.params:
             assert p.help, f"{spec.key}.{p.name} needs help text"
         assert spec.validate({})  # defaults are valid
-        for title, fn in spec.code(spec.validate({})):
+        for title, fn in spec.code_listing(spec.validate({})):
             assert callable(fn) and title
 
 

@@ -65,11 +65,17 @@ class Contrast:
 
     button: str  # the button's words: "Run with and without class weights"
     setting: str
-    first: Any  # the value of the first run ("with")
-    second: Any  # the value of the second run ("without")
-    names: tuple[str, str]  # how each run is named: ("with class weights", "without")
+    runs: tuple[tuple[Any, str], tuple[Any, str]]  # (value, name) of each: ("class_weight", "with class weights")
     figures: Callable[[dict], tuple[tuple[str, str], ...]]
     when: Callable[[dict], bool] = always  # e.g. only for the MNIST task
+
+    @property
+    def values(self) -> list:
+        return [value for value, _ in self.runs]
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, name in self.runs]
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,9 @@ class VariantSpec:
     params: tuple[ParamSpec, ...]
     metrics: tuple[str, ...]  # per-step metric names the step may report
     build: Callable[[dict], Experiment]  # takes a validated config
-    code: Callable[[dict], list[tuple[str, Callable]]]  # (title, function) whose source the UI shows
+    # The functions whose source the page shows ("the code that runs"), or a function of the config
+    # that lists them (where the config chooses the step); each is titled by its qualified name.
+    code: tuple[Callable, ...] | Callable[[dict], tuple[Callable, ...]]
     tiny: Mapping[str, Any]  # a config that trains in about a second: every registered variant is tested with it
     icon: str = ":material/model_training:"  # navigation icon (a Material symbol)
     section: str = "From the guide"  # navigation group
@@ -120,6 +128,11 @@ class VariantSpec:
         if self.check is not None:
             config = self.check(config) or config
         return config
+
+    def code_listing(self, config: Mapping[str, Any]) -> list[tuple[str, Callable]]:
+        """(title, function) of the code that runs for ``config``, for the page to show."""
+        functions = self.code(config) if callable(self.code) else self.code
+        return [(fn.__qualname__, fn) for fn in functions]
 
     def param(self, name: str) -> ParamSpec:
         return next(p for p in self.params if p.name == name)

@@ -53,7 +53,7 @@ def _start(key: str, both: bool = False) -> None:
             ids = get_manager().start_sweep(
                 key,
                 config,
-                {contrast.setting: [contrast.first, contrast.second]},
+                {contrast.setting: contrast.values},
                 visitor=visitor(),
                 client=client_address(),
                 names=[f"{spec.title}, {name}" for name in contrast.names],
@@ -93,8 +93,9 @@ def _start_ui(spec: VariantSpec, config: dict, problem: str | None) -> None:
             on_click=_start,
             args=(spec.key, True),
             disabled=problem is not None,
-            help=f"Two runs with the settings below, {contrast.setting}={format_value(contrast.first)} and "
-            f"{contrast.setting}={format_value(contrast.second)}, opened side by side with their figures in one "
+            help="Two runs with the settings below, "
+            + " and ".join(f"{contrast.setting}={format_value(value)}" for value in contrast.values)
+            + ", opened side by side with their figures in one "
             "table (one after the other where the lab trains one run at a time).",
         )
     running, queued = get_manager().active_count()
@@ -170,7 +171,7 @@ def render(key: str) -> None:
     sweep_ui(key, list(spec.params), config)
     page_views(spec, config)
 
-    functions = spec.code(config)
+    functions = spec.code_listing(config)
     with st.expander("The code that runs: " + ", ".join(title for title, _ in functions)):
         for title, fn in functions:
             st.markdown(f"`{title}` — from `{fn.__module__}`")

@@ -172,11 +172,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     summary="Generator and discriminator both see the digit's label: choose which digits to draw, row by row.",
     params=PARAMS,
     build=build,
-    code=lambda config: [
-        ("ConditionalGAN.train_step", ConditionalGAN.train_step),
-        ("ConditionalGAN.d_phase", ConditionalGAN.d_phase),
-        ("ConditionalGAN.g_phase", ConditionalGAN.g_phase),
-    ],
+    code=(ConditionalGAN.train_step, ConditionalGAN.d_phase, ConditionalGAN.g_phase),
     icon=":material/filter_9_plus:",
     grid_caption="One row per chosen digit, the same six latent vectors in every row",
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels"),

@@ -146,12 +146,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     summary="DCGAN networks with batch norm, Adam(beta_1=0.5), non-saturating loss: all ten digits within a minute.",
     params=PARAMS,
     build=build,
-    code=lambda config: [
-        ("DCGAN.d_phase", DCGAN.d_phase),
-        ("GanBase.g_phase", GanBase.g_phase),
-        ("DCGAN.generator_loss", DCGAN.generator_loss),
-        ("GanBase.train_step", GanBase.train_step),
-    ],
+    code=(DCGAN.d_phase, GanBase.g_phase, DCGAN.generator_loss, GanBase.train_step),
     icon=":material/auto_awesome:",
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels", "beta_1", "g_batchnorm", "loss", "label_smoothing"),
     watch_for=WATCH_FOR,

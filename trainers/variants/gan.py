@@ -99,6 +99,14 @@ WATCH_FOR = (
     "learning rate, or more label noise. The look-back slider brings back the best grids."
 )
 
+
+def code_for(config: dict) -> tuple:
+    """The functions that run for ``config`` (for the page's "code that runs")."""
+    if config.get("step", "tuned") == "guide":
+        return (GAN.train_step,)
+    return (TunedGAN.train_step, GAN.d_phase, GAN.g_phase)
+
+
 SPEC = VariantSpec(
     key="gan",
     title="GAN on MNIST",
@@ -107,7 +115,7 @@ SPEC = VariantSpec(
     params=PARAMS,
     metrics=gan_spec_parts.METRICS,
     build=build,
-    code=lambda config: code_for(config),
+    code=code_for,
     tiny={
         "epochs": 3,
         "batch_size": 16,
@@ -133,9 +141,7 @@ SPEC = VariantSpec(
     contrast=Contrast(
         button="Run the guide's step and the tuned one",
         setting="step",
-        first="tuned",
-        second="guide",
-        names=("the tuned step", "the guide's step"),
+        runs=(("tuned", "the tuned step"), ("guide", "the guide's step")),
         figures=lambda config: (
             ("ms per step", "ms/step"),
             ("images per second", "images/s"),
@@ -146,10 +152,3 @@ SPEC = VariantSpec(
         ),
     ),
 )
-
-
-def code_for(config: dict) -> list[tuple[str, object]]:
-    """The functions that run for ``config`` (for the page's "code that runs")."""
-    if config.get("step", "tuned") == "guide":
-        return [("GAN.train_step", GAN.train_step)]
-    return [("TunedGAN.train_step", TunedGAN.train_step), ("GAN.d_phase", GAN.d_phase), ("GAN.g_phase", GAN.g_phase)]

@@ -72,10 +72,7 @@ SPEC = VariantSpec(
     params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
     metrics=("loss", "mae"),
     build=build,
-    code=lambda config: [
-        ("ManualModel.train_step", ManualModel.train_step),
-        ("ManualModel.metrics", ManualModel.metrics.fget),
-    ],
+    code=(ManualModel.train_step, ManualModel.metrics.fget),
     tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
     tiny_falls="loss",
     expect=EXPECT,

@@ -220,8 +220,8 @@ def describe(config: dict) -> dict:
     return out
 
 
-def code_for(config: dict):
-    return []  # the page shows the editor itself
+def code_for(config: dict) -> tuple:
+    return ()  # the page shows the editor itself
 
 
 SPEC = VariantSpec(

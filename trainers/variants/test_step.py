@@ -91,7 +91,7 @@ SPEC = VariantSpec(
     ),
     metrics=("loss", "mae"),
     build=build,
-    code=lambda config: [("TestStepModel.test_step", TestStepModel.test_step)],
+    code=(TestStepModel.test_step,),
     tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
     tiny_falls="loss",
     expect=EXPECT,

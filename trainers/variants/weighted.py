@@ -241,7 +241,7 @@ SPEC = VariantSpec(
     params=PARAMS,
     metrics=("loss", "acc", "mae"),  # acc for mnist, mae for regression
     build=build,
-    code=lambda config: [("WeightedModel.train_step", WeightedModel.train_step)],
+    code=(WeightedModel.train_step,),
     tiny={
         "task": "regression",
         "weighting": "sample_weight",
@@ -270,9 +270,7 @@ SPEC = VariantSpec(
     contrast=Contrast(
         button="Run with and without class weights",
         setting="weighting",
-        first="class_weight",
-        second="none",
-        names=("with class weights", "without"),
+        runs=(("class_weight", "with class weights"), ("none", "without")),
         figures=lambda config: (
             *((f"recall of digit {d} (rare)", f"final/class_acc_{d}") for d in range(config["rare_classes"])),
             ("balanced accuracy", "final/test_acc"),
