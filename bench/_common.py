@@ -26,9 +26,9 @@ def device_name() -> str:
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    import platform
+    from trainers.precision import cpu_model
 
-    return f"CPU {platform.processor() or platform.machine()} x{os.cpu_count()} ({torch.get_num_threads()} threads)"
+    return f"CPU {cpu_model()} x{os.cpu_count()} ({torch.get_num_threads()} threads)"
 
 
 def sync() -> None:

@@ -98,7 +98,7 @@ def main() -> None:
         f"{num_images} images, {mode} ({arithmetic}); "
         f"scorer held-out accuracy {probe.scorer.accuracy:.3f}"
     )
-    print(f"{'step':>6} {'legible':>9} {'balance':>8} {'frechet':>8} {'train s':>8}")
+    print(f"{'step':>6} {'legible':>9} {'balance':>8} {'frechet':>8} {'real fd':>8} {'train s':>8}")
     rows = []
     label = args.label or args.variant
     OUT.mkdir(parents=True, exist_ok=True)
@@ -115,12 +115,12 @@ def main() -> None:
             self.step += 1
             if self.step % args.every == 0 or self.step == args.steps:
                 self.train_seconds += time.perf_counter() - self.t0
-                scores = probe()
+                scores = probe(final=True)  # every one of --samples (the lab scores 200 between, all at the end)
                 rows.append({"step": self.step, "train_s": self.train_seconds, **scores})
                 save_rows()  # kept as it goes: a long run stopped early still leaves its figures
                 print(
                     f"{self.step:6d} {scores['legible']:9.3f} {scores['class_balance']:8.3f} "
-                    f"{scores['frechet']:8.2f} {self.train_seconds:8.0f}",
+                    f"{scores['frechet']:8.2f} {scores['real_frechet']:8.2f} {self.train_seconds:8.0f}",
                     flush=True,
                 )
                 self.t0 = time.perf_counter()

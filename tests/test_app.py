@@ -398,14 +398,14 @@ def test_a_demo_that_sees_no_client_address_says_its_per_address_cap_is_off(lab,
 def test_a_gan_page_says_what_to_expect_and_opens_its_fast_setting_in_one_click(lab):
     at = page("pages/cgan.py")
     assert not at.exception, at.exception
-    assert "What to expect" in texts(at) and "70-80 s" in texts(at)
+    assert "What to expect" in texts(at) and "about 50 s" in texts(at)
     assert at.get("image")  # the picture of the grid along the way
     at.button(key="preset:cgan:0").click().run()
     assert dict(at.query_params) == {
         "g_channels": "32",
         "d_channels": "16",
-        "g_learning_rate": "0.001",
-        "d_learning_rate": "0.001",
+        "g_learning_rate": "0.005",
+        "d_learning_rate": "0.005",
     }
     assert at.slider(key="cfg:cgan:d_channels").value == 16  # the sidebar took them
 

@@ -155,15 +155,17 @@ WATCH_FOR = (
     "high from the start because every digit is asked for."
 )
 
-FAST = {"g_channels": 32, "d_channels": 16, "g_learning_rate": 1e-3, "d_learning_rate": 1e-3}
+# Narrow networks and high learning rates: few steps to digits, each cheap (bench/time_to_digits.py;
+# the same quality at step 3,000 as the defaults, bench/gan_quality.py; docs/benchmarks.md).
+FAST = {"g_channels": 32, "d_channels": 16, "g_learning_rate": 5e-3, "d_learning_rate": 5e-3}
 
 EXPECT = (  # bench/time_to_digits.py, AMD EPYC, 2 cores, 2026-12-02; docs/benchmarks.md
-    "On a 2-core CPU (AMD EPYC) a step of these defaults takes about 0.2 s. Blurry digit-shaped blobs "
+    "On a 2-core CPU (AMD EPYC) a step of these defaults takes about 0.2-0.35 s. Blurry digit-shaped blobs "
     "come within 30 s, strokes and fragments by 60 s; the judge's *legible digits* (legible ≥ 0.8, all ten "
     "digits, a Fréchet distance within twice real digits') take longer than 4 minutes (at 230 s: legible "
-    "0.64). With the **fast setting** below (narrower networks, learning rates 1e-3) a step takes 0.05 s "
-    "and legible digits come after **70-80 s** (about 1,500 steps, two seeds); the picture shows that "
-    "setting at 30 s and 60 s."
+    "0.64). With the **fast setting** below (narrower networks, learning rates 5e-3) a step takes 0.05-0.09 s "
+    "and legible digits come after **about 50 s** (530-540 steps, two seeds, on the slower of two such "
+    "machines); the picture shows that setting at 30 s and 60 s."
 )
 
 SPEC = gan_spec_parts.beyond_guide_spec(
@@ -180,5 +182,5 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     run_views=(QualityScores(per_digit=True),),
     expect=EXPECT,
     expect_picture="docs/expect-cgan-fast.png",
-    presets=(("Open with the fast setting: legible digits in about 75 s on 2 CPU cores", FAST),),
+    presets=(("Open with the fast setting: legible digits in about 50 s on 2 CPU cores", FAST),),
 )

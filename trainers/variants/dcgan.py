@@ -72,7 +72,7 @@ def _bce(target, logits):
 
 def make_dcgan(config: dict) -> DCGAN:
     gan = DCGAN(
-        discriminator=dcgan_nets.discriminator(),
+        discriminator=dcgan_nets.discriminator(channels=config["d_channels"]),
         generator=dcgan_nets.generator(
             config["latent_dim"], batchnorm=config["g_batchnorm"], channels=config["g_channels"]
         ),
@@ -101,6 +101,7 @@ PARAMS = (
     ParamSpec("beta_1", "float", 0.5, min=0.0, max=0.99, step=0.05, help="Adam's momentum (the guide: 0.9)."),
     ParamSpec("g_batchnorm", "bool", True, help="Batch normalisation in the generator's hidden layers."),
     gan_spec_parts.g_channels(128),
+    gan_spec_parts.d_channels(64),
     ParamSpec(
         "loss",
         "choice",
