@@ -395,19 +395,21 @@ def test_a_demo_that_sees_no_client_address_says_its_per_address_cap_is_off(lab,
     assert "cannot see its visitors' addresses" not in texts(page())  # a local lab has no such cap
 
 
-def test_a_gan_page_says_what_to_expect_and_opens_its_fast_setting_in_one_click(lab):
+def test_the_conditional_gan_defaults_to_its_fast_setting_and_opens_the_wide_one_in_one_click(lab):
     at = page("pages/cgan.py")
     assert not at.exception, at.exception
     assert "What to expect" in texts(at) and "about 50 s" in texts(at)
     assert at.get("image")  # the picture of the grid along the way
+    assert at.slider(key="cfg:cgan:d_channels").value == 16  # the defaults reach legible digits in about 50 s
+    assert at.slider(key="cfg:cgan:g_channels").value == 32
     at.button(key="preset:cgan:0").click().run()
     assert dict(at.query_params) == {
-        "g_channels": "32",
-        "d_channels": "16",
-        "g_learning_rate": "0.005",
-        "d_learning_rate": "0.005",
+        "g_channels": "128",
+        "d_channels": "64",
+        "g_learning_rate": "0.0002",
+        "d_learning_rate": "0.0002",
     }
-    assert at.slider(key="cfg:cgan:d_channels").value == 16  # the sidebar took them
+    assert at.slider(key="cfg:cgan:d_channels").value == 64  # the sidebar took them
 
 
 @pytest.mark.parametrize("key", [k for k, spec in VARIANTS.items() if spec.produces_images])
