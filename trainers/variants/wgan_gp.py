@@ -96,8 +96,8 @@ class WGANGP(GanBase):
 
 def make_wgan(config: dict) -> WGANGP:
     gan = WGANGP(
-        discriminator=dcgan_nets.discriminator(name="critic"),
-        generator=dcgan_nets.generator(config["latent_dim"], batchnorm=True),
+        discriminator=dcgan_nets.discriminator(channels=config["d_channels"], name="critic"),
+        generator=dcgan_nets.generator(config["latent_dim"], batchnorm=True, channels=config["g_channels"]),
         latent_dim=config["latent_dim"],
         n_critic=config["n_critic"],
         gp_weight=config["gp_weight"],
@@ -122,6 +122,8 @@ PARAMS = (
     *gan_spec_parts.beyond_guide_params(1e-4),
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
+    gan_spec_parts.g_channels(64),
+    gan_spec_parts.d_channels(64),
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,
     gan_spec_parts.QUALITY_SAMPLES,
