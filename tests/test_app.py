@@ -423,6 +423,22 @@ def test_every_gan_page_says_before_a_run_what_its_defaults_show_and_when(lab, k
     assert (ROOT / spec.expect_picture).is_file() and at.get("image")
 
 
+@pytest.mark.parametrize("key", [k for k, spec in VARIANTS.items() if spec.presets])
+def test_every_preset_is_a_valid_setting_other_than_the_defaults_and_opens_in_one_click(lab, key):
+    spec = VARIANTS[key]
+    defaults = spec.validate({})
+    for i, (label, settings) in enumerate(spec.presets):
+        config = spec.validate(settings)  # a preset the page offers is always a setting it accepts
+        assert any(config[name] != defaults[name] for name in settings), label
+        at = page(f"pages/{key}.py")
+        at.button(key=f"preset:{key}:{i}").click().run()
+        assert not at.exception, at.exception
+        assert {name: float(value) for name, value in at.query_params.items()} == settings
+        for name, value in settings.items():
+            if spec.param(name).kind == "int":
+                assert at.slider(key=f"cfg:{key}:{name}").value == value, name  # the sidebar took them
+
+
 @pytest.mark.parametrize("key", [k for k, spec in VARIANTS.items() if not spec.runs_code])
 def test_before_a_first_run_every_guide_page_says_what_it_will_show(lab, key):
     at = page(f"pages/{key}.py")

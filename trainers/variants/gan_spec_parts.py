@@ -31,13 +31,23 @@ KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate"
 GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
 
 
-# The conditional GAN's and the DCGAN's defaults are narrow networks at high learning rates (many cheap
-# steps: digits sooner on a CPU, bench/time_to_digits.py); their pages open the wide networks at the
-# usual DCGAN learning rate (Radford et al.), the defaults before, in one click.
-WIDE_PRESET = (
-    "Open with the wide networks at 2e-4 (slower to digits; compare with the defaults)",
-    {"g_channels": 128, "d_channels": 64, "g_learning_rate": 2e-4, "d_learning_rate": 2e-4},
-)
+def wide_preset(g_channels: int, d_channels: int, learning_rate: float) -> tuple[str, dict]:
+    """The page's one-click "wide networks" setting. The GANs beyond the guide default to narrow networks
+    at high learning rates (many cheap steps: digits sooner on a CPU, bench/time_to_digits.py); their
+    pages open the wide networks at the usual learning rate, their defaults before, in one click."""
+    rate = f"{learning_rate:.0e}".replace("e-0", "e-")  # 2e-4, as the page's texts write it
+    return (
+        f"Open with the wide networks at {rate} (slower to digits; compare with the defaults)",
+        {
+            "g_channels": g_channels,
+            "d_channels": d_channels,
+            "g_learning_rate": learning_rate,
+            "d_learning_rate": learning_rate,
+        },
+    )
+
+
+WIDE_PRESET = wide_preset(128, 64, 2e-4)  # the DCGAN's and the conditional GAN's: Radford et al.'s rate
 
 
 def beyond_guide_params(learning_rate: float, epochs: int = 12) -> tuple[ParamSpec, ...]:
