@@ -86,7 +86,7 @@ EXPECT = (  # bench/time_to_digits.py --variant gan, AMD EPYC, 2 cores, 2026-12-
     "judge reads few of them as digits at the end of the default run (legible 0.00-0.13 between steps 1,000 "
     "and 1,500, it swings) and 0.41 after 9 minutes (2,400 steps): the guide's GAN does **not** reach "
     "legible digits (legible ≥ 0.8, all ten digits) within 9 minutes here. Set more epochs to watch it "
-    "keep trying; for legible digits in about a minute, open the *Conditional GAN* page's fast setting."
+    "keep trying; for legible digits in about a minute, open the *Conditional GAN* page (its defaults)."
 )
 
 WATCH_FOR = (
