@@ -158,13 +158,14 @@ WATCH_FOR = (
     "high from the start because every digit is asked for."
 )
 
-EXPECT = (  # bench/time_to_digits.py, bench/gan_quality.py, AMD EPYC, 2 cores, 2026-12-02; docs/benchmarks.md
+EXPECT = (  # bench/time_to_digits.py, bench/gan_quality.py, AMD EPYC, 2 cores, 2026-12-02 and -06; docs/benchmarks.md
     "On a 2-core CPU (AMD EPYC) a step of these defaults (narrow networks, learning rates 5e-3) takes "
     "0.05-0.09 s: the judge's *legible digits* (legible ≥ 0.8, all ten digits, a Fréchet distance within "
-    "twice real digits') come after **about 50 s** (530-540 steps, two seeds, on the slower of two such "
-    "machines), and the default 12 epochs (1,884 steps) end within about 3 minutes. The picture shows the "
-    "grid at 30 s and 60 s. The wide networks at the usual 2e-4 (one click below) take 0.2-0.35 s a step and "
-    "more steps (legible 0.65 at step 1,000 against 0.95 for the defaults; 0.94 against 0.97 at 3,000)."
+    "twice real digits') come after **20-50 s** (20.1 and 25.1 s, two seeds, on one such machine; 50.4 and "
+    "50.6 s on a slower one; 470-540 steps), and the default 12 epochs (1,884 steps) end within about 3 "
+    "minutes. The picture shows the grid at 30 s and 60 s. The wide networks at the usual 2e-4 (one click "
+    "below) take 0.2-0.35 s a step and more steps (legible 0.65 at step 1,000 against 0.95 for the defaults; "
+    "0.94 against 0.97 at 3,000)."
 )
 
 SPEC = gan_spec_parts.beyond_guide_spec(

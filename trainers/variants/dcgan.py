@@ -134,7 +134,7 @@ EXPECT = (  # bench/time_to_digits.py --variant dcgan, AMD EPYC, 2 cores, 2026-1
     "kinds come within 30 s (legible 0.49-0.52, class balance 0.93-0.96), most read as digits by 2 minutes "
     "(legible 0.62-0.68, Fréchet distance 65-82 against real digits' 18), and legible stays near 0.7 from "
     "about 7,000 steps on (0.72 at step 15,500). An unconditional GAN does **not** reach the judge's "
-    "*legible digits* (legible ≥ 0.8) in 10 minutes here; the *Conditional GAN* does in about 50 s. The wide "
+    "*legible digits* (legible ≥ 0.8) in 10 minutes here; the *Conditional GAN* does in 20-50 s. The wide "
     "networks at 2e-4 (one click below) take 0.12 s a step and get less far in the same time (legible 0.47 "
     "at 2 minutes, 0.66 at 9). The picture: 30, 60 and 120 s."
 )
