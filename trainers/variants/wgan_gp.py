@@ -141,7 +141,8 @@ PANELS = (
 
 EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026-12-06; docs/benchmarks.md
     "On a 2-core CPU (AMD EPYC) a step of these defaults (narrow networks, learning rates 5e-4; a step is "
-    "n_critic + 1 updates) takes about 0.15-0.18 s: the default 12 epochs (1,884 steps) take about 5 minutes. "
+    "n_critic + 1 updates) takes 0.15-0.18 s (about 0.25 s in the lab with its browser on the same two "
+    "cores): the default 12 epochs (1,884 steps) take 5-8 minutes. "
     "The critic's Wasserstein estimate falls from the start; all ten digits appear within 40 s (class "
     "balance 0.93-0.95), about half of them legible by 2 minutes (legible 0.52-0.56, Fréchet distance 83-103 "
     "against real digits' 18) and about 0.6 at 5 minutes (0.59, Fréchet distance 60). It does **not** reach "
