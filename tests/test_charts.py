@@ -1,5 +1,6 @@
 """Chart builders: what a person reads off the live panel and the compare view."""
 
+import re
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
 from ui.chart_math import ChartOptions, ema
-from ui.chart_traces import MAX_EPOCH_LABELS
+from ui.chart_traces import MARK_LABEL_GAP, MAX_EPOCH_LABELS
 
 
 def _trace(fig, name):
@@ -68,6 +69,20 @@ def test_mark_labels_never_widen_the_axis_nor_overlap():
     scores = {"quality/legible": exact([0.1, 0.5, 0.8])}
     [end] = charts.scores_figure(scores, events=[(3, "one full step")]).layout.annotations
     assert end.xanchor == "right"
+
+
+def test_labels_on_either_side_of_the_flip_do_not_run_into_each_other():
+    """Seen in Chromium: a conditional GAN at step 1,150 of 1,884 drew "epoch 4" right of its mark and
+    "epoch 5" left of its own, 157 steps apart, and the two ran together ("epoch 4epoch 5")."""
+    curves = {"d_loss": exact(np.ones(1150))}
+    fig = charts.curves_figure(curves, epoch_steps=list(range(157, 1150, 157)), total_steps=1884)
+    notes = sorted((a.x, a.xanchor) for a in fig.layout.annotations)
+    span = 1150 - 1
+    for (x0, side0), (x1, side1) in zip(notes, notes[1:]):
+        room = 2 if (side0, side1) == ("left", "right") else 1  # "left": the text grows to the right
+        assert x1 - x0 > room * MARK_LABEL_GAP * span, (notes, x0, x1)
+    assert len(fig.layout.shapes) == 7  # every epoch keeps its line
+    assert all(re.fullmatch(r"epoch \d+", a.text) for a in fig.layout.annotations)  # no "(+1 more)"
 
 
 def test_the_line_goes_through_bucket_means_and_the_band_spans_their_extremes():

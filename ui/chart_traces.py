@@ -200,13 +200,15 @@ def marks(
     color: str = "#888",
     dash: str = "dot",
     span: tuple[float, float] | None = None,
+    count_merged: bool = True,
 ) -> tuple:
     """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled.
 
     Labels never widen the axis or overlap: Plotly stretches an autoranged axis to fit an
     annotation's text, so a label on the right part of ``span`` (the data's x extent) is drawn
     left of its mark; labels within ``MARK_LABEL_GAP`` of the span of each other become one
-    ("lr → 1e-4 (+2 more)") whose hover lists them all.
+    ("lr → 1e-4 (+2 more)") whose hover lists them all; with ``count_merged`` off (labels that only
+    orient, like "epoch 4") the first one stands for the group, as it is.
     """
     shapes, groups = [], []
     lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
@@ -229,11 +231,20 @@ def marks(
                 groups[-1].append((x, label))
             else:
                 groups.append([(x, label)])
-    annotations = []
+    # Where a label drawn right of its mark is followed by one drawn left of its own, the two grow
+    # towards each other and need twice the room: closer than that, the second joins the first.
+    placed: list[tuple[list, bool]] = []
     for group in groups:
         right = group[-1][0] > lo + (hi - lo) * MARK_FLIP_AT
+        if right and placed and not placed[-1][1] and group[0][0] - placed[-1][0][0][0] <= 2 * gap:
+            placed[-1][0].extend(group)
+        else:
+            placed.append((group, right))
+    annotations = []
+    for group, right in placed:
         x = group[-1][0] if right else group[0][0]
-        text = group[0][1] if len(group) == 1 else f"{group[0][1]} (+{len(group) - 1} more)"
+        merged = len(group) > 1 and count_merged
+        text = f"{group[0][1]} (+{len(group) - 1} more)" if merged else group[0][1]
         note = {
             "x": x,
             "xref": "x",
@@ -245,7 +256,7 @@ def marks(
             "yanchor": "bottom",
             "font": {"size": 10, "color": color},
         }
-        if len(group) > 1:
+        if merged:
             note["hovertext"] = "<br>".join(html.escape(label, quote=False) for _, label in group)
         annotations.append(note)
     return shapes, annotations
@@ -263,4 +274,4 @@ def epoch_marks(
         return [], []
     every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
     labels = [f"epoch {i}" if i % every == 0 else "" for i, _ in kept]
-    return marks(xs, labels, 1, span=span)
+    return marks(xs, labels, 1, span=span, count_merged=False)
