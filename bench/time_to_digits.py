@@ -12,7 +12,7 @@ Trains through the variant's own spec (the model, data and step the lab runs), o
 with the torch threads the lab gives one run (all cores). Two seeds by default.
 
     python bench/time_to_digits.py --variant cgan
-    python bench/time_to_digits.py --variant cgan --set g_channels=32 --set g_learning_rate=5e-4 --label fast
+    python bench/time_to_digits.py --variant cgan --set g_channels=128 --set d_channels=64 --label wide
     python bench/time_to_digits.py --variant gan --budget 300
 """
 

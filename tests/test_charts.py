@@ -85,6 +85,15 @@ def test_labels_on_either_side_of_the_flip_do_not_run_into_each_other():
     assert all(re.fullmatch(r"epoch \d+", a.text) for a in fig.layout.annotations)  # no "(+1 more)"
 
 
+@pytest.mark.parametrize("steps", [400, 1150, 1350, 1884, 2600, 4700])
+def test_every_epoch_label_names_the_line_it_is_drawn_at(steps):
+    """Epochs of 157 steps (the lab's GAN runs): a label drawn left of its line is that line's label."""
+    curves = {"d_loss": exact(np.ones(steps))}
+    fig = charts.curves_figure(curves, epoch_steps=list(range(157, steps, 157)), total_steps=30 * 157)
+    notes = [(a.x, a.text) for a in fig.layout.annotations]
+    assert notes and all(x == 157 * int(text.removeprefix("epoch ")) for x, text in notes), notes
+
+
 def test_the_line_goes_through_bucket_means_and_the_band_spans_their_extremes():
     curve = Curve(10)
     values = np.tile([0.0, 0.0, 0.0, 4.0], 25)  # mean 1, min 0, max 4 per bucket of 4 or more

@@ -227,7 +227,7 @@ def marks(
             }
         )
         if label and i % every == 0:
-            if groups and x - groups[-1][-1][0] <= gap:
+            if groups and x - groups[-1][0][0] <= gap:  # within the gap of the group's first label
                 groups[-1].append((x, label))
             else:
                 groups.append([(x, label)])
@@ -244,7 +244,8 @@ def marks(
     for group, right in placed:
         x = group[-1][0] if right else group[0][0]
         merged = len(group) > 1 and count_merged
-        text = f"{group[0][1]} (+{len(group) - 1} more)" if merged else group[0][1]
+        anchor_label = group[-1][1] if right else group[0][1]  # the label of the line the text is drawn at
+        text = f"{group[0][1]} (+{len(group) - 1} more)" if merged else anchor_label
         note = {
             "x": x,
             "xref": "x",

@@ -8,9 +8,9 @@ real *and* be the digit that was asked for. The grid shows one row per chosen di
 quality panel reports each digit's legibility.
 
 Failure it addresses: mode collapse onto a few digits (the guide's class balance) —
-the generator cannot drop a digit it is asked for. The networks and the optimizer
-settings are the stabilised DCGAN's (``dcgan.py``), so the comparison isolates the
-conditioning.
+the generator cannot drop a digit it is asked for. The networks and Adam's beta_1 are the
+stabilised DCGAN's (``dcgan.py``) with the label added; the defaults differ in learning
+rate (5e-3 against 2e-3) and length, so to isolate the conditioning, set both pages alike.
 """
 
 from __future__ import annotations
@@ -162,10 +162,10 @@ EXPECT = (  # bench/time_to_digits.py, bench/gan_quality.py, AMD EPYC, 2 cores, 
     "On a 2-core CPU (AMD EPYC) a step of these defaults (narrow networks, learning rates 5e-3) takes "
     "0.05-0.09 s: the judge's *legible digits* (legible ≥ 0.8, all ten digits, a Fréchet distance within "
     "twice real digits') come after **20-50 s** (20.1 and 25.1 s, two seeds, on one such machine; 50.4 and "
-    "50.6 s on a slower one; 470-540 steps), and the default 12 epochs (1,884 steps) end within about 3 "
-    "minutes. The picture shows the grid at 30 s and 60 s. The wide networks at the usual 2e-4 (one click "
-    "below) take 0.2-0.35 s a step and more steps (legible 0.65 at step 1,000 against 0.95 for the defaults; "
-    "0.94 against 0.97 at 3,000)."
+    "50.6 s on a slower one; 470-600 steps; longer with a browser on the same cores), and the default 12 "
+    "epochs (1,884 steps) end within about 3 minutes. The picture shows the grid at 30 s and 60 s. The wide "
+    "networks at the usual 2e-4 (one click below) take 0.2-0.35 s a step and more steps (legible 0.65 at "
+    "step 1,000 against 0.95 for the defaults; 0.94 against 0.97 at 3,000)."
 )
 
 SPEC = gan_spec_parts.beyond_guide_spec(

@@ -11,7 +11,7 @@ measured (bench/gan_quality.py; README):
   overshoot each other. The learning rate is 2e-3, ten times Radford's 2e-4, with narrow
   networks (g 32, d 16 channels): many cheap steps reach better digits in the same minutes
   on a CPU (bench/time_to_digits.py; docs/benchmarks.md). The wide networks at 2e-4 are one
-  click away on the page (``gan_spec_parts.WIDE_PRESET``).
+  click away on the page (``gan_spec_parts.wide_preset``).
 - **Non-saturating loss with the usual labels** (1 = real): the generator maximises
   log D(G(z)), which keeps its gradient alive when the discriminator is winning.
 - optional **hinge loss** and **one-sided label smoothing** (real labels 1 - s), two
@@ -132,8 +132,9 @@ EXPECT = (  # bench/time_to_digits.py --variant dcgan, AMD EPYC, 2 cores, 2026-1
     "On a 2-core CPU (AMD EPYC) a step of these defaults (narrow networks, learning rates 2e-3) takes about "
     "0.04 s: the default 30 epochs (4,710 steps) take about 3-4 minutes. Digit-like shapes of all ten "
     "kinds come within 30 s (legible 0.49-0.52, class balance 0.93-0.96), most read as digits by 2 minutes "
-    "(legible 0.62-0.68, Fréchet distance 65-82 against real digits' 18), and legible stays near 0.7 from "
-    "about 7,000 steps on (0.72 at step 15,500). An unconditional GAN does **not** reach the judge's "
+    "(legible 0.62-0.68, Fréchet distance 65-82 against real digits' 18) and 0.68-0.70 by the run's end "
+    "(step 4,700; longer with a browser on the same cores). Raise *epochs* to about 100 to see it level off "
+    "near 0.7 (0.72 at step 15,500). An unconditional GAN does **not** reach the judge's "
     "*legible digits* (legible ≥ 0.8) in 10 minutes here; the *Conditional GAN* does in 20-50 s. The wide "
     "networks at 2e-4 (one click below) take 0.12 s a step and get less far in the same time (legible 0.47 "
     "at 2 minutes, 0.66 at 9). The picture: 30, 60 and 120 s."
@@ -166,5 +167,5 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     watch_for=WATCH_FOR,
     expect=EXPECT,
     expect_picture="docs/expect-dcgan.png",
-    presets=(gan_spec_parts.WIDE_PRESET,),
+    presets=(gan_spec_parts.wide_preset(128, 64, 2e-4, epochs=12),),  # the defaults before, run length too
 )

@@ -31,7 +31,7 @@ KEY_SETTINGS = ("batch_size", "latent_dim", "d_learning_rate", "g_learning_rate"
 GRID_CAPTION = f"The same {SAMPLE_COUNT} latent vectors through the generator"
 
 
-def wide_preset(g_channels: int, d_channels: int, learning_rate: float) -> tuple[str, dict]:
+def wide_preset(g_channels: int, d_channels: int, learning_rate: float, **more) -> tuple[str, dict]:
     """The page's one-click "wide networks" setting. The GANs beyond the guide default to narrow networks
     at high learning rates (many cheap steps: digits sooner on a CPU, bench/time_to_digits.py); their
     pages open the wide networks at the usual learning rate, their defaults before, in one click."""
@@ -43,11 +43,12 @@ def wide_preset(g_channels: int, d_channels: int, learning_rate: float) -> tuple
             "d_channels": d_channels,
             "g_learning_rate": learning_rate,
             "d_learning_rate": learning_rate,
+            **more,
         },
     )
 
 
-WIDE_PRESET = wide_preset(128, 64, 2e-4)  # the DCGAN's and the conditional GAN's: Radford et al.'s rate
+WIDE_PRESET = wide_preset(128, 64, 2e-4)  # the conditional GAN's: Radford et al.'s rate
 
 
 def beyond_guide_params(learning_rate: float, epochs: int = 12) -> tuple[ParamSpec, ...]:
