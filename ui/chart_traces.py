@@ -208,7 +208,7 @@ def marks(
     annotation's text, so a label on the right part of ``span`` (the data's x extent) is drawn
     left of its mark; labels within ``MARK_LABEL_GAP`` of the span of each other become one
     ("lr → 1e-4 (+2 more)") whose hover lists them all; with ``count_merged`` off (labels that only
-    orient, like "epoch 4") the first one stands for the group, as it is.
+    orient, like "epoch 4") the label of the line the text is drawn at stands for the group, as it is.
     """
     shapes, groups = [], []
     lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
