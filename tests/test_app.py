@@ -510,6 +510,27 @@ def test_touching_a_run_deleted_in_another_tab_is_explained(lab):
     assert not at.exception and "no run" in texts(at)
 
 
+def test_comparing_runs_that_have_only_drawn_their_first_grid(lab):
+    """Seen in Chromium: "Run with and without" opens the compare view while both runs hold only their step-0
+    grid, and the grids' step slider (0 to 0) failed the page."""
+    import io
+
+    from PIL import Image
+
+    manager = lab()
+    png = io.BytesIO()
+    Image.new("L", (60, 60), 0).save(png, format="PNG")
+    for run_id in ("a" * 12, "b" * 12):
+        manager.store.create_run(run_id, "dcgan", {"epochs": 1}, status="running", name=f"run {run_id[0]}")
+        writer = manager.store.writer(run_id, flush_every_s=3600)
+        writer.grid(0, 0, png.getvalue())
+        writer.close()
+    at = page("pages/runs.py", runs=f"{'a' * 12},{'b' * 12}")
+    assert not at.exception, at.exception
+    assert "Sample grids at the same step" in texts(at) and len(at.get("image")) == 2
+    assert not [s for s in at.slider if s.key == "compare-grid-step"]  # no slider over a single step
+
+
 def test_a_run_of_a_retired_variant_is_shown_not_crashed_on(lab):
     manager = lab()
     manager.store.create_run("abcdef012345", "retired_variant", {"x": 1}, status="completed", name="old idea")

@@ -8,16 +8,18 @@ import torch
 
 from trainers import get_variant
 from trainers.variants.cgan import one_hot
+from trainers.variants.dcgan import code_of
 from trainers.variants.gan_base import fixed_latents
 from trainers.variants.wgan_gp import gradient_penalty
 
-KEYS = ["dcgan", "wgan_gp", "cgan"]
+KEYS = ["dcgan", "wgan_gp", "cgan", "dcgan+no-code"]  # the DCGAN has InfoGAN's latent code by default
 
 
 def build(key, **config):
+    key, _, extra = key.partition("+")
     spec = get_variant(key)
     keras.utils.set_random_seed(0)
-    return spec.build(spec.validate({**spec.tiny, **config}))
+    return spec.build(spec.validate({**spec.tiny, **({"info_code": 0.0} if extra == "no-code" else {}), **config}))
 
 
 def snapshot(net):
@@ -108,6 +110,31 @@ def test_the_conditional_generator_draws_the_digit_it_is_asked_for(mnist_dir):
     assert not np.allclose(as_threes, as_sevens)  # same noise, another digit: another image
     np.testing.assert_allclose(gan.generate(z, np.full(10, 3)), as_threes, atol=1e-6)  # and deterministic
     assert one_hot([0, 9]).tolist() == [[1.0] + [0.0] * 9, [0.0] * 9 + [1.0]]
+
+
+def test_the_info_code_is_one_of_ten_equally_likely_codes_read_from_the_latent_vector():
+    """The code is the decile of z's first number under the standard normal: each of ten codes has
+    probability 0.1, and a fixed vector (the grid's, the scores') always draws with the same code."""
+    deciles = torch.special.ndtri(torch.tensor([0.05 + k / 10 for k in range(10)]))  # each decile's middle
+    z = torch.zeros(10, 4)
+    z[:, 0] = deciles
+    assert code_of(z).tolist() == list(range(10))
+    low, high = (float(torch.special.ndtri(torch.tensor(p))) for p in (0.1, 0.9))  # the first and last edges
+    z = torch.zeros(4, 3)
+    z[:, 0] = torch.tensor([low - 1e-3, low + 1e-3, high - 1e-3, high + 1e-3])
+    assert code_of(z).tolist() == [0, 1, 8, 9]
+    counts = np.bincount(code_of(torch.randn(100_000, 3, generator=torch.Generator().manual_seed(0))), minlength=10)
+    assert np.all(np.abs(counts - 10_000) < 5 * np.sqrt(100_000 * 0.1 * 0.9))  # five binomial standard deviations
+
+
+def test_the_info_gan_loss_adds_the_weighted_cross_entropy_of_guessing_each_fakes_code(mnist_dir):
+    gan = build("dcgan", info_code=2.5).model
+    z = torch.tensor(fixed_latents(8, gan.latent_dim, seed=3))
+    scores, guesses = torch.randn(8, 1), torch.randn(8, 10)
+    by_hand = -torch.log_softmax(guesses, dim=1)[torch.arange(8), code_of(z)].mean()
+    plain = torch.nn.functional.softplus(-scores).mean()  # non-saturating: -log sigmoid(score)
+    assert float(gan.generator_loss([scores, guesses], z)) == pytest.approx(float(plain + 2.5 * by_hand), rel=1e-5)
+    assert float(build("dcgan", info_code=0.0).model.generator_loss(scores, z)) == pytest.approx(float(plain), rel=1e-5)
 
 
 def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):

@@ -137,7 +137,10 @@ def _shared_grids(snaps: list) -> None:
         return
     st.markdown("**Sample grids at the same step**")
     last = max(int(s.grid_steps[-1]) for s in shown)
-    step = st.slider("Step", 0, last, last, key="compare-grid-step", help="Each run's last grid at or before it.")
+    if last > 0:  # a slider needs a range: runs that have only drawn their step-0 grid get none
+        step = st.slider("Step", 0, last, last, key="compare-grid-step", help="Each run's last grid at or before it.")
+    else:
+        step = 0
     cols = st.columns(len(shown))
     for col, snap in zip(cols, shown):
         found = get_manager().grid(snap.id, step)

@@ -46,7 +46,7 @@ def generator(
 
 
 def discriminator(
-    conditional: bool = False, dropout: float = 0.0, name="discriminator", channels: int = 64
+    conditional: bool = False, dropout: float = 0.0, name="discriminator", channels: int = 64, code_head: bool = False
 ) -> keras.Model:
     """28x28x1 image (plus its digit when ``conditional``) -> one logit or critic score.
 
@@ -65,6 +65,8 @@ def discriminator(
     h = layers.Dropout(dropout)(h) if dropout else h
     features = layers.Flatten(data_format=CF)(h)
     score = layers.Dense(1)(features)
+    if code_head:  # InfoGAN's Q: the same features, a second read-out guessing which of ten codes drew the image
+        return keras.Model(image, [score, layers.Dense(10, name="code_guess")(features)], name=name)
     if not conditional:
         return keras.Model(image, score, name=name)
     label = keras.Input(shape=(10,), name="digit")  # one-hot

@@ -76,17 +76,22 @@ class GanBase(keras.Model):
         """Train the generator on ``batch_size`` fresh latent vectors, through a frozen discriminator
         (no discriminator weight grads), to lower ``generator_loss`` of the discriminator's scores."""
         self.generator.zero_grad()
+        z = self.latents(batch_size)
         with self.frozen(self.discriminator.trainable_weights):
-            scores = self.discriminator(self.generator(self.latents(batch_size), training=True), training=True)
-            g_loss = self.generator_loss(scores)
+            scores = self.discriminator(self.generator(self.generator_inputs(z), training=True), training=True)
+            g_loss = self.generator_loss(scores, z)
             g_loss.backward()
         grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
         self.g_loss_tracker.update_state(g_loss)
         self.watch_generator(grads)
 
-    def generator_loss(self, scores):
-        """The generator's loss, given the discriminator's scores of its samples."""
+    def generator_loss(self, scores, z):
+        """The generator's loss, given the discriminator's scores of its samples (drawn from ``z``)."""
         raise NotImplementedError
+
+    def generator_inputs(self, z):
+        """What the generator is called on for latent vectors ``z`` (a GAN with a latent code adds it)."""
+        return z
 
     def train_step(self, real_images):
         real_images = self.real_batch(real_images)
@@ -174,8 +179,10 @@ class GanBase(keras.Model):
                     return None
                 z = keras.ops.convert_to_tensor(latent_vectors[start : start + chunk], dtype="float32")
                 if labels is not None:
-                    z = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
-                images = keras.ops.cast(self.sampler(z, training=False), "float32")  # bfloat16 has no numpy dtype
+                    inputs = self.condition(z, keras.ops.convert_to_tensor(labels[start : start + chunk]))
+                else:
+                    inputs = self.generator_inputs(z)
+                images = keras.ops.cast(self.sampler(inputs, training=False), "float32")  # bfloat16 has no numpy dtype
                 out.append(keras.ops.convert_to_numpy(images))
         return np.concatenate(out)
 

@@ -87,7 +87,7 @@ class WGANGP(GanBase):
         self.gp_tracker.update_state(penalty.detach())
         self.watch_discriminator(real_scores.detach(), fake_scores.detach(), grads)
 
-    def generator_loss(self, scores):
+    def generator_loss(self, scores, z):
         """The generator raises the critic's score of its samples (``GanBase.g_phase``: a frozen critic)."""
         return -torch.mean(scores)
 
