@@ -95,7 +95,7 @@ def run(
                 f"balance {row['class_balance']:.2f}  frechet {row['frechet']:6.1f} (real {row['real_frechet']:.1f})",
                 flush=True,
             )
-            if now >= budget or (found and now >= max(marks_at)):
+            if now >= budget or (found and now >= max(marks_at[:2])):  # digits found: on to the second mark
                 self.model.stop_training = True
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))

@@ -137,6 +137,28 @@ def test_the_info_gan_loss_adds_the_weighted_cross_entropy_of_guessing_each_fake
     assert float(build("dcgan", info_code=0.0).model.generator_loss(scores, z)) == pytest.approx(float(plain), rel=1e-5)
 
 
+def test_the_info_gan_discriminator_guesses_the_codes_of_the_fakes_only(mnist_dir):
+    """d_loss = cross-entropy of real vs fake + weight x cross-entropy of the code guesses on the fake half,
+    recomputed by hand from the networks before the update, for the latent vectors the phase drew."""
+    gan = build("dcgan", info_code=1.5).model
+    gan.diagnostics = True
+    z = torch.tensor(fixed_latents(16, gan.latent_dim, seed=4))
+    gan.latents = lambda n: z[:n]
+    real_images = batch_for("dcgan")[0]
+    with torch.no_grad():
+        fakes = gan.generator([z, one_hot(code_of(z))], training=True)
+        scores, guesses = gan.discriminator(torch.concat([real_images, fakes]), training=True)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    expected = (
+        bce(scores[:16], torch.ones(16, 1))
+        + bce(scores[16:], torch.zeros(16, 1))
+        + 1.5 * torch.nn.functional.cross_entropy(guesses[16:], code_of(z))
+    )
+    gan.d_loss_tracker.reset_state()
+    gan.d_phase(real_images)
+    assert float(gan.d_loss_tracker.result()) == pytest.approx(float(expected), rel=1e-4)
+
+
 def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):
     exp = build("cgan", grid_digits=(1, 4, 8))
     images = exp.sample_images()

@@ -10,7 +10,8 @@ quality panel reports each digit's legibility.
 Failure it addresses: mode collapse onto a few digits (the guide's class balance) —
 the generator cannot drop a digit it is asked for. The networks and Adam's beta_1 are the
 stabilised DCGAN's (``dcgan.py``) with the label added; the defaults differ in learning
-rate (5e-3 against 2e-3) and length, so to isolate the conditioning, set both pages alike.
+rate (5e-3 against 2e-3), the discriminator's width (16 against 32), InfoGAN's code (the DCGAN's)
+and length, so to isolate the conditioning, set both pages alike (the DCGAN's *info code* at 0).
 """
 
 from __future__ import annotations

@@ -186,12 +186,12 @@ EXPECT = (  # bench/time_to_digits.py --variant dcgan, AMD EPYC, 2 cores, 2026-1
     "On a 2-core CPU (AMD EPYC) a step of these defaults (g 32, d 32 channels, learning rates 2e-3, "
     "InfoGAN's code at weight 2) takes about 0.05-0.06 s: the default 60 epochs (9,420 steps) take about "
     "8-9 minutes, longer with a browser on the same cores. Digit-like shapes of all ten kinds come within "
-    "40 s (legible 0.53-0.61); the legible share passes 0.8 after 4-5 minutes (step ~5,000). With the "
+    "40 s (legible 0.53-0.61); the legible share passes 0.8 after 4-5 minutes (steps 4,000-5,300). With the "
     "default seed the run reaches the judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, "
     "Fréchet distance within twice real digits') near step 7,900: at 401 s and 441 s in two runs "
     "(0.82-0.83 / 0.97-0.98 / 34.5-35.2 against real digits' 18.1). With seed 2 the digits were as "
-    "legible (0.81-0.91 from step 6,400) but the Fréchet distance stayed at 41-50 and the class balance "
-    "at 0.93-0.95 to step 10,700. Without the latent code the legible share levels off near 0.7. The "
+    "legible (0.80-0.91 from step 5,300) but the Fréchet distance stayed at 41-50 (class balance 0.93-0.97) "
+    "to step 10,700. Without the latent code the legible share levels off near 0.7. The "
     "first defaults (wide networks at 2e-4, no code; one click below) take 0.12 s a step (legible 0.47 at "
     "2 minutes, 0.66 at 9). The picture: 40, 120 and 420 s."
 )
@@ -200,9 +200,10 @@ WATCH_FOR = (
     "**What to watch.** Against the guide's GAN on the same data: the quality panel's *legible* share "
     "climbs past what the guide's reaches and *class balance* stays near 1 (all ten digits), while "
     "`d_real` and `d_fake` stay apart but neither pins to 0 or 1. *Run with and without the latent code* "
-    "(the sidebar) shows what InfoGAN's code buys: without it the legible share levels off near 0.7, "
-    "where blends of two digits are drawn as often as digits. Switch off *g batchnorm*, or set *beta 1* "
-    "back to the guide's 0.9, to see which of the other changes matters most."
+    "(the sidebar; two runs of the page's length) shows what InfoGAN's code buys: without it the legible "
+    "share levels off near 0.7, where blends of two digits are drawn as often as digits. With the code, "
+    "`d_loss` and `g_loss` include its weighted cross-entropy, so their levels differ between the two runs. "
+    "Switch off *g batchnorm*, or set *beta 1* back to the guide's 0.9, to see which other change matters most."
 )
 
 SPEC = gan_spec_parts.beyond_guide_spec(
@@ -212,7 +213,16 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     "all ten digits within a minute, legible digits in minutes.",
     params=PARAMS,
     build=build,
-    code=(DCGAN.d_phase, GanBase.g_phase, DCGAN.generator_loss, DCGAN.code_loss, code_of, GanBase.train_step),
+    code=(
+        DCGAN.d_phase,
+        GanBase.g_phase,
+        DCGAN.generator_loss,
+        DCGAN.generator_inputs,
+        DCGAN.read,
+        DCGAN.code_loss,
+        code_of,
+        GanBase.train_step,
+    ),
     icon=":material/auto_awesome:",
     key_settings=(
         *gan_spec_parts.KEY_SETTINGS[:4],

@@ -65,6 +65,8 @@ def discriminator(
     h = layers.Dropout(dropout)(h) if dropout else h
     features = layers.Flatten(data_format=CF)(h)
     score = layers.Dense(1)(features)
+    if code_head and conditional:
+        raise ValueError("the code read-out (InfoGAN) is for an unconditional discriminator")
     if code_head:  # InfoGAN's Q: the same features, a second read-out guessing which of ten codes drew the image
         return keras.Model(image, [score, layers.Dense(10, name="code_guess")(features)], name=name)
     if not conditional:
