@@ -185,7 +185,8 @@ PARAMS = (
 EXPECT = (  # bench/time_to_digits.py --variant dcgan, AMD EPYC, 2 cores, 2026-12-06; docs/benchmarks.md
     "On a 2-core CPU (AMD EPYC) a step of these defaults (g 32, d 32 channels, learning rates 2e-3, "
     "InfoGAN's code at weight 2) takes about 0.05-0.06 s: the default 60 epochs (9,420 steps) take about "
-    "8-9 minutes, longer with a browser on the same cores. Digit-like shapes of all ten kinds come within "
+    "8-9 minutes; with a browser on the same cores about 0.12 s a step, 15 minutes (seen in Chromium: "
+    "*legible digits after 801 s, step 7,830*). Digit-like shapes of all ten kinds come within "
     "40 s (legible 0.53-0.61); the legible share passes 0.8 after 4-5 minutes (steps 4,000-5,300). With the "
     "default seed the run reaches the judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, "
     "Fréchet distance within twice real digits') near step 7,900: at 401 s and 441 s in two runs "
