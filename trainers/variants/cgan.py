@@ -23,12 +23,8 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, device_batches, mnist_images
+from trainers.variants.gan_base import GanBase, device_batches, mnist_images, one_hot
 from trainers.views import QualityScores
-
-
-def one_hot(labels) -> torch.Tensor:
-    return torch.nn.functional.one_hot(torch.as_tensor(labels).long(), 10).float()
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")

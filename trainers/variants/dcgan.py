@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Contrast, Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, device_batches, mnist_images
+from trainers.variants.gan_base import GanBase, device_batches, mnist_images, one_hot
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -49,7 +49,7 @@ class DCGAN(GanBase):
         self.verdict = "probability" if loss == "bce" else "score"
 
     def generator_inputs(self, z):
-        return [z, _one_hot(code_of(z))] if self.info_code else z
+        return [z, one_hot(code_of(z))] if self.info_code else z
 
     def d_phase(self, real_images) -> None:
         batch_size = real_images.shape[0]
@@ -102,10 +102,6 @@ def code_of(z) -> torch.Tensor:
     """InfoGAN's categorical code of each latent vector: the decile of its first number (under the standard
     normal, so the ten codes are equally likely), read from z itself so fixed vectors keep their code."""
     return torch.clamp((torch.special.ndtr(z[:, 0].float()) * 10).long(), 0, 9)
-
-
-def _one_hot(codes) -> torch.Tensor:
-    return torch.nn.functional.one_hot(codes, 10).float()
 
 
 def _bce(target, logits):

@@ -55,6 +55,8 @@ def discriminator(
     linear read-out of the image's features plus their inner product with a learned
     embedding of the digit, so "real, but not *this* digit" scores low.
     """
+    if code_head and conditional:
+        raise ValueError("the code read-out (InfoGAN) is for an unconditional discriminator")
     image = keras.Input(shape=(28, 28, 1), name="image")
     h = layers.Reshape((1, 28, 28))(image)
     h = TorchConv2D(channels, 4, strides=2, padding="same", data_format=CF)(h)
@@ -65,8 +67,6 @@ def discriminator(
     h = layers.Dropout(dropout)(h) if dropout else h
     features = layers.Flatten(data_format=CF)(h)
     score = layers.Dense(1)(features)
-    if code_head and conditional:
-        raise ValueError("the code read-out (InfoGAN) is for an unconditional discriminator")
     if code_head:  # InfoGAN's Q: the same features, a second read-out guessing which of ten codes drew the image
         return keras.Model(image, [score, layers.Dense(10, name="code_guess")(features)], name=name)
     if not conditional:

@@ -213,6 +213,11 @@ class GanBase(keras.Model):
         return None
 
 
+def one_hot(labels) -> torch.Tensor:
+    """Ten-way one-hot rows (float32) for digits (the conditional GAN) or codes (InfoGAN's)."""
+    return torch.nn.functional.one_hot(torch.as_tensor(labels).long(), 10).float()
+
+
 def _norm(grads) -> torch.Tensor:
     return torch.sqrt(sum(torch.sum(g * g) for g in grads if g is not None))
 
