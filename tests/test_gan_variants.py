@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from trainers import get_variant
-from trainers.variants.dcgan import code_of
-from trainers.variants.gan_base import fixed_latents, one_hot
+from trainers.variants.gan_base import code_of, fixed_latents, one_hot
 from trainers.variants.wgan_gp import gradient_penalty
 
 KEYS = ["dcgan", "wgan_gp", "cgan", "dcgan+no-code"]  # the DCGAN has InfoGAN's latent code by default

@@ -7,7 +7,7 @@ import numpy as np
 
 from trainers.config import ParamSpec
 from trainers.data import regression_data
-from trainers.registry import Experiment
+from trainers.registry import Experiment, VariantSpec
 
 MAX_EPOCHS = 50  # cap for the hosted demo: a run that cannot end is not a lab run
 
@@ -55,6 +55,19 @@ TARGET = ParamSpec(
 )
 REGRESSION_PARAMS = (SAMPLES, TARGET, batch_size(32), learning_rate(1e-3), SEED)
 REGRESSION_KEYS = ("target", "samples", "batch_size", "learning_rate", "epochs")  # what tells runs apart
+
+
+def regression_spec(**fields) -> VariantSpec:
+    """The ``VariantSpec`` of a step on the guide's regression task: what those pages declare alike (the
+    metrics, a tiny config whose loss must fall, the settings that tell runs apart), with ``fields`` for
+    the rest and any exception."""
+    shared = dict(
+        metrics=("loss", "mae"),
+        tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
+        tiny_falls="loss",
+        key_settings=REGRESSION_KEYS,
+    )
+    return VariantSpec(**{**shared, **fields})
 
 
 def dense_regressor(model_class: type[keras.Model], features: int = 32) -> keras.Model:

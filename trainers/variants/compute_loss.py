@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import torch
 
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common
 
 
@@ -60,18 +60,14 @@ EXPECT = (  # one run with the defaults, AMD EPYC, 2 cores, 2026-12-02
 )
 
 
-SPEC = VariantSpec(
+SPEC = _common.regression_spec(
     key="compute_loss",
     title="compute_loss step",
     summary="Override train_step only; loss and metrics still come from compile().",
     guide_section="A first simple example",
     params=(_common.epochs(3), *_common.REGRESSION_PARAMS),
-    metrics=("loss", "mae"),
     build=build,
     code=(ComputeLossModel.train_step,),
-    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
-    tiny_falls="loss",
     expect=EXPECT,
     icon=":material/looks_one:",
-    key_settings=_common.REGRESSION_KEYS,
 )

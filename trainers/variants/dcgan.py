@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Contrast, Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, device_batches, mnist_images, one_hot
+from trainers.variants.gan_base import GanBase, code_of, device_batches, mnist_images
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -41,15 +41,11 @@ class DCGAN(GanBase):
     """A GAN step with the usual labels, a non-saturating (or hinge) loss, one-sided smoothing and
     (``info_code`` > 0) InfoGAN's ten-way latent code."""
 
-    def __init__(self, discriminator, generator, latent_dim, loss="bce", label_smoothing=0.0, info_code=0.0, **kwargs):
+    def __init__(self, discriminator, generator, latent_dim, loss="bce", label_smoothing=0.0, **kwargs):
         super().__init__(discriminator, generator, latent_dim, **kwargs)
         self.loss = loss  # "bce" (non-saturating) or "hinge"
         self.label_smoothing = label_smoothing  # real images are labelled 1 - label_smoothing (bce only)
-        self.info_code = info_code  # InfoGAN's weight on guessing the latent code back (0: no code)
         self.verdict = "probability" if loss == "bce" else "score"
-
-    def generator_inputs(self, z):
-        return [z, one_hot(code_of(z))] if self.info_code else z
 
     def d_phase(self, real_images) -> None:
         batch_size = real_images.shape[0]
@@ -82,26 +78,12 @@ class DCGAN(GanBase):
         # InfoGAN: and draw images whose code can be read back (so each code draws one kind of digit).
         return loss + self.code_loss(guesses, z) if self.info_code else loss
 
-    def read(self, outputs):
-        """(scores, code guesses) from the discriminator's outputs (no guesses without a code)."""
-        return outputs if self.info_code else (outputs, None)
-
-    def code_loss(self, guesses, z):
-        return self.info_code * torch.nn.functional.cross_entropy(guesses.float(), code_of(z))
-
     def get_config(self):
         return {
             **super().get_config(),
             "loss": self.loss,
             "label_smoothing": self.label_smoothing,
-            "info_code": self.info_code,
         }
-
-
-def code_of(z) -> torch.Tensor:
-    """InfoGAN's categorical code of each latent vector: the decile of its first number (under the standard
-    normal, so the ten codes are equally likely), read from z itself so fixed vectors keep their code."""
-    return torch.clamp((torch.special.ndtr(z[:, 0].float()) * 10).long(), 0, 9)
 
 
 def _bce(target, logits):
@@ -161,16 +143,7 @@ PARAMS = (
         step=0.05,
         help="Real images are labelled 1 - this (one-sided smoothing; bce only).",
     ),
-    ParamSpec(
-        "info_code",
-        "float",
-        2.0,
-        min=0.0,
-        max=5.0,
-        step=0.5,
-        help="InfoGAN (Chen et al., 2016): the generator also takes one of ten codes and the discriminator "
-        "guesses it back, with this weight; 0: off.",
-    ),
+    gan_spec_parts.info_code(2.0),
     gan_spec_parts.G_EMA,
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,

@@ -34,12 +34,16 @@ class GanBase(keras.Model):
     data_format = "channels_first"  # the lab's own GANs compute in PyTorch's native layout
     verdict = "probability"  # what d_real/d_fake are: "probability" (of real) or "score" (a critic's)
 
-    def __init__(self, discriminator, generator, latent_dim, seed=1337, diagnostics=True, g_ema=0.0, **kwargs):
+    def __init__(
+        self, discriminator, generator, latent_dim, seed=1337, diagnostics=True, g_ema=0.0, info_code=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.discriminator = discriminator
         self.generator = generator
         self.latent_dim = latent_dim
         self.seed = seed
+        # InfoGAN's weight on guessing the latent code back (0: no code; see ``code_loss``).
+        self.info_code = info_code
         # An exponential moving average of the generator's weights, used to draw samples (not to train):
         # it smooths the last steps' back-and-forth between the two players (0: off).
         self.g_ema = g_ema
@@ -89,9 +93,21 @@ class GanBase(keras.Model):
         """The generator's loss, given the discriminator's scores of its samples (drawn from ``z``)."""
         raise NotImplementedError
 
+    # ---- InfoGAN's latent code (Chen et al., 2016), for any unconditional GAN ---------------
+    # With ``info_code`` > 0 the generator also takes one of ten codes (read from z, ``code_of``) and
+    # the discriminator has a second read-out guessing that code back from the image; both players
+    # lower that guess's cross-entropy (``code_loss``), so each code comes to draw one kind of digit.
     def generator_inputs(self, z):
-        """What the generator is called on for latent vectors ``z`` (a GAN with a latent code adds it)."""
-        return z
+        """What the generator is called on for latent vectors ``z``: z, and its code's one-hot with a code."""
+        return [z, one_hot(code_of(z))] if self.info_code else z
+
+    def read(self, outputs):
+        """(scores, code guesses) from the discriminator's outputs (no guesses without a code)."""
+        return outputs if self.info_code else (outputs, None)
+
+    def code_loss(self, guesses, z):
+        """info_code x the cross-entropy of the discriminator's guesses of the codes that drew z."""
+        return self.info_code * torch.nn.functional.cross_entropy(guesses.float(), code_of(z))
 
     def train_step(self, real_images):
         real_images = self.real_batch(real_images)
@@ -197,6 +213,7 @@ class GanBase(keras.Model):
             "seed": self.seed,
             "diagnostics": self.diagnostics,
             "g_ema": self.g_ema,
+            "info_code": self.info_code,
             "name": self.name,
         }
 
@@ -216,6 +233,12 @@ class GanBase(keras.Model):
 def one_hot(labels) -> torch.Tensor:
     """Ten-way one-hot rows (float32) for digits (the conditional GAN) or codes (InfoGAN's)."""
     return torch.nn.functional.one_hot(torch.as_tensor(labels).long(), 10).float()
+
+
+def code_of(z) -> torch.Tensor:
+    """InfoGAN's categorical code of each latent vector: the decile of its first number (under the standard
+    normal, so the ten codes are equally likely), read from z itself so fixed vectors keep their code."""
+    return torch.clamp((torch.special.ndtr(z[:, 0].float()) * 10).long(), 0, 9)
 
 
 def _norm(grads) -> torch.Tensor:

@@ -103,6 +103,20 @@ NUM_IMAGES = ParamSpec(
 )
 
 
+def info_code(default: float) -> ParamSpec:
+    """InfoGAN's latent code weight (``GanBase.code_loss``), for an unconditional GAN."""
+    return ParamSpec(
+        "info_code",
+        "float",
+        default,
+        min=0.0,
+        max=5.0,
+        step=0.5,
+        help="InfoGAN (Chen et al., 2016): the generator also takes one of ten codes and the discriminator "
+        "guesses it back, with this weight; 0: off.",
+    )
+
+
 def g_channels(default: int = 128) -> ParamSpec:
     return ParamSpec(
         "g_channels",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import torch
 
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common
 
 
@@ -64,18 +64,14 @@ EXPECT = (  # one run with the defaults, AMD EPYC, 2 cores, 2026-12-02
 )
 
 
-SPEC = VariantSpec(
+SPEC = _common.regression_spec(
     key="manual",
     title="Manual step with its own trackers",
     summary="No loss in compile(): the step computes MSE and keeps Mean/MAE trackers itself.",
     guide_section="Going lower-level",
     params=(_common.epochs(5), *_common.REGRESSION_PARAMS),
-    metrics=("loss", "mae"),
     build=build,
     code=(ManualModel.train_step, ManualModel.metrics.fget),
-    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
-    tiny_falls="loss",
     expect=EXPECT,
     icon=":material/looks_two:",
-    key_settings=_common.REGRESSION_KEYS,
 )

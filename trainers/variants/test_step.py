@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from trainers.config import ParamSpec
-from trainers.registry import Experiment, VariantSpec
+from trainers.registry import Experiment
 from trainers.variants import _common
 from trainers.views import EpochTable
 
@@ -70,7 +70,7 @@ EXPECT = (  # one run with the defaults, AMD EPYC, 2 cores, 2026-12-02
 )
 
 
-SPEC = VariantSpec(
+SPEC = _common.regression_spec(
     key="test_step",
     title="Custom test_step",
     summary="Your own evaluation step, used by evaluate() and by fit()'s validation each epoch.",
@@ -89,11 +89,8 @@ SPEC = VariantSpec(
         ),
         *_common.REGRESSION_PARAMS[2:],
     ),
-    metrics=("loss", "mae"),
     build=build,
     code=(TestStepModel.test_step,),
-    tiny={"target": "linear", "samples": 256, "epochs": 3, "learning_rate": 0.02},
-    tiny_falls="loss",
     expect=EXPECT,
     icon=":material/looks_4:",
     key_settings=(*_common.REGRESSION_KEYS, "validation_fraction"),

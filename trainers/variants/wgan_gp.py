@@ -33,9 +33,10 @@ from trainers.variants.gan_base import GanBase, device_batches, mnist_images
 
 
 def gradient_penalty(critic, real, fake, epsilon) -> torch.Tensor:
-    """mean over the batch of (||grad_x C(x)||_2 - 1)^2 at x = epsilon * real + (1 - epsilon) * fake."""
+    """mean over the batch of (||grad_x C(x)||_2 - 1)^2 at x = epsilon * real + (1 - epsilon) * fake
+    (``critic``: images -> scores)."""
     mixed = (epsilon * real + (1 - epsilon) * fake).detach().requires_grad_(True)
-    scores = critic(mixed, training=True)
+    scores = critic(mixed)
     (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norms = torch.sqrt(torch.sum(grads.reshape(grads.shape[0], -1) ** 2, dim=1) + 1e-12)
     return torch.mean((norms - 1.0) ** 2)
@@ -69,16 +70,19 @@ class WGANGP(GanBase):
         """One critic update: Wasserstein estimate plus gradient penalty."""
         batch_size = real_images.shape[0]
         critic = self.discriminator
+        z = self.latents(batch_size)
         with torch.no_grad():
-            fake_images = self.generator(self.latents(batch_size), training=True)
+            fake_images = self.generator(self.generator_inputs(z), training=True)
 
         critic.zero_grad()
-        real_scores = critic(real_images, training=True)
-        fake_scores = critic(fake_images, training=True)
+        real_scores, _ = self.read(critic(real_images, training=True))
+        fake_scores, guesses = self.read(critic(fake_images, training=True))
         wasserstein = torch.mean(real_scores) - torch.mean(fake_scores)
         epsilon = keras.random.uniform((batch_size, 1, 1, 1), seed=self.seed_generator)
-        penalty = gradient_penalty(critic, real_images, fake_images, epsilon)
+        penalty = gradient_penalty(self.scores, real_images, fake_images, epsilon)
         d_loss = -wasserstein + self.gp_weight * penalty  # the critic maximises the estimate
+        if self.info_code:  # InfoGAN: the critic also learns to tell the fakes' codes apart
+            d_loss = d_loss + self.code_loss(guesses, z)
         d_loss.backward()
         grads = self.apply_gradients(self.d_optimizer, critic.trainable_weights)
 
@@ -87,9 +91,16 @@ class WGANGP(GanBase):
         self.gp_tracker.update_state(penalty.detach())
         self.watch_discriminator(real_scores.detach(), fake_scores.detach(), grads)
 
+    def scores(self, images):
+        """The critic's scores of ``images`` (without its code guesses)."""
+        return self.read(self.discriminator(images, training=True))[0]
+
     def generator_loss(self, scores, z):
-        """The generator raises the critic's score of its samples (``GanBase.g_phase``: a frozen critic)."""
-        return -torch.mean(scores)
+        """The generator raises the critic's score of its samples (``GanBase.g_phase``: a frozen critic),
+        and with InfoGAN's code draws images whose code the critic can read back."""
+        scores, guesses = self.read(scores)
+        loss = -torch.mean(scores)
+        return loss + self.code_loss(guesses, z) if self.info_code else loss
 
     def get_config(self):
         return {**super().get_config(), "n_critic": self.n_critic, "gp_weight": self.gp_weight}
@@ -97,11 +108,16 @@ class WGANGP(GanBase):
 
 def make_wgan(config: dict) -> WGANGP:
     gan = WGANGP(
-        discriminator=dcgan_nets.discriminator(channels=config["d_channels"], name="critic"),
-        generator=dcgan_nets.generator(config["latent_dim"], batchnorm=True, channels=config["g_channels"]),
+        discriminator=dcgan_nets.discriminator(
+            channels=config["d_channels"], name="critic", code_head=bool(config["info_code"])
+        ),
+        generator=dcgan_nets.generator(
+            config["latent_dim"], batchnorm=True, channels=config["g_channels"], conditional=bool(config["info_code"])
+        ),
         latent_dim=config["latent_dim"],
         n_critic=config["n_critic"],
         gp_weight=config["gp_weight"],
+        info_code=config["info_code"],
         seed=config["seed"],
     )
     adam = dict(beta_1=0.0, beta_2=0.9)
@@ -123,6 +139,7 @@ PARAMS = (
     *gan_spec_parts.beyond_guide_params(5e-4),
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
+    gan_spec_parts.info_code(0.0),
     gan_spec_parts.g_channels(32),
     gan_spec_parts.d_channels(16),
     gan_spec_parts.NUM_IMAGES,
