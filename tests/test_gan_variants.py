@@ -10,14 +10,16 @@ from trainers import get_variant
 from trainers.variants.gan_base import code_of, fixed_latents, one_hot
 from trainers.variants.wgan_gp import gradient_penalty
 
-KEYS = ["dcgan", "wgan_gp", "cgan", "dcgan+no-code"]  # the DCGAN has InfoGAN's latent code by default
+# The DCGAN has InfoGAN's latent code by default, WGAN-GP has it as a setting.
+KEYS = ["dcgan", "wgan_gp", "cgan", "dcgan+no-code", "wgan_gp+code"]
+EXTRAS = {"": {}, "no-code": {"info_code": 0.0}, "code": {"info_code": 2.0}}
 
 
 def build(key, **config):
     key, _, extra = key.partition("+")
     spec = get_variant(key)
     keras.utils.set_random_seed(0)
-    return spec.build(spec.validate({**spec.tiny, **({"info_code": 0.0} if extra == "no-code" else {}), **config}))
+    return spec.build(spec.validate({**spec.tiny, **EXTRAS[extra], **config}))
 
 
 def snapshot(net):
@@ -155,6 +157,27 @@ def test_the_info_gan_discriminator_guesses_the_codes_of_the_fakes_only(mnist_di
     gan.d_loss_tracker.reset_state()
     gan.d_phase(real_images)
     assert float(gan.d_loss_tracker.result()) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_the_info_gan_critic_guesses_the_codes_of_the_fakes_beside_its_wasserstein_estimate(mnist_dir):
+    """WGAN-GP with the code: critic loss = -(E[C(real)] - E[C(fake)]) + weight x cross-entropy of the code
+    guesses on the fakes (the penalty off, so it can be recomputed by hand), and the generator's loss adds
+    the same cross-entropy to -E[C(fake)]."""
+    gan = build("wgan_gp", info_code=1.5, gp_weight=0.0).model
+    z = torch.tensor(fixed_latents(16, gan.latent_dim, seed=5))
+    gan.latents = lambda n: z[:n]
+    real_images = batch_for("wgan_gp")[0]
+    with torch.no_grad():
+        fakes = gan.generator([z, one_hot(code_of(z))], training=True)
+        real_scores, _ = gan.discriminator(real_images, training=True)
+        fake_scores, guesses = gan.discriminator(fakes, training=True)
+    code_term = 1.5 * torch.nn.functional.cross_entropy(guesses, code_of(z))
+    expected = -(real_scores.mean() - fake_scores.mean()) + code_term
+    gan.d_loss_tracker.reset_state()
+    gan.d_phase(real_images)
+    assert float(gan.d_loss_tracker.result()) == pytest.approx(float(expected), rel=1e-4)
+    g_loss = gan.generator_loss([fake_scores, guesses], z)
+    assert float(g_loss) == pytest.approx(float(-fake_scores.mean() + code_term), rel=1e-5)
 
 
 def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):
