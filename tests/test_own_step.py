@@ -195,3 +195,15 @@ def test_a_bug_in_the_code_is_explained_as_one_and_its_line_marked(lab):
     assert at.session_state["code:source"] == source  # the editor holds the run's code ...
     editor = next(e for e in at.get("component_instance") if "annotations" in e.proto.json_args)
     assert f'"row": {line - 1}' in editor.proto.json_args and "The run failed here" in editor.proto.json_args
+
+
+def test_the_grid_of_a_module_whose_gan_takes_a_latent_code_is_drawn_with_its_code(mnist_dir):
+    """A module may build one of the lab's GANs; the DCGAN with InfoGAN's code takes (z, code), and the grid
+    passes the fixed noise through the model's ``generator_inputs`` (the generator alone would refuse z)."""
+    from trainers import get_variant
+    from trainers.variants.own_step import GRID_SAMPLES, images_for
+
+    spec = get_variant("dcgan")
+    model = spec.build(spec.validate({**spec.tiny, "info_code": 2.0})).model
+    images = images_for(model, {})()
+    assert images.shape == (GRID_SAMPLES, 28, 28) and images.dtype.name == "uint8"

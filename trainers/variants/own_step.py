@@ -96,7 +96,9 @@ GRID_SAMPLES = 36  # digits in the grid drawn from a generator (6 x 6)
 
 def images_for(model, namespace: dict):
     """How to draw the grid for ``model``: the module's ``sample_images(model)``, else, for a model with a
-    ``generator`` and an integer ``latent_dim`` (the guide's GAN), the generator on fixed noise; else None."""
+    ``generator`` and an integer ``latent_dim`` (the guide's GAN), the generator on fixed noise (passed
+    through the model's ``generator_inputs`` where it has one: a lab GAN with InfoGAN's code adds the code);
+    else None."""
     sample = namespace.get("sample_images")
     if callable(sample):
         return lambda: to_uint8(sample(model))
@@ -104,10 +106,13 @@ def images_for(model, namespace: dict):
     if not isinstance(generator, keras.Model) or not isinstance(latent_dim, int) or isinstance(latent_dim, bool):
         return None
     noise = np.random.default_rng(0).standard_normal((GRID_SAMPLES, latent_dim)).astype(np.float32)
+    inputs_for = getattr(model, "generator_inputs", None)
 
     def draw():
         with torch.no_grad():
-            return to_uint8(keras.ops.convert_to_numpy(generator(noise, training=False)))
+            z = keras.ops.convert_to_tensor(noise)
+            inputs = inputs_for(z) if callable(inputs_for) else z
+            return to_uint8(keras.ops.convert_to_numpy(generator(inputs, training=False)))
 
     return draw
 
