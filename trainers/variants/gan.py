@@ -66,7 +66,7 @@ PARAMS = (
         max=50,
         step=1,
         help="Passes over the training data. 7 on the lab's 10,000-digit split: as many steps as the guide's "
-        "one epoch over its 70,000 (about 1,100; some 10 minutes on a 2-core CPU).",
+        "one epoch over its 70,000 (about 1,100; some 4 minutes on a 2-core CPU, longer with a browser on it).",
     ),
     _common.batch_size(64, 512),
     gan_spec_parts.latent_dim(128),

@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, device_batches, mnist_images
+from trainers.variants.gan_base import GanBase, code_of, device_batches, mnist_images
 
 
 def gradient_penalty(critic, real, fake, epsilon) -> torch.Tensor:
@@ -139,6 +139,14 @@ def build(config: dict) -> Experiment:
     return gan_spec_parts.gan_experiment(gan, config, PARAMS, data, images, attributes=("n_critic", "gp_weight"))
 
 
+def code_for(config: dict) -> tuple:
+    """The functions that run for ``config`` (for the page's "code that runs"): InfoGAN's code where it is on."""
+    step = (WGANGP.train_step, WGANGP.d_phase, WGANGP.scores, gradient_penalty, GanBase.g_phase, WGANGP.generator_loss)
+    if not config.get("info_code"):
+        return step
+    return (*step, GanBase.generator_inputs, GanBase.read, GanBase.code_loss, code_of)
+
+
 PARAMS = (
     *gan_spec_parts.beyond_guide_params(5e-4),
     ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
@@ -190,7 +198,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     params=PARAMS,
     metrics=(*gan_spec_parts.METRICS, "wasserstein", "gradient_penalty"),
     build=build,
-    code=(WGANGP.train_step, WGANGP.d_phase, gradient_penalty, GanBase.g_phase, WGANGP.generator_loss),
+    code=code_for,
     tiny={"epochs": 2, "batch_size": 16, "latent_dim": 16, "num_images": 64, "n_critic": 2, "quality_samples": 0},
     icon=":material/straighten:",
     key_settings=(*gan_spec_parts.KEY_SETTINGS[:4], "g_channels", "d_channels", "n_critic", "gp_weight"),
