@@ -178,6 +178,14 @@ def test_the_info_gan_critic_guesses_the_codes_of_the_fakes_beside_its_wasserste
     assert float(gan.d_loss_tracker.result()) == pytest.approx(float(expected), rel=1e-4)
     g_loss = gan.generator_loss([fake_scores, guesses], z)
     assert float(g_loss) == pytest.approx(float(-fake_scores.mean() + code_term), rel=1e-5)
+    # the gradient penalty is taken on the critic's score, never on its ten code guesses
+    with torch.no_grad():
+        now_scores, _ = gan.discriminator(fakes, training=True)  # the critic has moved since: score it again
+        assert torch.equal(gan.scores(fakes), now_scores) and now_scores.shape == (16, 1)
+    eps = torch.rand(16, 1, 1, 1, generator=torch.Generator().manual_seed(0))
+    on_scores = gradient_penalty(lambda x: gan.discriminator(x, training=True)[0], real_images, fakes, eps)
+    on_critic = gradient_penalty(gan.scores, real_images, fakes, eps)
+    assert float(on_critic.detach()) == pytest.approx(float(on_scores.detach()), rel=1e-5)
 
 
 def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):

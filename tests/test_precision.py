@@ -7,14 +7,15 @@ import torch
 
 from trainers import get_variant, precision
 
-KEYS = ["gan", "dcgan", "wgan_gp", "cgan"]
+KEYS = ["gan", "dcgan", "wgan_gp", "cgan", "wgan_gp+code"]
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_a_bfloat16_step_trains_and_the_policy_is_restored(key, mnist_dir):
     """Runs whatever the hardware (emulated where it has no bfloat16: slower, still correct)."""
+    key, _, extra = key.partition("+")
     spec = get_variant(key)
-    config = {**spec.tiny, "epochs": 1}
+    config = {**spec.tiny, "epochs": 1, **({"info_code": 2.0} if extra == "code" else {})}
     keras.utils.set_random_seed(0)
     assert keras.config.dtype_policy().name == "float32"
     with precision.policy("bfloat16"):
