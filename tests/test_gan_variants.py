@@ -223,8 +223,10 @@ def test_drawing_samples_for_the_scores_gives_way_to_a_stop(mnist_dir):
     assert gan.generate(z[:3], should_stop=lambda: False).shape == (3, 28, 28, 1)
 
 
-def test_the_wgan_page_shows_the_code_s_functions_only_when_the_code_is_on():
-    spec = get_variant("wgan_gp")
+@pytest.mark.parametrize("key, phase", [("wgan_gp", "WGANGP.d_phase"), ("dcgan", "DCGAN.d_phase")])
+def test_the_page_shows_the_code_s_functions_only_when_the_code_is_on(key, phase):
+    spec = get_variant(key)
     titles = {on: [title for title, _ in spec.code_listing(spec.validate({"info_code": on}))] for on in (0.0, 2.0)}
-    assert "WGANGP.d_phase" in titles[0.0] and "WGANGP.scores" in titles[0.0]
+    assert phase in titles[0.0] and phase in titles[2.0]
+    assert key != "wgan_gp" or "WGANGP.scores" in titles[0.0]
     assert "GanBase.code_loss" not in titles[0.0] and "GanBase.code_loss" in titles[2.0] and "code_of" in titles[2.0]

@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Contrast, Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, code_of, device_batches, mnist_images
+from trainers.variants.gan_base import CODE_FUNCTIONS, GanBase, device_batches, mnist_images
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -79,11 +79,7 @@ class DCGAN(GanBase):
         return loss + self.code_loss(guesses, z) if self.info_code else loss
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "loss": self.loss,
-            "label_smoothing": self.label_smoothing,
-        }
+        return {**super().get_config(), "loss": self.loss, "label_smoothing": self.label_smoothing}
 
 
 def _bce(target, logits):
@@ -119,6 +115,12 @@ def build(config: dict) -> Experiment:
     gan = make_dcgan(config)
     data = device_batches(images, batch_size=config["batch_size"], seed=config["seed"])
     return gan_spec_parts.gan_experiment(gan, config, PARAMS, data, images, attributes=("label_smoothing",))
+
+
+def code_for(config: dict) -> tuple:
+    """The functions that run for ``config`` (for the page's "code that runs"): InfoGAN's code where it is on."""
+    step = (DCGAN.d_phase, GanBase.g_phase, DCGAN.generator_loss, GanBase.train_step)
+    return (*step, *CODE_FUNCTIONS) if config.get("info_code") else step
 
 
 PARAMS = (
@@ -183,16 +185,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     "all ten digits within a minute, legible digits in minutes.",
     params=PARAMS,
     build=build,
-    code=(
-        DCGAN.d_phase,
-        GanBase.g_phase,
-        DCGAN.generator_loss,
-        DCGAN.generator_inputs,
-        DCGAN.read,
-        DCGAN.code_loss,
-        code_of,
-        GanBase.train_step,
-    ),
+    code=code_for,
     icon=":material/auto_awesome:",
     key_settings=(
         *gan_spec_parts.KEY_SETTINGS[:4],

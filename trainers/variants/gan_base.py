@@ -241,6 +241,10 @@ def code_of(z) -> torch.Tensor:
     return torch.clamp((torch.special.ndtr(z[:, 0].float()) * 10).long(), 0, 9)
 
 
+# What the page's "code that runs" adds for a GAN with InfoGAN's code on.
+CODE_FUNCTIONS = (GanBase.generator_inputs, GanBase.read, GanBase.code_loss, code_of)
+
+
 def _norm(grads) -> torch.Tensor:
     return torch.sqrt(sum(torch.sum(g * g) for g in grads if g is not None))
 

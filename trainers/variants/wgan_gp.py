@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, code_of, device_batches, mnist_images
+from trainers.variants.gan_base import CODE_FUNCTIONS, GanBase, device_batches, mnist_images
 
 
 def gradient_penalty(critic, real, fake, epsilon) -> torch.Tensor:
@@ -144,7 +144,7 @@ def code_for(config: dict) -> tuple:
     step = (WGANGP.train_step, WGANGP.d_phase, WGANGP.scores, gradient_penalty, GanBase.g_phase, WGANGP.generator_loss)
     if not config.get("info_code"):
         return step
-    return (*step, GanBase.generator_inputs, GanBase.read, GanBase.code_loss, code_of)
+    return (*step, *CODE_FUNCTIONS)
 
 
 PARAMS = (
