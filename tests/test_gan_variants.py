@@ -196,6 +196,32 @@ def test_the_conditional_grid_has_a_row_per_chosen_digit(mnist_dir):
     assert exp.sample_images().shape == (6, 28, 28)
 
 
+@pytest.mark.parametrize("key", ["dcgan", "cgan", "wgan_gp+code"])
+def test_samples_come_from_a_moving_average_of_the_generator_s_weights(key, mnist_dir):
+    """The average starts at the weights after the first update, then decay x itself + (1 - decay) x them,
+    the decay warming up: min(g_ema, (1 + n) / (10 + n)) at the n-th average."""
+    gan = build(key, g_ema=0.99).model
+    device = batch_for(key)[0].device
+    assert gan.sampler is gan.generator  # nothing to average before an update
+    gan.g_phase(16, device)
+    first = snapshot(gan.generator)
+    gan.g_phase(16, device)
+    decay = 2 / 11  # n = 1: not yet 0.99
+    expected = [decay * a + (1 - decay) * b for a, b in zip(first, gan.generator.get_weights())]
+    assert gan.sampler is not gan.generator and moved(first, gan.generator)
+    for want, got in zip(expected, gan.sampler.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+    by_hand = keras.models.clone_model(gan.generator)
+    by_hand.set_weights(expected)
+    z = fixed_latents(4, gan.latent_dim, seed=0)
+    labels = np.arange(4) if key == "cgan" else None
+    zt = keras.ops.convert_to_tensor(z)
+    inputs = gan.condition(zt, keras.ops.convert_to_tensor(labels)) if key == "cgan" else gan.generator_inputs(zt)
+    want = keras.ops.convert_to_numpy(by_hand(inputs, training=False))
+    np.testing.assert_allclose(gan.generate(z, labels), want, rtol=1e-4, atol=1e-5)  # the samples: the average's
+
+
 @pytest.mark.parametrize("key", KEYS)
 def test_each_variant_saves_and_loads(key, tmp_path, mnist_dir):
     exp = build(key)

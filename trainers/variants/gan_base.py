@@ -47,7 +47,7 @@ class GanBase(keras.Model):
         # An exponential moving average of the generator's weights, used to draw samples (not to train):
         # it smooths the last steps' back-and-forth between the two players (0: off).
         self.g_ema = g_ema
-        self._ema = SimpleNamespace(net=None)  # not an attribute Keras tracks: the saved model stays as built
+        self._ema = SimpleNamespace(net=None, updates=0)  # not attributes Keras tracks: the saved model stays as built
         self.diagnostics = diagnostics  # off: exactly the step's own work (the speed benchmark)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -167,11 +167,18 @@ class GanBase(keras.Model):
             self._update_ema()
 
     def _update_ema(self) -> None:
+        """average = decay x average + (1 - decay) x weights, from the weights after the first update.
+
+        The decay warms up as TensorFlow's ``ExponentialMovingAverage(num_updates=n)`` does,
+        min(g_ema, (1 + n) / (10 + n)) at the n-th average: without it, 0.999 keeps the barely trained
+        first weights in the samples for over a thousand steps (blank grids for two minutes here).
+        """
         if self._ema.net is None:
             self._ema.net = keras.models.clone_model(self.generator)
             self._ema.net.set_weights(self.generator.get_weights())
             return
-        decay = float(self.g_ema)
+        self._ema.updates += 1
+        decay = min(float(self.g_ema), (1 + self._ema.updates) / (10 + self._ema.updates))
         with torch.no_grad():
             for average, current in zip(self._ema.net.weights, self.generator.weights):
                 average.value.mul_(decay).add_(current.value, alpha=1 - decay)

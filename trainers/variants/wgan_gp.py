@@ -122,6 +122,7 @@ def make_wgan(config: dict) -> WGANGP:
         n_critic=config["n_critic"],
         gp_weight=config["gp_weight"],
         info_code=config["info_code"],
+        g_ema=config["g_ema"],
         seed=config["seed"],
     )
     adam = dict(beta_1=0.0, beta_2=0.9)
@@ -154,6 +155,7 @@ PARAMS = (
     gan_spec_parts.info_code(0.0),
     gan_spec_parts.g_channels(32),
     gan_spec_parts.d_channels(16),
+    gan_spec_parts.G_EMA,
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,
     gan_spec_parts.QUALITY_SAMPLES,
