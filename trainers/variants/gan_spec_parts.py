@@ -150,7 +150,8 @@ G_EMA = ParamSpec(
     max=0.9999,
     step=0.001,
     advanced=True,
-    help="Draw samples from a moving average of the generator's weights with this decay (0: off).",
+    help="Draw samples from a moving average of the generator's weights with this decay (0: off; it warms up "
+    "over the first steps, so the grid is not blank at the start).",
 )
 PRECISION = ParamSpec(
     "precision",
