@@ -17,8 +17,8 @@ Gulrajani et al. (2017), "Improved Training of Wasserstein GANs". Against the gu
 - optional **InfoGAN latent code** (``info_code``, ``GanBase.code_loss``; off by default): the critic
   also guesses the fakes' codes, and both losses add that guess's cross-entropy; the penalty is taken
   on the critic's score alone. With one critic step a generator step, a wider critic, 2e-3 and samples
-  drawn from a moving average of the generator (``g_ema``) it comes closest to legible digits here
-  (the page's second preset), though not quite there (docs/benchmarks.md).
+  drawn from a moving average of the generator (``g_ema``) it reaches legible digits here, after about
+  18 minutes (the page's second preset; docs/benchmarks.md).
 
 Failure it addresses: a saturated discriminator gives the generator no gradient (the
 guide's dark grid); a critic's score keeps a useful slope everywhere.
@@ -177,14 +177,14 @@ EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026
     "cores): the default 12 epochs (1,884 steps) take 5-8 minutes. "
     "The critic's Wasserstein estimate falls from the start; all ten digits appear within 40 s (class "
     "balance 0.93-0.95), about half of them legible by 2 minutes (legible 0.52-0.56, Fréchet distance 83-103 "
-    "against real digits' 18) and about 0.6 at 5 minutes (0.59, Fréchet distance 60). It does **not** reach "
+    "against real digits' 18) and about 0.6 at 5 minutes (0.59, Fréchet distance 60). These defaults do **not** reach "
     "the judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, Fréchet distance within twice real "
-    "digits') here. The closest measured is the second button below (one critic step a generator step, a "
+    "digits') here. The second button below does, slowly (one critic step a generator step, a "
     "critic of 32 channels, InfoGAN's code, learning rates 2e-3, samples drawn from a moving average of the "
-    "generator; about 80 ms a step alone, 130 ms in the lab with its browser: 80 epochs, 16-28 minutes): "
-    "legible 0.56 at 1 minute, 0.75 at 5, 0.80-0.85 from step "
-    "7,600 (10 minutes) on, with the Fréchet distance falling from 41 at 10 minutes to 36.6 at 16 (step "
-    "12,350): just short of the judge's 36.2. The wider networks at "
+    "generator; about 80 ms a step alone, 130 ms in the lab with its browser: 95 epochs, 20-33 minutes): "
+    "legible 0.56-0.60 at 1 minute, 0.75-0.79 at 5, 0.80-0.87 from step 7,600 (10 minutes) on, while the "
+    "Fréchet distance falls slowly: 41 at 10 minutes, 36.6-36.8 at 16, and the judge's *legible digits* at "
+    "18 minutes (step 13,840) in the longer of two runs. The wider networks at "
     "the paper's 1e-4 (the first button) take 0.5 s a step and draw blobs for the first minutes (legible "
     "0.01 at 2 minutes, 0.43 at 9). The picture: the defaults at 30, 60 and 120 s."
 )
@@ -214,9 +214,9 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     expect_picture="docs/expect-wgan-gp.png",
     presets=(
         gan_spec_parts.wide_preset(64, 64, 1e-4),
-        (  # the closest to legible digits measured here (docs/benchmarks.md), at the cost of the paper's n_critic
+        (  # legible digits here (docs/benchmarks.md), at the cost of the paper's n_critic
             "Open with one critic step a generator step, d 32, InfoGAN's code, 2e-3, samples from a moving average "
-            "(closest to digits here)",
+            "(legible digits after ~18 minutes)",
             {
                 "n_critic": 1,
                 "d_channels": 32,
@@ -224,7 +224,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
                 "g_learning_rate": 2e-3,
                 "d_learning_rate": 2e-3,
                 "g_ema": 0.999,
-                "epochs": 80,  # 12,560 steps: the 16 minutes measured, alone on two cores
+                "epochs": 95,  # 14,915 steps: legible digits came at step 13,840 (18 minutes alone on two cores)
             },
         ),
     ),
