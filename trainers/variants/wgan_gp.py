@@ -17,8 +17,8 @@ Gulrajani et al. (2017), "Improved Training of Wasserstein GANs". Against the gu
 - optional **InfoGAN latent code** (``info_code``, ``GanBase.code_loss``; off by default): the critic
   also guesses the fakes' codes, and both losses add that guess's cross-entropy; the penalty is taken
   on the critic's score alone. With one critic step a generator step, a wider critic, 2e-3 and samples
-  drawn from a moving average of the generator (``g_ema``) it reaches legible digits here, after about
-  18 minutes (the page's second preset; docs/benchmarks.md).
+  drawn from a moving average of the generator (``g_ema``) it reaches legible digits here, after 16-18
+  minutes (the page's second preset; two seeds; docs/benchmarks.md).
 
 Failure it addresses: a saturated discriminator gives the generator no gradient (the
 guide's dark grid); a critic's score keeps a useful slope everywhere.
@@ -183,8 +183,8 @@ EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026
     "critic of 32 channels, InfoGAN's code, learning rates 2e-3, samples drawn from a moving average of the "
     "generator; about 80 ms a step alone, 130 ms in the lab with its browser: 95 epochs, 20-33 minutes): "
     "legible 0.56-0.60 at 1 minute, 0.75-0.79 at 5, 0.80-0.87 from step 7,600 (10 minutes) on, while the "
-    "Fréchet distance falls slowly: 41 at 10 minutes, 36.6-36.8 at 16, and the judge's *legible digits* at "
-    "18 minutes (step 13,840) in the longer of two runs. The wider networks at "
+    "Fréchet distance falls slowly: 41 at 10 minutes, 36-37 at 16; the judge's *legible digits* came at 16 "
+    "minutes (step 12,096) with seed 2 and at 18 (step 13,840) with the default seed. The wider networks at "
     "the paper's 1e-4 (the first button) take 0.5 s a step and draw blobs for the first minutes (legible "
     "0.01 at 2 minutes, 0.43 at 9). The picture: the defaults at 30, 60 and 120 s."
 )
@@ -216,7 +216,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
         gan_spec_parts.wide_preset(64, 64, 1e-4),
         (  # legible digits here (docs/benchmarks.md), at the cost of the paper's n_critic
             "Open with one critic step a generator step, d 32, InfoGAN's code, 2e-3, samples from a moving average "
-            "(legible digits after ~18 minutes)",
+            "(legible digits after 16-18 minutes)",
             {
                 "n_critic": 1,
                 "d_channels": 32,
