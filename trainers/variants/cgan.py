@@ -100,10 +100,8 @@ def make_cgan(config: dict) -> ConditionalGAN:
         generator=dcgan_nets.generator(
             config["latent_dim"], batchnorm=True, conditional=True, channels=config["g_channels"]
         ),
-        latent_dim=config["latent_dim"],
         grid_digits=config["grid_digits"],
-        seed=config["seed"],
-        g_ema=config["g_ema"],
+        **gan_spec_parts.gan_arguments(config),
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], beta_1=0.5),
@@ -141,7 +139,7 @@ PARAMS = (
         tuple(range(10)),
         help="Which digits the sample grid shows, one row each (can be changed while it trains).",
     ),
-    gan_spec_parts.G_EMA,
+    gan_spec_parts.g_ema(),
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,
     gan_spec_parts.QUALITY_SAMPLES,

@@ -96,12 +96,9 @@ def make_dcgan(config: dict) -> DCGAN:
             channels=config["g_channels"],
             conditional=bool(config["info_code"]),
         ),
-        latent_dim=config["latent_dim"],
         loss=config["loss"],
         label_smoothing=config["label_smoothing"],
-        info_code=config["info_code"],
-        seed=config["seed"],
-        g_ema=config["g_ema"],
+        **gan_spec_parts.gan_arguments(config),
     )
     gan.compile(
         d_optimizer=keras.optimizers.Adam(config["d_learning_rate"], beta_1=config["beta_1"]),
@@ -146,7 +143,7 @@ PARAMS = (
         help="Real images are labelled 1 - this (one-sided smoothing; bce only).",
     ),
     gan_spec_parts.info_code(2.0),
-    gan_spec_parts.G_EMA,
+    gan_spec_parts.g_ema(),
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,
     gan_spec_parts.QUALITY_SAMPLES,

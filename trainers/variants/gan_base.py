@@ -183,6 +183,24 @@ class GanBase(keras.Model):
             for average, current in zip(self._ema.net.weights, self.generator.weights):
                 average.value.mul_(decay).add_(current.value, alpha=1 - decay)
 
+    def save_own_variables(self, store):
+        """Keras saves the networks; the moving average samples are drawn from is not a tracked
+        attribute, so it is saved here (``ema_*``), and a loaded model draws the samples the run drew."""
+        super().save_own_variables(store)
+        if self._ema.net is not None:
+            store["ema_updates"] = np.array(self._ema.updates)
+            for i, weight in enumerate(self._ema.net.weights):
+                store[f"ema_{i}"] = weight
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        averaged = sorted((k for k in keys if k[4:].isdigit() and k.startswith("ema_")), key=lambda k: int(k[4:]))
+        super().load_own_variables({k: store[k] for k in keys if not k.startswith("ema_")})
+        if averaged:
+            net = keras.models.clone_model(self.generator)
+            net.set_weights([store[k] for k in averaged])
+            self._ema = SimpleNamespace(net=net, updates=int(store["ema_updates"]))
+
     @property
     def sampler(self) -> keras.Model:
         """The network samples are drawn from: the moving average of the generator when kept."""

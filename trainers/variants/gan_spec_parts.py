@@ -142,17 +142,22 @@ def d_channels(default: int = 64) -> ParamSpec:
     )
 
 
-G_EMA = ParamSpec(
-    "g_ema",
-    "float",
-    0.0,
-    min=0.0,
-    max=0.9999,
-    step=0.001,
-    advanced=True,
-    help="Draw samples from a moving average of the generator's weights with this decay (0: off; it warms up "
-    "over the first steps, so the grid is not blank at the start).",
-)
+def g_ema(default: float = 0.0) -> ParamSpec:
+    """The decay of the moving average of the generator's weights that samples are drawn from
+    (``GanBase._update_ema``); 0: samples from the generator itself."""
+    return ParamSpec(
+        "g_ema",
+        "float",
+        default,
+        min=0.0,
+        max=0.9999,
+        step=0.001,
+        advanced=True,
+        help="Draw samples from a moving average of the generator's weights with this decay (0: off; it warms "
+        "up over the first steps, so the grid is not blank at the start).",
+    )
+
+
 PRECISION = ParamSpec(
     "precision",
     "choice",
@@ -214,6 +219,17 @@ def steering(
             "full": SingleStep("One full step", full_step, ("discriminator", "generator")),
         },
     )
+
+
+def gan_arguments(config: dict) -> dict:
+    """The ``GanBase`` arguments every GAN beyond the guide takes from its settings (no ``info_code``
+    setting: no code)."""
+    return {
+        "latent_dim": config["latent_dim"],
+        "info_code": config.get("info_code", 0.0),
+        "g_ema": config["g_ema"],
+        "seed": config["seed"],
+    }
 
 
 def gan_experiment(

@@ -6,19 +6,19 @@ Gulrajani et al. (2017), "Improved Training of Wasserstein GANs". Against the gu
   E[C(real)] - E[C(fake)], an estimate of the Wasserstein distance between the real
   and the generated digits (drawn as the ``wasserstein`` curve: it falls as the
   generator improves, unlike the guide's losses, which say little);
-- **n_critic critic updates per generator update** (5), so the generator always
-  learns from a critic that is close to optimal;
+- **n_critic critic updates per generator update** (the paper: 5, so the generator always learns
+  from a critic that is close to optimal; a preset). The lab defaults to one: with a critic as wide as
+  the generator (32 channels), InfoGAN's latent code (``info_code`` 2, ``GanBase.code_loss``: the critic
+  also guesses the fakes' codes and both losses add that guess's cross-entropy; the penalty is taken on
+  the critic's score alone), learning rates 2e-3 and samples drawn from a moving average of the generator
+  (``g_ema`` 0.999) it reaches the judge's legible digits here after 16-18 minutes (two seeds), where the
+  paper's five critic steps (narrow networks at 5e-4) stay near legible 0.6 (bench/time_to_digits.py,
+  docs/benchmarks.md);
 - a **gradient penalty** keeps the critic 1-Lipschitz: on random interpolates
-  x = e * real + (1 - e) * fake, the penalty is gp_weight * (||grad_x C(x)|| - 1)^2,
+  x = e * real + (1 - e) * fake, the penalty is gp_weight * (||grad_x C(x)||_2 - 1)^2,
   computed with ``torch.autograd.grad(..., create_graph=True)`` so that it trains;
-- Adam(beta_1=0, beta_2=0.9), the paper's, at 5e-4 (the paper: 1e-4) with narrow networks
-  (g 32, d 16 channels): cheaper steps, digits sooner on a CPU (bench/time_to_digits.py);
-  no batch norm in the critic (the penalty is per sample, batch statistics would mix samples);
-- optional **InfoGAN latent code** (``info_code``, ``GanBase.code_loss``; off by default): the critic
-  also guesses the fakes' codes, and both losses add that guess's cross-entropy; the penalty is taken
-  on the critic's score alone. With one critic step a generator step, a wider critic, 2e-3 and samples
-  drawn from a moving average of the generator (``g_ema``) it reaches legible digits here, after 16-18
-  minutes (the page's second preset; two seeds; docs/benchmarks.md).
+- Adam(beta_1=0, beta_2=0.9), the paper's (at 2e-3; the paper: 1e-4, with wider networks: a preset);
+  no batch norm in the critic (the penalty is per sample, batch statistics would mix samples).
 
 Failure it addresses: a saturated discriminator gives the generator no gradient (the
 guide's dark grid); a critic's score keeps a useful slope everywhere.
@@ -119,12 +119,9 @@ def make_wgan(config: dict) -> WGANGP:
         generator=dcgan_nets.generator(
             config["latent_dim"], batchnorm=True, channels=config["g_channels"], conditional=bool(config["info_code"])
         ),
-        latent_dim=config["latent_dim"],
         n_critic=config["n_critic"],
         gp_weight=config["gp_weight"],
-        info_code=config["info_code"],
-        g_ema=config["g_ema"],
-        seed=config["seed"],
+        **gan_spec_parts.gan_arguments(config),
     )
     adam = dict(beta_1=0.0, beta_2=0.9)
     gan.compile(
@@ -149,14 +146,16 @@ def code_for(config: dict) -> tuple:
     return (*step, *CODE_FUNCTIONS)
 
 
+PAPER = {"n_critic": 5, "info_code": 0.0, "g_ema": 0.0, "epochs": 12}  # the paper's step: no code, no average
+
 PARAMS = (
-    *gan_spec_parts.beyond_guide_params(5e-4),
-    ParamSpec("n_critic", "int", 5, min=1, max=10, step=1, help="Critic updates per generator update."),
+    *gan_spec_parts.beyond_guide_params(2e-3, epochs=95),  # 14,915 steps: the judge's digits at 12,096 and 13,840
+    ParamSpec("n_critic", "int", 1, min=1, max=10, step=1, help="Critic updates per generator update (the paper: 5)."),
     ParamSpec("gp_weight", "float", 10.0, min=0.0, max=50.0, step=0.5, help="Weight of the gradient penalty."),
-    gan_spec_parts.info_code(0.0),
+    gan_spec_parts.info_code(2.0),
     gan_spec_parts.g_channels(32),
-    gan_spec_parts.d_channels(16),
-    gan_spec_parts.G_EMA,
+    gan_spec_parts.d_channels(32),
+    gan_spec_parts.g_ema(0.999),
     gan_spec_parts.NUM_IMAGES,
     gan_spec_parts.PRECISION,
     gan_spec_parts.QUALITY_SAMPLES,
@@ -171,37 +170,39 @@ PANELS = (
     ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
 )
 
-EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026-12-06; docs/benchmarks.md
-    "On a 2-core CPU (AMD EPYC) a step of these defaults (narrow networks, learning rates 5e-4; a step is "
-    "n_critic + 1 updates) takes 0.15-0.18 s (about 0.25 s in the lab with its browser on the same two "
-    "cores): the default 12 epochs (1,884 steps) take 5-8 minutes. "
-    "The critic's Wasserstein estimate falls from the start; all ten digits appear within 40 s (class "
-    "balance 0.93-0.95), about half of them legible by 2 minutes (legible 0.52-0.56, Fréchet distance 83-103 "
-    "against real digits' 18) and about 0.6 at 5 minutes (0.59, Fréchet distance 60). These defaults do **not** reach "
-    "the judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, Fréchet distance within twice real "
-    "digits') here. The second button below does, slowly (one critic step a generator step, a "
-    "critic of 32 channels, InfoGAN's code, learning rates 2e-3, samples drawn from a moving average of the "
-    "generator; about 80 ms a step alone, 130 ms in the lab with its browser: 95 epochs, 20-33 minutes): "
-    "legible 0.56-0.60 at 1 minute, 0.75-0.79 at 5, 0.80-0.87 from step 7,600 (10 minutes) on, while the "
-    "Fréchet distance falls slowly: 41 at 10 minutes, 36-37 at 16; the judge's *legible digits* came at 16 "
-    "minutes (step 12,096) with seed 2 and at 18 (step 13,840) with the default seed. The wider networks at "
-    "the paper's 1e-4 (the first button) take 0.5 s a step and draw blobs for the first minutes (legible "
-    "0.01 at 2 minutes, 0.43 at 9). The picture: the defaults at 30, 60 and 120 s."
+EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026-12-06/07; docs/benchmarks.md
+    "On a 2-core CPU (AMD EPYC) a step of these defaults (one critic update and one generator update, networks "
+    "of 32 channels) takes about 80 ms alone, about 130 ms in the lab with its browser on the same two cores: "
+    "the default 95 epochs (14,915 steps) take about 20 minutes alone, 30-33 in the lab. The critic's "
+    "Wasserstein estimate falls from the start and the grid, drawn from a moving average of the generator, "
+    "shows digit-like shapes within the first minute: legible 0.56-0.59 at 1 minute, 0.75-0.79 at 5, "
+    "0.80-0.87 from step 7,600 on, while the Fréchet distance falls slowly (about 41 at 10 minutes, 36-37 at "
+    "16, against real digits' 18). The judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, "
+    "Fréchet distance within twice real digits') came at step 12,096 (16 minutes alone) with seed 2 and at "
+    "step 13,840 (18 minutes) with the default seed: about 27-31 minutes in the lab. The margin on the "
+    "Fréchet distance is thin: two other runs of the default seed, stopped at 16 and 17 minutes, were at 36.6 "
+    "and 36.7, the bar 36.2. "
+    "The first button opens the paper's step (five critic updates a generator update, a narrow critic, "
+    "5e-4, no code, no average; 12 epochs): 0.15-0.18 s a step, legible 0.52-0.56 at 2 minutes, 0.59 at 5, "
+    "never the judge's digits here. The second opens the wide networks at the paper's 1e-4: 0.5 s a step, "
+    "blobs for the first minutes (legible 0.01 at 2 minutes, 0.43 at 9). The picture: the defaults at 1, 5 "
+    "and 16 minutes."
 )
 
 WATCH_FOR = (
     "**What to watch.** The *Wasserstein estimate* is the one GAN curve that tracks quality: it should "
     "fall steadily as the digits improve (compare it with the quality panel). The gradient penalty stays "
     "small once the critic is near 1-Lipschitz; set *gp weight* to 0 and watch the critic's scores run "
-    "away. Each step is n_critic + 1 updates, so a step costs several of the guide's. With InfoGAN's code on "
-    "(*info code*), both losses also hold the weighted cross-entropy of the critic's guesses of the fakes' codes."
+    "away. Each step is n_critic + 1 updates: two by default, six with the paper's five critic steps. With "
+    "InfoGAN's code on (*info code*, on by default), both losses also hold the weighted cross-entropy of the "
+    "critic's guesses of the fakes' codes. The grid comes from a moving average of the generator's weights "
+    "(*g ema*, under the advanced settings): set it to 0 to see the generator's own, noisier samples."
 )
 
 SPEC = gan_spec_parts.beyond_guide_spec(
     key="wgan_gp",
     title="WGAN-GP",
-    summary="A critic without sigmoid, 5 critic steps per generator step, a gradient penalty: a loss that means "
-    "something.",
+    summary="A critic without sigmoid, kept 1-Lipschitz by a gradient penalty: a loss that means something.",
     params=PARAMS,
     metrics=(*gan_spec_parts.METRICS, "wasserstein", "gradient_penalty"),
     build=build,
@@ -213,20 +214,12 @@ SPEC = gan_spec_parts.beyond_guide_spec(
     expect=EXPECT,
     expect_picture="docs/expect-wgan-gp.png",
     presets=(
-        gan_spec_parts.wide_preset(64, 64, 1e-4),
-        (  # legible digits here (docs/benchmarks.md), at the cost of the paper's n_critic
-            "Open with one critic step a generator step, d 32, InfoGAN's code, 2e-3, samples from a moving average "
-            "(legible digits after 16-18 minutes)",
-            {
-                "n_critic": 1,
-                "d_channels": 32,
-                "info_code": 2.0,
-                "g_learning_rate": 2e-3,
-                "d_learning_rate": 2e-3,
-                "g_ema": 0.999,
-                "epochs": 95,  # 14,915 steps: legible digits came at step 13,840 (18 minutes alone on two cores)
-            },
+        (
+            "Open with the paper's step: five critic updates a generator update, a narrow critic at 5e-4, "
+            "no code, no average (not legible digits here)",
+            {**PAPER, "d_channels": 16, "g_learning_rate": 5e-4, "d_learning_rate": 5e-4},
         ),
+        gan_spec_parts.wide_preset(64, 64, 1e-4, **PAPER),
     ),
     headline=(*gan_spec_parts.HEADLINE, "wasserstein"),
     panels=PANELS,
