@@ -9,7 +9,7 @@ import pytest
 from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
 from ui.chart_math import ChartOptions, ema
-from ui.chart_traces import MARK_LABEL_GAP, MAX_EPOCH_LABELS
+from ui.chart_traces import MARK_LABEL_GAP, MAX_EPOCH_LABELS, MAX_EPOCH_LINES
 
 
 def _trace(fig, name):
@@ -50,6 +50,36 @@ def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_d
     assert labels[0] == "epoch 4" and labels[-1] == "epoch 28"
     few = charts.curves_figure(curves, epoch_steps=[100, 200, 300], total_steps=300)
     assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]
+
+
+def test_with_many_epochs_only_the_labelled_epoch_ends_are_drawn():
+    """Seen in Chromium: WGAN-GP's 95 epochs drew 94 dotted lines 6 px apart, a grey block over the curves."""
+    curves = {"loss": exact(np.ones(950))}
+    fig = charts.curves_figure(curves, epoch_steps=list(range(10, 951, 10)), total_steps=950)
+    labels = [a.text for a in fig.layout.annotations if a.text.startswith("epoch")]
+    every_12th = [f"epoch {i}" for i in range(12, 95, 12)]  # 95 / MAX_EPOCH_LABELS, rounded up
+    assert labels[0] == "epoch 12" and set(labels) <= set(every_12th)  # (labels too close share one)
+    assert sorted(shape.x0 for shape in fig.layout.shapes) == [10.0 * i for i in range(12, 95, 12)]
+    at_limit = charts.curves_figure(curves, epoch_steps=list(range(10, 10 * MAX_EPOCH_LINES + 1, 10)))
+    assert len(at_limit.layout.shapes) == MAX_EPOCH_LINES  # up to the limit, every epoch's end
+
+
+def test_a_metric_has_one_legend_entry_that_shows_and_hides_all_its_traces():
+    """The legend listed each metric twice (its line and its epoch means): 16 rows above a GAN's chart."""
+    epoch = {
+        f"epoch/{n}": EpochPoints(np.array([50, 100]), np.ones(2, np.float32), np.zeros(2, np.float32))
+        for n in ("d_loss", "g_loss")
+    }
+    noisy = CurvePoints(
+        np.arange(1.0, 101.0),
+        np.zeros(100, np.float32),
+        *(np.linspace(0, 1, 100, dtype=np.float32) + d for d in (0, -0.1, 0.1)),
+    )
+    fig = charts.curves_figure({"d_loss": noisy, "g_loss": noisy}, [50, 100], epoch, total_steps=100)
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["d_loss", "g_loss"]
+    for name in ("d_loss", "g_loss"):
+        group = {t.name for t in fig.data if t.legendgroup == name}
+        assert group == {name, f"{name} (raw)", f"{name} max", f"{name} range", f"{name}, epoch mean"}, group
 
 
 def test_mark_labels_never_widen_the_axis_nor_overlap():

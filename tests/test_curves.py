@@ -92,7 +92,7 @@ def test_a_non_finite_value_leaves_a_gap_and_the_rest_of_its_bucket_in_the_band(
 
 
 def test_reading_a_long_curve_back_is_bounded_in_time(tmp_path, long_series):
-    """The store aggregates in SQL: a 100,000-step curve comes back as at most 2,000 buckets, quickly."""
+    """The store aggregates in SQL: a 100,000-step curve comes back as at most MAX_POINTS buckets, quickly."""
     steps, values, _ = long_series
     store = RunStore(tmp_path / "runs.sqlite")
     store.create_run("r", "compute_loss", {}, started=0.0)

@@ -16,6 +16,7 @@ PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8
 RAW_OPACITY = 0.35
 BAND_OPACITY = 0.13
 MAX_EPOCH_LABELS = 8  # more "epoch N" labels than this overlap on a chart half a page wide
+MAX_EPOCH_LINES = 40  # past this, a line at every epoch's end hatches the chart: only the labelled ones are drawn
 
 
 def metric_groups(names: list[str]) -> list[list[str]]:
@@ -167,6 +168,7 @@ def metric_traces(
             dict(
                 mode="markers",
                 marker={"color": color, "size": 9, "symbol": "diamond", "line": {"width": 1, "color": "white"}},
+                showlegend=False,  # the metric's one legend entry stands for it (hover names it)
             ),
         ),
         (
@@ -178,6 +180,7 @@ def metric_traces(
                 mode="lines+markers",
                 line={"color": color, "width": 2, "dash": "dash"},
                 marker={"color": "white", "size": 8, "line": {"width": 2, "color": color}},
+                legendgroup=f"val_{name}",  # its own entry: held-out results shown or hidden apart
             ),
         ),
     ):
@@ -186,6 +189,8 @@ def metric_traces(
             traces.append(
                 epoch_trace(points, x_values(points.steps, points.times, options.x, batch_size), label, axes, **style)
             )
+    for trace in traces:  # one legend entry a metric: clicking it hides its band, raw means and epoch means too
+        trace.setdefault("legendgroup", name)
     return traces
 
 
@@ -266,13 +271,17 @@ def marks(
 def epoch_marks(
     epoch_steps: list[int], total_steps: int | None, xs_of, span: tuple[float, float] | None = None
 ) -> tuple[list[dict], list[dict]]:
-    """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap."""
+    """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap;
+    with more than ``MAX_EPOCH_LINES`` epochs (95 lines 6 px apart read as a grey block) only the labelled ones."""
+    every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
     kept = [
-        (i, s) for i, s in enumerate(epoch_steps, 1) if not (total_steps and s >= total_steps and i == len(epoch_steps))
+        (i, s)
+        for i, s in enumerate(epoch_steps, 1)
+        if not (total_steps and s >= total_steps and i == len(epoch_steps))
+        and (len(epoch_steps) <= MAX_EPOCH_LINES or i % every == 0)
     ]
     xs = xs_of([s for _, s in kept])
     if len(xs) != len(kept):
         return [], []
-    every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
     labels = [f"epoch {i}" if i % every == 0 else "" for i, _ in kept]
     return marks(xs, labels, 1, span=span, count_merged=False)

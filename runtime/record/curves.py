@@ -20,7 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-MAX_POINTS = 2000
+# About one point per pixel of a chart half a page wide. The live chart is redrawn every second: with
+# 2,000 points a curve, a long GAN run trained at half its speed while Chromium on the same two cores
+# drew it, at 500 at two thirds of it (bench/watching.py; docs/benchmarks.md).
+MAX_POINTS = 500
 
 
 class CurvePoints(NamedTuple):

@@ -1,0 +1,97 @@
+"""What watching a long run costs it when the browser shares the machine, as it does locally.
+
+``streamlit run app.py`` on a laptop or a small server runs the lab and the person's browser on the
+same cores. A run's live chart is redrawn every second; once a run is long, each curve holds up to
+``MAX_POINTS`` buckets, so each redraw sends and draws that many points per trace. This bench starts
+the lab and a GAN run, lets it train unwatched until its curves are long (``--warm`` steps), then
+measures its steps per second for ``--window`` seconds with no browser, with one Chromium tab on
+its page (same cores, nothing pinned), and with no browser again; it also reports the size of the
+chart the page sends on each refresh.
+
+    python bench/watching.py                  # the DCGAN's defaults, warmed to 4,000 steps
+    python bench/watching.py --warm 8000 --window 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from _common import choose_device, device_name
+
+from tests.e2e.helpers import CHROMIUM_ARGS, app_server
+
+PAGE = "dcgan?quality_samples=0"  # the DCGAN's defaults (about 55 ms a step alone on two cores), no scores
+PLOT_POINTS = """() => { const plot = document.querySelector('.js-plotly-plot');
+    let n = 0, traces = 0; if (plot && plot.data) for (const t of plot.data) {
+        traces += 1; const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
+        if (x) n += x.length; } return [traces, n]; }"""
+
+
+def steps_done(db: Path, run_id: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def rate(db: Path, run_id: str, seconds: float) -> float:
+    first = steps_done(db, run_id)
+    time.sleep(seconds)
+    return (steps_done(db, run_id) - first) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=4000, help="steps the run takes unwatched first")
+    parser.add_argument("--window", type=float, default=45.0, help="seconds of each measurement")
+    args = parser.parse_args()
+    choose_device("cpu")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        home = Path(tmp)
+        db = home / "runs.sqlite"
+        with app_server(home) as (url, _proc):
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/{PAGE}")
+            page.get_by_text("The code that runs").wait_for(timeout=90_000)
+            time.sleep(2)
+            page.get_by_role("button", name=re.compile("Start training")).click()
+            page.wait_for_url(re.compile(r"[?&]run=\w+"), timeout=30_000)
+            run_id = re.search(r"run=(\w+)", page.url).group(1)
+            run_url = page.url
+            page.close()  # unwatched from here
+            while steps_done(db, run_id) < args.warm:
+                status = sqlite3.connect(db).execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+                if status not in ("queued", "running"):
+                    raise SystemExit(f"the run ended ({status}) before {args.warm} steps: ask for fewer (--warm)")
+                time.sleep(2)
+            alone = rate(db, run_id, args.window)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(run_url)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            time.sleep(5)  # the page settled: refreshing every second from here
+            at = steps_done(db, run_id)
+            watched = rate(db, run_id, args.window)
+            traces, points = page.evaluate(PLOT_POINTS)
+            page.close()
+            time.sleep(5)
+            again = rate(db, run_id, args.window)
+            browser.close()
+    print(
+        f"SUMMARY watching machine={device_name()!r} warm={args.warm} window={args.window:.0f}s "
+        f"at_step={at} chart_traces={traces} chart_points={points} "
+        f"steps_per_s alone={alone:.2f} watched={watched:.2f} alone_again={again:.2f} "
+        f"watched/alone={watched / ((alone + again) / 2):.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
