@@ -16,7 +16,7 @@ PALETTE = ["#D00000", "#1F77B4", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF", "#8
 RAW_OPACITY = 0.35
 BAND_OPACITY = 0.13
 MAX_EPOCH_LABELS = 8  # more "epoch N" labels than this overlap on a chart half a page wide
-MAX_EPOCH_LINES = 40  # past this, a line at every epoch's end hatches the chart: only the labelled ones are drawn
+MAX_EPOCH_LINES = 30  # past this, a line at every epoch's end hatches the chart: only the labelled ones are drawn
 
 
 def metric_groups(names: list[str]) -> list[list[str]]:
