@@ -25,19 +25,24 @@ from _common import choose_device, device_name
 
 from tests.e2e.helpers import CHROMIUM_ARGS, app_server
 
-PAGE = "dcgan?quality_samples=0"  # the DCGAN's defaults (about 55 ms a step alone on two cores), no scores
+PAGE = "dcgan?quality_samples=0"  # the DCGAN's defaults (about 60 ms a step unwatched on two cores), no scores
 PLOT_POINTS = """() => { const plot = document.querySelector('.js-plotly-plot');
     let n = 0, traces = 0; if (plot && plot.data) for (const t of plot.data) {
         traces += 1; const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
         if (x) n += x.length; } return [traces, n]; }"""
 
 
-def steps_done(db: Path, run_id: str) -> int:
+def run_row(db: Path, run_id: str) -> tuple[int, str]:
+    """(steps done, status) as the run's record in the store says."""
     conn = sqlite3.connect(db)
     try:
-        return conn.execute("SELECT steps_done FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        return conn.execute("SELECT steps_done, status FROM runs WHERE id = ?", (run_id,)).fetchone()
     finally:
         conn.close()
+
+
+def steps_done(db: Path, run_id: str) -> int:
+    return run_row(db, run_id)[0]
 
 
 def rate(db: Path, run_id: str, seconds: float) -> float:
@@ -68,9 +73,8 @@ def main() -> None:
             run_id = re.search(r"run=(\w+)", page.url).group(1)
             run_url = page.url
             page.close()  # unwatched from here
-            while steps_done(db, run_id) < args.warm:
-                status = sqlite3.connect(db).execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-                if status not in ("queued", "running"):
+            while (row := run_row(db, run_id))[0] < args.warm:
+                if (status := row[1]) not in ("queued", "running"):
                     raise SystemExit(f"the run ended ({status}) before {args.warm} steps: ask for fewer (--warm)")
                 time.sleep(2)
             alone = rate(db, run_id, args.window)

@@ -170,23 +170,23 @@ PANELS = (
     ("gradient norm per update", ("d_grad_norm", "g_grad_norm")),
 )
 
-EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, AMD EPYC, 2 cores, 2026-12-06/07; docs/benchmarks.md
+EXPECT = (  # bench/time_to_digits.py --variant wgan_gp, the lab; AMD EPYC, 2 cores, 2026-12-06/07; docs/benchmarks.md
     "On a 2-core CPU (AMD EPYC) a step of these defaults (one critic update and one generator update, networks "
-    "of 32 channels) takes about 80 ms alone, about 130 ms in the lab with its browser on the same two cores: "
-    "the default 95 epochs (14,915 steps) take about 20 minutes alone, 30-33 in the lab. The critic's "
-    "Wasserstein estimate falls from the start and the grid, drawn from a moving average of the generator, "
-    "shows digit-like shapes within the first minute: legible 0.56-0.59 at 1 minute, 0.75-0.79 at 5, "
-    "0.80-0.87 from step 7,600 on, while the Fréchet distance falls slowly (about 41 at 10 minutes, 36-37 at "
-    "16, against real digits' 18). The judge's *legible digits* (legible ≥ 0.8, class balance ≥ 0.95, "
-    "Fréchet distance within twice real digits') came at step 12,096 (16 minutes alone) with seed 2 and at "
-    "step 13,840 (18 minutes) with the default seed: about 27-31 minutes in the lab. The margin on the "
-    "Fréchet distance is thin: two other runs of the default seed, stopped at 16 and 17 minutes, were at 36.6 "
-    "and 36.7, the bar 36.2. "
-    "The first button opens the paper's step (five critic updates a generator update, a narrow critic, "
-    "5e-4, no code, no average; 12 epochs): 0.15-0.18 s a step, legible 0.52-0.56 at 2 minutes, 0.59 at 5, "
-    "never the judge's digits here. The second opens the wide networks at the paper's 1e-4: 0.5 s a step, "
-    "blobs for the first minutes (legible 0.01 at 2 minutes, 0.43 at 9). The picture: the defaults at 1, 5 "
-    "and 16 minutes."
+    "of 32 channels) takes about 80 ms with no browser on the page, and 120-250 ms with this page open in "
+    "Chromium on the same two cores (its charts are redrawn every second; slower as the run grows): the 95 "
+    "epochs (14,915 steps) take about 20 minutes unwatched, most of an hour watched. The run goes on at full "
+    "speed with the tab closed or on "
+    "another page; the page's address brings it back. The grid, drawn from a moving average of the "
+    "generator, shows digit shapes within the first minute: legible 0.56-0.59 at 1 minute, 0.72-0.79 at 5 "
+    "and 0.80-0.87 from about step 7,000 on, while the Fréchet distance falls slowly (about 41 at step "
+    "7,000, 36-37 at step 12,000; real digits: 18). The judge's *legible digits* (legible ≥ 0.8, class "
+    "balance ≥ 0.95, Fréchet distance at most twice real digits') came at step 12,096 with seed 2, at step "
+    "13,840 with the default seed and at step 13,856 in the lab: late in the run, and with a thin margin "
+    "(two runs of the default seed, stopped near step 12,400, were 0.4-0.5 above the bar). The buttons "
+    "open the paper's step (five critic updates a generator update, a narrow critic at 5e-4, no code, no "
+    "average, 12 epochs: 0.15-0.18 s a step, legible 0.59 at 5 minutes, never the judge's digits here) and "
+    "the wide networks at the paper's 1e-4 (0.5 s a step; legible 0.43 at 9 minutes). The picture: the "
+    "defaults at 1, 5 and 16 minutes, unwatched."
 )
 
 WATCH_FOR = (
