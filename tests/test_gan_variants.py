@@ -12,7 +12,7 @@ from trainers.variants.wgan_gp import gradient_penalty
 
 # The DCGAN and WGAN-GP have InfoGAN's latent code by default; both run without it too.
 KEYS = ["dcgan", "wgan_gp", "cgan", "dcgan+no-code", "wgan_gp+no-code"]
-EXTRAS = {"": {}, "no-code": {"info_code": 0.0}, "code": {"info_code": 2.0}}
+EXTRAS = {"": {}, "no-code": {"info_code": 0.0}}
 
 
 def build(key, **config):
