@@ -10,11 +10,15 @@ chart the page sends on each refresh.
 
     python bench/watching.py                  # the DCGAN's defaults, warmed to 4,000 steps
     python bench/watching.py --warm 8000 --window 60
+    python bench/watching.py --page wgan_gp --warm 3000   # a page with its quality scores drawn too
+
+It also reports the share of a core Chromium's processes took while watching.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sqlite3
 import tempfile
@@ -30,6 +34,20 @@ PLOT_POINTS = """() => { const plot = document.querySelector('.js-plotly-plot');
     let n = 0, traces = 0; if (plot && plot.data) for (const t of plot.data) {
         traces += 1; const x = t.x && (t.x.length !== undefined ? t.x : t.x._inputArray);
         if (x) n += x.length; } return [traces, n]; }"""
+
+
+def chromium_seconds() -> float:
+    """CPU seconds all of Chromium's processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"chromium" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_row(db: Path, run_id: str) -> tuple[int, str]:
@@ -55,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=4000, help="steps the run takes unwatched first")
     parser.add_argument("--window", type=float, default=45.0, help="seconds of each measurement")
+    parser.add_argument("--page", default=PAGE, help=f"the page and its settings, as in its URL (default {PAGE})")
     args = parser.parse_args()
     choose_device("cpu")
     from playwright.sync_api import sync_playwright
@@ -65,7 +84,7 @@ def main() -> None:
         with app_server(home) as (url, _proc):
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/{PAGE}")
+            page.goto(f"{url}/{args.page}")
             page.get_by_text("The code that runs").wait_for(timeout=90_000)
             time.sleep(2)
             page.get_by_role("button", name=re.compile("Start training")).click()
@@ -83,17 +102,19 @@ def main() -> None:
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
             time.sleep(5)  # the page settled: refreshing every second from here
             at = steps_done(db, run_id)
+            cpu = chromium_seconds()
             watched = rate(db, run_id, args.window)
+            chromium = (chromium_seconds() - cpu) / args.window
             traces, points = page.evaluate(PLOT_POINTS)
             page.close()
             time.sleep(5)
             again = rate(db, run_id, args.window)
             browser.close()
     print(
-        f"SUMMARY watching machine={device_name()!r} warm={args.warm} window={args.window:.0f}s "
+        f"SUMMARY watching machine={device_name()!r} page={args.page} warm={args.warm} window={args.window:.0f}s "
         f"at_step={at} chart_traces={traces} chart_points={points} "
         f"steps_per_s alone={alone:.2f} watched={watched:.2f} alone_again={again:.2f} "
-        f"watched/alone={watched / ((alone + again) / 2):.2f}"
+        f"watched/alone={watched / ((alone + again) / 2):.2f} chromium_cores_watched={chromium:.2f}"
     )
 
 
