@@ -1,9 +1,13 @@
 """The run panel: status, progress, controls, live curves and sample grids of one run.
 
-While the run is active the panel is an ``st.fragment`` that reruns every second
-and reads a bounded snapshot from the run manager; the training thread never
-touches Streamlit. A person can freeze the updates to zoom into a chart (Streamlit
-redraws a chart, and so resets its zoom, whenever its data changes).
+While the run is active its status and progress are an ``st.fragment`` rerun every second
+that reads a bounded snapshot from the run manager; the training thread never touches
+Streamlit. The charts, the samples and the views under them are redrawn about once per new
+point the chart would show (``chart_seconds``): with the status while that is every second,
+in a fragment of their own rerun every 2 or 4 s once a long run adds points more slowly.
+Redrawing them every second anyway cost a long run a third of its speed when the browser
+shared the lab's two cores (``bench/watching.py``). A person can freeze the updates to zoom
+into a chart (Streamlit redraws a chart, and so resets its zoom, whenever its data changes).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from runtime.record.curves import width_for
 from runtime.record.snapshot import Snapshot
 from trainers import VARIANTS
 from ui import charts, figure_cache
@@ -27,7 +32,8 @@ from ui.steering import steering_ui
 from ui.views import run_views
 from ui.visitor import visitor
 
-REFRESH_SECONDS = 1.0
+REFRESH_SECONDS = 1.0  # the status and progress; the charts: chart_seconds
+CHART_SECONDS_MAX = 4.0
 # Stop's button waits this long for the run to end (its batch, its model saved), so the page
 # says "Stopped" straight away instead of one refresh later; a longer batch shows "stop requested".
 STOP_WAIT_SECONDS = 2.0
@@ -177,8 +183,31 @@ def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
         st.image(found[1], caption=when, output_format="PNG", width="stretch")
 
 
+def chart_seconds(snap: Snapshot, current: float | None = None) -> float:
+    """How often a live run's charts are redrawn: about once per new point they would show, 1 to 4 s.
+
+    A curve holds ``width_for(step)``-step buckets (``runtime/record/curves.py``), so a new point takes
+    that many steps. Powers of two (1, 2, 4 s), so that the interval changes a few times a run (each
+    change redraws the whole page); from ``current`` it goes down only once a point takes less than half
+    of it, so that the faster training a slower redraw brings does not swing it back and forth.
+    """
+    if not snap.steps_per_s or snap.steps_per_s <= 0:
+        return REFRESH_SECONDS
+    seconds = width_for(snap.step) / snap.steps_per_s
+    every = min(CHART_SECONDS_MAX, max(REFRESH_SECONDS, 2.0 ** math.floor(math.log2(max(seconds, 1e-9)))))
+    if current is not None and every < current and seconds >= current / 2:
+        return current
+    return every
+
+
 def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
     """Everything about one run, from a snapshot; ``options``: how its charts are drawn (chosen above it)."""
+    draw_head(run_id, snap)
+    draw_body(run_id, snap, options)
+
+
+def draw_head(run_id: str, snap: Snapshot) -> None:
+    """The run's status, its controls, what went wrong (if anything) and its progress."""
     spec = VARIANTS.get(snap.variant)
     head = st.columns([3, 2])
     head[0].markdown(status_line(snap))
@@ -187,6 +216,11 @@ def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
     _controls(run_id, snap)
     _problem(snap)
     _progress(snap)
+
+
+def draw_body(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
+    """The run's curves, its samples and the views its variant declares."""
+    spec = VARIANTS.get(snap.variant)
     # A grid column for runs that draw samples (a module of your own may or may not).
     if snap.grid_png is not None or (spec is not None and spec.produces_images and snap.step == 0):
         left, right = st.columns([3, 2])
@@ -218,13 +252,24 @@ def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
         run_views(spec, snap)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-@guarded
-def _live_fragment(run_id: str, options: ChartOptions) -> None:
-    snap = _draw_current(run_id, options)
+def _current(run_id: str) -> Snapshot | None:
+    """The run now; None, with a note, if it no longer exists."""
+    snap = get_manager().snapshot(run_id)
     if snap is None:
+        st.info("This run no longer exists (it was deleted, perhaps in another tab).")
+    return snap
+
+
+@guarded
+def _live(run_id: str, options: ChartOptions, chart_every: float) -> None:
+    """A live run's status and progress, every second; its charts too while they are redrawn as often."""
+    if (snap := _current(run_id)) is None:
         return
-    # What the rest of the page (the steering panel, not refreshed on a timer) depends on.
+    draw_head(run_id, snap)
+    if chart_every == REFRESH_SECONDS:
+        draw_body(run_id, snap, options)
+    # What the rest of the page (the steering panel, the charts' own fragment: neither rerun every second)
+    # depends on: a change redraws the whole page.
     state = (snap.status, get_manager().controls.steering(run_id) is not None)
     seen_key = f"page-state:{run_id}"
     seen, st.session_state[seen_key] = st.session_state.get(seen_key), state
@@ -233,22 +278,23 @@ def _live_fragment(run_id: str, options: ChartOptions) -> None:
         st.rerun()  # the run ended: redraw once as a still page, and stop polling
     elif seen is not None and seen != state:
         st.rerun()  # started, paused, resumed, steerable: redraw the page (the steering panel follows)
+    elif chart_seconds(snap, chart_every) != chart_every:
+        st.rerun()  # the charts' pace changed: their fragment is set up anew
+
+
+@guarded
+def _live_body(run_id: str, options: ChartOptions) -> None:
+    snap = get_manager().snapshot(run_id)
+    if snap is not None:
+        draw_body(run_id, snap, options)
 
 
 @st.fragment
 @guarded
 def _still_fragment(run_id: str, options: ChartOptions) -> None:
-    _draw_current(run_id, options)
-
-
-def _draw_current(run_id: str, options: ChartOptions):
-    """Draw the run as it is now; its snapshot, or None (and a note) if it no longer exists."""
-    snap = get_manager().snapshot(run_id)
-    if snap is None:
-        st.info("This run no longer exists (it was deleted, perhaps in another tab).")
-        return None
+    if (snap := _current(run_id)) is None:
+        return
     draw(run_id, snap, options)
-    return snap
 
 
 def run_panel(run_id: str) -> bool:
@@ -264,7 +310,11 @@ def run_panel(run_id: str) -> bool:
     if snap.active:
         frozen = st.session_state.get(f"freeze:{run_id}", False)
     if snap.active and not frozen:
-        _live_fragment(run_id, options)
+        every = chart_seconds(snap, st.session_state.get(f"chart-every:{run_id}"))
+        st.session_state[f"chart-every:{run_id}"] = every
+        st.fragment(_live, run_every=REFRESH_SECONDS)(run_id, options, every)
+        if every != REFRESH_SECONDS:  # a long run: its charts get a fragment of their own, rerun less often
+            st.fragment(_live_body, run_every=every)(run_id, options)
     else:
         if frozen:
             st.caption("Updates frozen — training continues in the background. Untoggle to catch up.")

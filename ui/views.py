@@ -152,7 +152,11 @@ def _quality_scores(view: QualityScores, snap: Snapshot) -> None:
     )
     left, right = st.columns([3, 2])
     events = [(step, text) for step, _, text in snap.events]
-    scores = figure_cache.shared(("scores", snap.id, snap.version), lambda: charts.scores_figure(snap.curves, events))
+    # Keyed by what it draws (scores come every minute or so), not by the run's version (every step).
+    drawn = tuple((len(c), c.last_step) for n, c in snap.curves.items() if n.startswith("quality/"))
+    scores = figure_cache.shared(
+        ("scores", snap.id, drawn, tuple(events)), lambda: charts.scores_figure(snap.curves, events)
+    )
     left.plotly_chart(scores, width="stretch", key=f"scores:{snap.id}", config=PLOTLY_CONFIG)
     histogram = [_latest(snap, f"quality/digit_{d}") or 0.0 for d in range(10)]
     right.plotly_chart(

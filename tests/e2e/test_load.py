@@ -5,7 +5,8 @@ the README. Here, two viewers for fifteen seconds (the browsers get one of the t
 the server the other, as the bench does): what they draw is fresh, and training goes on
 while they watch. Each page notes when a new step first shows on its chart; the delay
 counts from the step's metric being recorded. The mechanism bounds a typical update: a page
-refreshes every second (``REFRESH_SECONDS``), gets a snapshot at most 0.25 s old
+redraws this run's chart every second (``REFRESH_SECONDS``; ``chart_seconds`` keeps it so while a run
+adds a point to its chart at least every second, as this short, fast one does), gets a snapshot at most 0.25 s old
 (``SHARED_SNAPSHOT_S``), then the server reruns the fragment (about 0.1 s measured here: it
 shares its core with two training runs) and the browser draws it (0.3-0.45 s measured: two
 renderers share one core); 0.5 s is allowed for that rerun and draw together. The median
