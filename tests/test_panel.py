@@ -22,23 +22,24 @@ def live(step: int, steps_per_s: float | None) -> Snapshot:
         (0, None, REFRESH_SECONDS),  # queued or building: no pace yet
         (400, 4.0, 1.0),  # a short run: every step is a point, several a second
         (MAX_POINTS, 0.5, 2.0),  # one-step points, but a slow step: a point every 2 s
-        (6_000, 6.0, 2.0),  # 16-step points at 6 steps/s: a point every 2.7 s
-        (6_000, 16.0, 1.0),  # a point a second
+        (6_000, 16.0, 1.0),  # 16-step points at 16 steps/s: a point a second
+        (6_000, 12.0, 2.0),  # a point every 1.3 s: redrawn every 2 s, when there is one
+        (6_000, 6.0, 4.0),  # a point every 2.7 s
         (14_000, 6.0, CHART_SECONDS_MAX),  # 32-step points: 5.3 s, capped
         (1_000_000, 6.0, CHART_SECONDS_MAX),
     ],
 )
-def test_a_live_chart_is_redrawn_about_once_a_new_point(step, steps_per_s, every):
+def test_a_live_chart_is_redrawn_once_it_has_a_new_point(step, steps_per_s, every):
     assert chart_seconds(live(step, steps_per_s)) == every
 
 
-def test_the_charts_pace_goes_down_only_once_a_point_takes_less_than_half_of_it():
-    # 16-step points at 10 steps/s: 1.6 s a point. From 2 s it stays (a slower redraw lets training go faster,
-    # which must not swing the pace back); from nothing it is 1 s; at 20 steps/s (0.8 s) it goes down.
-    assert chart_seconds(live(6_000, 10.0), current=2.0) == 2.0
-    assert chart_seconds(live(6_000, 10.0)) == 1.0
-    assert chart_seconds(live(6_000, 20.0), current=2.0) == 1.0
-    assert chart_seconds(live(6_000, 6.0), current=1.0) == 2.0  # up as soon as a point takes 2 s
+def test_the_charts_pace_goes_down_only_once_two_points_come_in_half_of_it():
+    # 16-step points at 20 steps/s: 0.8 s a point. From 2 s it stays (a slower redraw lets training go faster,
+    # which must not swing the pace back); from nothing it is 1 s; at 40 steps/s (0.4 s) it goes down.
+    assert chart_seconds(live(6_000, 20.0), current=2.0) == 2.0
+    assert chart_seconds(live(6_000, 20.0)) == 1.0
+    assert chart_seconds(live(6_000, 40.0), current=2.0) == 1.0
+    assert chart_seconds(live(6_000, 6.0), current=1.0) == 4.0  # up as soon as a point takes longer
 
 
 def test_the_epoch_does_not_go_back_when_a_run_is_stopped_mid_epoch(manager):

@@ -2,9 +2,9 @@
 
 While the run is active its status and progress are an ``st.fragment`` rerun every second
 that reads a bounded snapshot from the run manager; the training thread never touches
-Streamlit. The charts, the samples and the views under them are redrawn about once per new
-point the chart would show (``chart_seconds``): with the status while that is every second,
-in a fragment of their own rerun every 2 or 4 s once a long run adds points more slowly.
+Streamlit. The charts, the samples and the views under them are redrawn once the chart has a
+new point to show (``chart_seconds``): with the status while that is every second, in a
+fragment of their own rerun every 2 or 4 s once a long run adds points more slowly.
 Redrawing them every second anyway cost a long run a third of its speed when the browser
 shared the lab's two cores (``bench/watching.py``). A person can freeze the updates to zoom
 into a chart (Streamlit redraws a chart, and so resets its zoom, whenever its data changes).
@@ -184,18 +184,18 @@ def _grid(run_id: str, snap: Snapshot, caption: str) -> None:
 
 
 def chart_seconds(snap: Snapshot, current: float | None = None) -> float:
-    """How often a live run's charts are redrawn: about once per new point they would show, 1 to 4 s.
+    """How often a live run's charts are redrawn: once there is a new point to show, 1 to 4 s.
 
     A curve holds ``width_for(step)``-step buckets (``runtime/record/curves.py``), so a new point takes
     that many steps. Powers of two (1, 2, 4 s), so that the interval changes a few times a run (each
-    change redraws the whole page); from ``current`` it goes down only once a point takes less than half
+    change redraws the whole page); from ``current`` it goes down only once two points come in half
     of it, so that the faster training a slower redraw brings does not swing it back and forth.
     """
     if not snap.steps_per_s or snap.steps_per_s <= 0:
         return REFRESH_SECONDS
     seconds = width_for(snap.step) / snap.steps_per_s
-    every = min(CHART_SECONDS_MAX, max(REFRESH_SECONDS, 2.0 ** math.floor(math.log2(max(seconds, 1e-9)))))
-    if current is not None and every < current and seconds >= current / 2:
+    every = min(CHART_SECONDS_MAX, max(REFRESH_SECONDS, 2.0 ** math.ceil(math.log2(max(seconds, 1e-9)))))
+    if current is not None and every < current and seconds > current / 4:
         return current
     return every
 
