@@ -2,12 +2,14 @@
 
 While the run is active its status and progress are an ``st.fragment`` rerun every second
 that reads a bounded snapshot from the run manager; the training thread never touches
-Streamlit. The charts, the samples and the views under them are redrawn once the chart has a
-new point to show (``chart_seconds``): with the status while that is every second, in a
-fragment of their own rerun every 2 or 4 s once a long run adds points more slowly.
-Redrawing them every second anyway cost a long run a third of its speed when the browser
-shared the lab's two cores (``bench/watching.py``). A person can freeze the updates to zoom
-into a chart (Streamlit redraws a chart, and so resets its zoom, whenever its data changes).
+Streamlit. The charts and samples are redrawn once the chart has a new point to show
+(``chart_seconds``): with the status while that is every second, in a fragment of their
+own rerun every 2 or 4 s once a long run adds points more slowly. The views under them
+(quality scores, epoch figures) change every half minute or epoch: a fragment rerun every
+4 s. Redrawing everything every second cost a long run a third of its speed or more when
+the browser shared the lab's two cores (``bench/watching.py``). A person can freeze the
+updates to zoom into a chart (Streamlit redraws a chart, and so resets its zoom, whenever
+its data changes).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from ui.visitor import visitor
 
 REFRESH_SECONDS = 1.0  # the status and progress; the charts: chart_seconds
 CHART_SECONDS_MAX = 4.0
+# The views under the charts: a quality score comes every half minute or so, an epoch's figures each epoch.
+VIEWS_SECONDS = 4.0
 # Stop's button waits this long for the run to end (its batch, its model saved), so the page
 # says "Stopped" straight away instead of one refresh later; a longer batch shows "stop requested".
 STOP_WAIT_SECONDS = 2.0
@@ -203,7 +207,8 @@ def chart_seconds(snap: Snapshot, current: float | None = None) -> float:
 def draw(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
     """Everything about one run, from a snapshot; ``options``: how its charts are drawn (chosen above it)."""
     draw_head(run_id, snap)
-    draw_body(run_id, snap, options)
+    draw_charts(run_id, snap, options)
+    draw_views(snap)
 
 
 def draw_head(run_id: str, snap: Snapshot) -> None:
@@ -218,8 +223,8 @@ def draw_head(run_id: str, snap: Snapshot) -> None:
     _progress(snap)
 
 
-def draw_body(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
-    """The run's curves, its samples and the views its variant declares."""
+def draw_charts(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
+    """The run's curves and its samples."""
     spec = VARIANTS.get(snap.variant)
     # A grid column for runs that draw samples (a module of your own may or may not).
     if snap.grid_png is not None or (spec is not None and spec.produces_images and snap.step == 0):
@@ -248,7 +253,11 @@ def draw_body(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
     if right is not None:
         with right:
             _grid(run_id, snap, (spec.grid_caption if spec else "") or "Samples")
-    if spec is not None:
+
+
+def draw_views(snap: Snapshot) -> None:
+    """The views the run's variant declares (quality scores, recall by digit, epoch tables)."""
+    if (spec := VARIANTS.get(snap.variant)) is not None:
         run_views(spec, snap)
 
 
@@ -267,7 +276,7 @@ def _live(run_id: str, options: ChartOptions, chart_every: float) -> None:
         return
     draw_head(run_id, snap)
     if chart_every == REFRESH_SECONDS:
-        draw_body(run_id, snap, options)
+        draw_charts(run_id, snap, options)
     # What the rest of the page (the steering panel, the charts' own fragment: neither rerun every second)
     # depends on: a change redraws the whole page.
     state = (snap.status, get_manager().controls.steering(run_id) is not None)
@@ -283,10 +292,17 @@ def _live(run_id: str, options: ChartOptions, chart_every: float) -> None:
 
 
 @guarded
-def _live_body(run_id: str, options: ChartOptions) -> None:
+def _live_charts(run_id: str, options: ChartOptions) -> None:
     snap = get_manager().snapshot(run_id)
     if snap is not None:
-        draw_body(run_id, snap, options)
+        draw_charts(run_id, snap, options)
+
+
+@guarded
+def _live_views(run_id: str) -> None:
+    snap = get_manager().snapshot(run_id)
+    if snap is not None:
+        draw_views(snap)
 
 
 @st.fragment
@@ -314,7 +330,9 @@ def run_panel(run_id: str) -> bool:
         st.session_state[f"chart-every:{run_id}"] = every
         st.fragment(_live, run_every=REFRESH_SECONDS)(run_id, options, every)
         if every != REFRESH_SECONDS:  # a long run: its charts get a fragment of their own, rerun less often
-            st.fragment(_live_body, run_every=every)(run_id, options)
+            st.fragment(_live_charts, run_every=every)(run_id, options)
+        if (spec := VARIANTS.get(snap.variant)) is not None and (spec.run_views or spec.watch_for):
+            st.fragment(_live_views, run_every=VIEWS_SECONDS)(run_id)
     else:
         if frozen:
             st.caption("Updates frozen — training continues in the background. Untoggle to catch up.")
