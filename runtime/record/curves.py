@@ -20,9 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-# About one point per pixel of a chart half a page wide. The live chart is redrawn every second: with
-# 2,000 points a curve, a long GAN run trained at half its speed while Chromium on the same two cores
-# drew it, at 500 at two thirds of it (bench/watching.py; docs/benchmarks.md).
+# About one point per pixel of a chart half a page wide. Redrawn every second, with 2,000 points a curve
+# a long GAN run trained at half its speed while Chromium on the same two cores drew it, at 500 at two
+# thirds of it (bench/watching.py; docs/benchmarks.md). A live chart is now redrawn once it has a new
+# point to show (ui/panel.py, chart_seconds), which a point's width in steps decides.
 MAX_POINTS = 500
 
 
