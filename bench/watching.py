@@ -1,8 +1,9 @@
 """What watching a long run costs it when the browser shares the machine, as it does locally.
 
 ``streamlit run app.py`` on a laptop or a small server runs the lab and the person's browser on the
-same cores. A run's live chart is redrawn every second; once a run is long, each curve holds up to
-``MAX_POINTS`` buckets, so each redraw sends and draws that many points per trace. This bench starts
+same cores. A run's live chart is redrawn once it has a new point to show (every second early on,
+every 2 or 4 s later: ``ui/panel.py``, ``chart_seconds``), and each curve holds up to ``MAX_POINTS``
+buckets, so each redraw sends and draws that many points per trace. This bench starts
 the lab and a GAN run, lets it train unwatched until its curves are long (``--warm`` steps), then
 measures its steps per second for ``--window`` seconds with no browser, with one Chromium tab on
 its page (same cores, nothing pinned), and with no browser again; it also reports the size of the
@@ -100,7 +101,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(run_url)
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            time.sleep(5)  # the page settled: refreshing every second from here
+            time.sleep(5)  # the page settled (and its charts' pace: the page reruns once it changes)
             at = steps_done(db, run_id)
             cpu = chromium_seconds()
             watched = rate(db, run_id, args.window)
