@@ -1,5 +1,5 @@
 """The live panel: its numbers add up (the epoch shown is the same while a run trains and after a Stop),
-and its charts are redrawn about once per new point they would show."""
+and its charts are redrawn once they have a new point to show."""
 
 import pytest
 
