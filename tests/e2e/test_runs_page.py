@@ -55,7 +55,10 @@ def test_with_and_without_class_weights_opens_both_runs_side_by_side(server, bro
     table.wait_for(timeout=30_000)
     assert "weighting = class_weight vs none" in table.inner_text()
     wait_until(lambda: page.get_by_text("The figures fill in").count() == 0, 120, "both runs to end")
-    assert page.get_by_text("sample_weight & class_weight, with class weights").count() >= 1
+    # The note can be gone for a moment while the page reruns (CI once looked for the names then, before the
+    # runs table held them): wait for them rather than count them at once.
+    named = page.get_by_text("sample_weight & class_weight, with class weights")
+    wait_until(lambda: named.count() >= 1, 30, "the runs' names")
     page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)  # the curves drawn once both ended
     table.scroll_into_view_if_needed()
     shot(page, "with-and-without")
