@@ -162,6 +162,22 @@ def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperpara
     )
 
 
+def test_a_run_of_a_loaded_file_says_so_in_its_name_and_on_its_page(lab):
+    """A module loaded from a file is not its template's edit: its runs say "uploaded file", and its page's
+    picker names no template (the editor holds the run's module, not the template the picker showed)."""
+    spec = VARIANTS["own_step"]
+    config = spec.validate({"template": templates.UPLOAD, "source": templates.source("blank"), "hp": {"epochs": 1}})
+    assert spec.describe(config)["template"] == "uploaded file"
+    run_id = lab().start("own_step", config)
+    assert lab().wait(run_id, 60) == "completed"
+    at = page("pages/own_step.py", run=run_id)
+    assert not at.exception, at.exception
+    picker = at.selectbox(key="code:pick")
+    assert picker.value is None and picker.placeholder == "a module loaded from a file"
+    assert at.session_state["code:source"] == templates.source("blank")
+    assert "template" not in at.query_params  # a link cannot carry the file; it carries the run
+
+
 def test_switching_templates_starts_from_the_new_templates_own_values(lab):
     """The last template's hp_* left in the address would set the next one's (a 16-step GAN run)."""
     at = page("pages/own_step.py", template="blank", hp_epochs="7", hp_batch_size="16")

@@ -85,6 +85,7 @@ def _load(template: str, source: str, fresh: bool = False) -> None:
 def _on_template() -> None:
     name = st.session_state[S + "pick"]
     _load(name, templates.source(name), fresh=True)
+    st.session_state.pop(S + "file", None)
     st.query_params["template"] = name
 
 
@@ -109,7 +110,9 @@ def _on_upload() -> None:
     except UnicodeDecodeError:
         st.session_state[S + "problem"] = f"{upload.name} is not UTF-8 text: upload a .py file."
         return
-    _load(st.session_state.get(S + "template", "blank"), text, fresh=True)
+    _load(templates.UPLOAD, text, fresh=True)
+    st.session_state[S + "file"] = upload.name
+    st.session_state[S + "pick"] = None  # the picker no longer names a template the editor does not hold
 
 
 def _hp_widgets(checked: Checked) -> dict:
@@ -131,7 +134,8 @@ def _hp_widgets(checked: Checked) -> dict:
 
 def _sync_url(template: str, data: str, hp: dict, checked: Checked) -> None:
     defaults = {p.name: p.default for p in checked.hyperparameters}
-    wanted = {"template": template, **({"data": data} if data != (checked.data or "regression") else {})}
+    wanted = {"template": template} if template in templates.NAMES else {}  # a loaded file cannot travel in a link
+    wanted.update({"data": data} if data != (checked.data or "regression") else {})
     wanted.update({f"hp_{k}": format_value(v) for k, v in hp.items() if v != defaults.get(k)})
     for k in [k for k in st.query_params.keys() if k not in ("run",) and k not in wanted]:
         del st.query_params[k]
@@ -191,10 +195,14 @@ def render(key: str) -> None:
         st.markdown(CONTRACT)
 
     cols = st.columns([3, 2])
+    origin = st.session_state.get(S + "template", templates.DEFAULT)
     cols[0].selectbox(
         "Start from a template",
         templates.NAMES,
-        index=templates.NAMES.index(st.session_state.get(S + "template", templates.DEFAULT)),
+        index=templates.NAMES.index(origin) if origin in templates.NAMES else None,
+        placeholder=f"{st.session_state[S + 'file']} (loaded from a file)"
+        if S + "file" in st.session_state
+        else "a module loaded from a file",
         format_func=templates.TITLES.get,
         key=S + "pick",
         on_change=_on_template,

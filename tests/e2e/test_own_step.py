@@ -92,6 +92,11 @@ def test_the_guides_gan_script_uploaded_as_printed_trains_live_and_stops(local_s
     settle(page, anchor="The contract")
     page.locator("input[type='file']").set_input_files(str(GUIDE_SCRIPT))
     page.get_by_text("so the lab runs it as it is").wait_for(timeout=30_000)  # no build_model: run as a script
+    picker = page.get_by_role("combobox", name="Start from a template")  # names the file, not the last template
+    assert (
+        picker.input_value() == ""
+        and picker.get_attribute("placeholder") == f"{GUIDE_SCRIPT.name} (loaded from a file)"
+    )
     settle(page, anchor="The contract")
     run_id = train_and_stop(page, lambda p, _: shot(p, "own-step-guide-script"))
     page.goto(f"{local_server}/runs?run={run_id}")

@@ -7,6 +7,7 @@ from pathlib import Path
 FOLDER = Path(__file__).resolve().parent
 NAMES = ("compute_loss", "manual", "weighted", "test_step", "gan", "blank")  # in the order the page lists them
 DEFAULT = "gan"  # the one the page opens with
+UPLOAD = "upload"  # not a template: the module came from a file the person loaded
 TITLES = {
     "compute_loss": "compute_loss step (guide: a first simple example)",
     "manual": "Manual step with its own trackers (guide: going lower-level)",

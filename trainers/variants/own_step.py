@@ -32,7 +32,13 @@ from trainers.registry import Experiment, VariantSpec
 from trainers.variants import _common
 
 PARAMS = (
-    ParamSpec("template", "choice", "gan", choices=templates.NAMES, help="The module the editor started from."),
+    ParamSpec(
+        "template",
+        "choice",
+        "gan",
+        choices=(*templates.NAMES, templates.UPLOAD),
+        help="The module the editor started from: a template, or a file loaded into it (upload).",
+    ),
     ParamSpec(
         "data",
         "choice",
@@ -212,8 +218,10 @@ def describe(config: dict) -> dict:
     """What tells runs of your own step apart: the template (and whether it was edited), the
     hyperparameters changed from the module's defaults, and the data when not the module's own."""
     template, source = config.get("template", templates.DEFAULT), config.get("source", "")
-    edited = template not in templates.NAMES or source != templates.source(template)
-    out = {"template": f"{template} (edited)" if edited else template}
+    if template not in templates.NAMES:
+        out = {"template": "uploaded file"}
+    else:
+        out = {"template": f"{template} (edited)" if source != templates.source(template) else template}
     try:
         checked = check_source(source)
     except StepCodeError:
