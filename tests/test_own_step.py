@@ -37,6 +37,29 @@ def test_every_template_trains_a_few_steps_unchanged(manager, name, mnist_dir):
         assert "epoch/val_loss" in snap.epoch_curves  # its test_step ran in fit()'s validation
 
 
+LOADER_MODULE = templates.source("blank").replace(
+    'DATA = "regression"  # one of the lab\'s data sets, when there is no load_data\n',
+    """
+def load_data(hp):
+    import torch
+
+    data = torch.utils.data.TensorDataset(torch.rand(40, 32), torch.rand(40, 1))
+    return torch.utils.data.DataLoader(data, batch_size=8)
+""",
+)
+
+
+@pytest.mark.parametrize(("source", "batch_size"), [(templates.source("blank"), 16), (LOADER_MODULE, 8)])
+def test_a_modules_runs_know_their_batch_size_for_samples_per_second(managers, source, batch_size):
+    """The config has no batch size (it is in the module's ``hp``, or its data loader's): the run learns it
+    when the module is built, and the panel's samples per second and the store have it."""
+    manager = managers()
+    run_id = start(manager, source, hp={"epochs": 1, "batch_size": 16}, data_limit=64)
+    assert manager.wait(run_id, 60) == "completed", manager.snapshot(run_id).error
+    assert manager.snapshot(run_id).batch_size == batch_size
+    assert RunManager(home=manager.home).snapshot(run_id).batch_size == batch_size  # from the store alone
+
+
 def test_a_syntax_error_is_refused_before_anything_runs_with_its_line_and_column(manager):
     source = templates.source("blank").replace("def build_model(hp):", "def build_model(hp)")
     line = next(i for i, text in enumerate(source.splitlines(), 1) if text.startswith("def build_model"))

@@ -110,13 +110,17 @@ class LiveRun:
         if self.writer:
             self.writer.set_progress(total_steps=self.total_steps, epochs=epochs)
 
-    def built(self, data_source: str, steering) -> None:
-        """The experiment is built: where its data came from, and what can be steered while it trains."""
+    def built(self, data_source: str, steering, batch_size: int | None = None) -> None:
+        """The experiment is built: where its data came from, what can be steered while it trains, and its batch
+        size where the config did not say it (your own step's module: its ``hp``, or its data loader's)."""
+        learnt = {"batch_size": batch_size} if batch_size and self.batch_size is None else {}
         with self.lock:
             self.data_source, self.steering = data_source, steering
+            if learnt:
+                self.batch_size = batch_size
             self.version += 1
         if self.writer:
-            self.writer.set_progress(data_source=data_source)
+            self.writer.set_progress(data_source=data_source, **learnt)
 
     def saving(self) -> None:
         """Training is over and the model is being saved (after a Stop, saving has a grace of its own)."""

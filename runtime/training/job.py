@@ -139,7 +139,7 @@ def fit_run(run: LiveRun, cadence: Cadence, limits: Limits = Limits()) -> Outcom
             spec = trainers.get_variant(run.variant)
             keras.utils.set_random_seed(run.config.get("seed", 1337))
             experiment = spec.build(run.config)
-            run.built(experiment.data_source, experiment.steering)
+            run.built(experiment.data_source, experiment.steering, experiment.batch_size)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*shuffle=True.*DataLoader")
                 if experiment.script is not None:  # a script fits its models itself: stream each fit()

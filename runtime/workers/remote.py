@@ -63,9 +63,9 @@ class RecordingRun(LiveRun):
         if status in ("paused", "running"):  # the server decides every other status itself
             self._keep("set_status", status)
 
-    def built(self, data_source: str, steering: Steering | None) -> None:
-        super().built(data_source, steering)
-        self._keep("built", data_source, describe_steering(steering))
+    def built(self, data_source: str, steering: Steering | None, batch_size: int | None = None) -> None:
+        super().built(data_source, steering, batch_size)
+        self._keep("built", data_source, describe_steering(steering), batch_size)
 
 
 def _recording(name: str):
@@ -130,8 +130,10 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
         if name == "set_status" and (len(args) != 1 or args[0] not in ("paused", "running")):
             raise ValueError(f"a worker may say paused or running, not {str(args)[:40]}")  # the server ends runs
         if name == "built":
-            data_source, description = args
-            run.built(data_source, RemoteSteering(description) if description else None)
+            data_source, description, batch_size = args
+            if batch_size is not None and not (type(batch_size) is int and 0 < batch_size <= 1_000_000):
+                batch_size = None  # the worker runs a visitor's code: a batch size that is no count is dropped
+            run.built(data_source, RemoteSteering(description) if description else None, batch_size)
             continue
         getattr(run, name)(*args, **kwargs)
         if name == "set_status" and run.writer is not None:  # paused or running again: the store says so

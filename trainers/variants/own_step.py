@@ -194,14 +194,16 @@ def build(config: dict) -> Experiment:
         fit_kwargs, source = _fit_arguments(module.load_data(hp)), "your load_data()"
     else:
         fit_kwargs, source = lab_data(config)
-    batch_size = hp.get("batch_size", 32)
-    if not isinstance(fit_kwargs.get("x"), torch.utils.data.DataLoader):
-        fit_kwargs.setdefault("batch_size", batch_size)
+    x = fit_kwargs.get("x")
+    if isinstance(x, torch.utils.data.DataLoader):
+        batch_size = x.batch_size  # the loader batches (None where it takes a batch sampler)
+    else:
+        batch_size = fit_kwargs.setdefault("batch_size", hp.get("batch_size", 32))
     fit_kwargs.setdefault("epochs", hp.get("epochs", 1))
     return Experiment(
         model=model,
         fit_kwargs=fit_kwargs,
-        batch_size=batch_size,
+        batch_size=batch_size,  # the panel's samples per second
         sample_images=images_for(model, vars(module)),
         data_source=source,
     )
