@@ -9,7 +9,7 @@ import pytest
 from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
 from ui.chart_math import ChartOptions, ema
-from ui.chart_traces import MARK_LABEL_GAP, MAX_EPOCH_LABELS, MAX_EPOCH_LINES
+from ui.chart_traces import MARK_CHAR_SHARE, MAX_EPOCH_LABELS, MAX_EPOCH_LINES
 
 
 def _trace(fig, name):
@@ -47,7 +47,7 @@ def test_epoch_labels_are_thinned_so_they_do_not_overlap_but_every_boundary_is_d
     assert len(fig.layout.shapes) == 29  # the end of training needs no line
     labels = [a.text for a in fig.layout.annotations if a.text.startswith("epoch")]
     assert 0 < len(labels) <= MAX_EPOCH_LABELS
-    assert labels[0] == "epoch 4" and labels[-1] == "epoch 28"
+    assert labels == [f"epoch {i}" for i in range(4, 25, 4)]  # "epoch 28", drawn left of its line, would run into 24
     few = charts.curves_figure(curves, epoch_steps=[100, 200, 300], total_steps=300)
     assert [a.text for a in few.layout.annotations if a.text.startswith("epoch")] == ["epoch 1", "epoch 2"]
 
@@ -101,18 +101,41 @@ def test_mark_labels_never_widen_the_axis_nor_overlap():
     assert end.xanchor == "right"
 
 
+def _label_rooms(fig, lo: float, hi: float) -> list[tuple[float, float]]:
+    """(from, to) on the x axis of each annotation's text, at MARK_CHAR_SHARE of the span a character."""
+    rooms = []
+    for a in fig.layout.annotations:
+        width = len(a.text) * MARK_CHAR_SHARE * (hi - lo)
+        rooms.append((a.x - width, a.x) if a.xanchor == "right" else (a.x, a.x + width))
+    return sorted(rooms)
+
+
 def test_labels_on_either_side_of_the_flip_do_not_run_into_each_other():
     """Seen in Chromium: a conditional GAN at step 1,150 of 1,884 drew "epoch 4" right of its mark and
-    "epoch 5" left of its own, 157 steps apart, and the two ran together ("epoch 4epoch 5")."""
+    "epoch 5" left of its own, 157 steps apart, and the two ran together ("epoch 4epoch 5"); the first
+    mend hid "epoch 5" instead (every label past 0.6 of the span was drawn left of its mark)."""
     curves = {"d_loss": exact(np.ones(1150))}
     fig = charts.curves_figure(curves, epoch_steps=list(range(157, 1150, 157)), total_steps=1884)
-    notes = sorted((a.x, a.xanchor) for a in fig.layout.annotations)
-    span = 1150 - 1
-    for (x0, side0), (x1, side1) in zip(notes, notes[1:]):
-        room = 2 if (side0, side1) == ("left", "right") else 1  # "left": the text grows to the right
-        assert x1 - x0 > room * MARK_LABEL_GAP * span, (notes, x0, x1)
+    rooms = _label_rooms(fig, 1, 1150)
+    assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms  # no label runs into the next
+    assert all(hi <= 1150 for _, hi in rooms)  # nor past the end, where Plotly would widen the axis
     assert len(fig.layout.shapes) == 7  # every epoch keeps its line
     assert all(re.fullmatch(r"epoch \d+", a.text) for a in fig.layout.annotations)  # no "(+1 more)"
+
+
+@pytest.mark.parametrize("steps", [400, 1150, 1350, 1884, 2600, 4700])
+def test_evenly_spaced_epoch_labels_all_stand_but_perhaps_the_last(steps):
+    """Only a label at the right end, drawn left of its line onto its neighbour, may give way: none in the
+    middle of the row (it hid "epoch 20" between "epoch 16" and "epoch 24")."""
+    curves = {"d_loss": exact(np.ones(steps))}
+    epoch_steps = list(range(157, steps, 157))
+    fig = charts.curves_figure(curves, epoch_steps=epoch_steps, total_steps=30 * 157)
+    every = max(1, -(-len(epoch_steps) // MAX_EPOCH_LABELS))
+    wanted = [f"epoch {i}" for i in range(every, len(epoch_steps) + 1, every)]
+    shown = [a.text for a in sorted(fig.layout.annotations, key=lambda a: a.x)]
+    assert shown in (wanted, wanted[:-1]), (shown, wanted)
+    rooms = _label_rooms(fig, 1, steps)
+    assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms
 
 
 @pytest.mark.parametrize("steps", [400, 1150, 1350, 1884, 2600, 4700])

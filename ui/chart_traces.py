@@ -194,8 +194,14 @@ def metric_traces(
     return traces
 
 
-MARK_LABEL_GAP = 0.12  # labels of marks closer than this share of the x span are merged into one
-MARK_FLIP_AT = 0.6  # past this share of the span a label is drawn left of its mark
+MARK_CHAR_SHARE = 0.015  # a label's character (10 px font, ~6 px) on a plot 400 px wide, the narrowest drawn
+
+
+def _label_room(x: float, text: str, lo: float, hi: float) -> tuple[float, float, bool]:
+    """(from, to, drawn left of its mark) of a label at ``x``: right of its mark unless it would run past ``hi``
+    (Plotly would widen the axis for it)."""
+    width = len(text) * MARK_CHAR_SHARE * (hi - lo)
+    return (x - width, x, True) if x + width > hi else (x, x + width, False)
 
 
 def marks(
@@ -210,14 +216,15 @@ def marks(
     """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled.
 
     Labels never widen the axis or overlap: Plotly stretches an autoranged axis to fit an
-    annotation's text, so a label on the right part of ``span`` (the data's x extent) is drawn
-    left of its mark; labels within ``MARK_LABEL_GAP`` of the span of each other become one
-    ("lr → 1e-4 (+2 more)") whose hover lists them all; with ``count_merged`` off (labels that only
+    annotation's text, so a label that would run past the right end of ``span`` (the data's x
+    extent) is drawn left of its mark; a label that would run into the one before joins it
+    ("lr → 1e-4 (+2 more)", whose hover lists them all); with ``count_merged`` off (labels that only
     orient, like "epoch 4") the label of the line the text is drawn at stands for the group, as it is.
+    A label's room is its length in characters (``MARK_CHAR_SHARE``), so evenly spaced short labels
+    all stand, and only one at the right end, flipped onto its neighbour, can join it.
     """
-    shapes, groups = [], []
+    shapes, labelled = [], []
     lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
-    gap = (hi - lo) * MARK_LABEL_GAP
     for i, (x, label) in enumerate(zip(xs, labels), 1):
         shapes.append(
             {
@@ -232,25 +239,29 @@ def marks(
             }
         )
         if label and i % every == 0:
-            if groups and x - groups[-1][0][0] <= gap:  # within the gap of the group's first label
-                groups[-1].append((x, label))
-            else:
-                groups.append([(x, label)])
-    # Where a label drawn right of its mark is followed by one drawn left of its own, the two grow
-    # towards each other and need twice the room: closer than that, the second joins the first.
-    placed: list[tuple[list, bool]] = []
-    for group in groups:
-        right = group[-1][0] > lo + (hi - lo) * MARK_FLIP_AT
-        if right and placed and not placed[-1][1] and group[0][0] - placed[-1][0][0][0] <= 2 * gap:
-            placed[-1][0].extend(group)
-        else:
-            placed.append((group, right))
+            labelled.append((x, label))
+
+    def placed(group: list) -> tuple[float, str, tuple[float, float, bool]]:
+        """Where ``group``'s one label goes: right of its first line, or left of its last where that runs past."""
+
+        def text(label: str) -> str:
+            return f"{group[0][1]} (+{len(group) - 1} more)" if len(group) > 1 and count_merged else label
+
+        x, label = group[0]
+        room = _label_room(x, text(label), lo, hi)
+        if room[2]:  # runs past the end from its first line: so it does from its last, drawn left of it
+            x, label = group[-1]
+            room = _label_room(x, text(label), lo, hi)
+        return x, text(label), room
+
+    groups: list[list] = []
+    for x, label in labelled:
+        groups.append([(x, label)])
+        while len(groups) > 1 and placed(groups[-1])[2][0] < placed(groups[-2])[2][1]:  # runs into the one before
+            groups[-2].extend(groups.pop())
     annotations = []
-    for group, right in placed:
-        x = group[-1][0] if right else group[0][0]
-        merged = len(group) > 1 and count_merged
-        anchor_label = group[-1][1] if right else group[0][1]  # the label of the line the text is drawn at
-        text = f"{group[0][1]} (+{len(group) - 1} more)" if merged else anchor_label
+    for group in groups:
+        x, text, (_, _, left) = placed(group)
         note = {
             "x": x,
             "xref": "x",
@@ -258,11 +269,11 @@ def marks(
             "yref": "paper",
             "text": html.escape(text, quote=False),
             "showarrow": False,
-            "xanchor": "right" if right else "left",
+            "xanchor": "right" if left else "left",
             "yanchor": "bottom",
             "font": {"size": 10, "color": color},
         }
-        if merged:
+        if len(group) > 1 and count_merged:
             note["hovertext"] = "<br>".join(html.escape(label, quote=False) for _, label in group)
         annotations.append(note)
     return shapes, annotations
