@@ -23,7 +23,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import GanBase, device_batches, mnist_images, one_hot
+from trainers.variants.gan_base import GanBase, bce, device_batches, mnist_images, one_hot
 from trainers.views import QualityScores
 
 
@@ -61,7 +61,7 @@ class ConditionalGAN(GanBase):
             [torch.concat([real_images, fake_images], axis=0), torch.concat([digits, digits], axis=0)], training=True
         )
         real, fake = scores[:batch_size], scores[batch_size:]
-        d_loss = _bce(torch.ones_like(real), real) + _bce(torch.zeros_like(fake), fake)
+        d_loss = bce(torch.ones_like(real), real) + bce(torch.zeros_like(fake), fake)
         d_loss.backward()
         grads = self.apply_gradients(self.d_optimizer, self.discriminator.trainable_weights)
         self.d_loss_tracker.update_state(d_loss)
@@ -74,7 +74,7 @@ class ConditionalGAN(GanBase):
         with self.frozen(self.discriminator.trainable_weights):
             images = self.generator([self.latents(batch_size), digits], training=True)
             scores = self.discriminator([images, digits], training=True)
-            g_loss = _bce(torch.ones_like(scores), scores)  # non-saturating
+            g_loss = bce(torch.ones_like(scores), scores)  # non-saturating
             g_loss.backward()
         grads = self.apply_gradients(self.g_optimizer, self.generator.trainable_weights)
         self.g_loss_tracker.update_state(g_loss)
@@ -87,11 +87,6 @@ class ConditionalGAN(GanBase):
 
     def get_config(self):
         return {**super().get_config(), "grid_digits": list(self.grid_digits)}
-
-
-def _bce(target, logits):
-    # In float32 whatever the layers computed in (the losses stay float32 under mixed bfloat16).
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
 def make_cgan(config: dict) -> ConditionalGAN:

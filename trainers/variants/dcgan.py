@@ -33,7 +33,7 @@ import torch
 from trainers.config import ParamSpec
 from trainers.registry import Contrast, Experiment
 from trainers.variants import _common, dcgan_nets, gan_spec_parts
-from trainers.variants.gan_base import CODE_FUNCTIONS, GanBase, device_batches, mnist_images
+from trainers.variants.gan_base import CODE_FUNCTIONS, GanBase, bce, device_batches, mnist_images
 
 
 @keras.saving.register_keras_serializable(package="keras_lab")
@@ -62,7 +62,7 @@ class DCGAN(GanBase):
             d_loss = torch.mean(torch.relu(1 - real)) + torch.mean(torch.relu(1 + fake))
         else:
             real_target = torch.full_like(real, 1.0 - self.label_smoothing)
-            d_loss = _bce(real_target, real) + _bce(torch.zeros_like(fake), fake)
+            d_loss = bce(real_target, real) + bce(torch.zeros_like(fake), fake)
         if self.info_code:  # the discriminator also learns to tell the fakes' codes apart
             d_loss = d_loss + self.code_loss(guesses[batch_size:], z)
         d_loss.backward()
@@ -74,17 +74,12 @@ class DCGAN(GanBase):
     def generator_loss(self, scores, z):
         # Non-saturating: push D(G(z)) towards "real" rather than away from "fake".
         scores, guesses = self.read(scores)
-        loss = -torch.mean(scores) if self.loss == "hinge" else _bce(torch.ones_like(scores), scores)
+        loss = -torch.mean(scores) if self.loss == "hinge" else bce(torch.ones_like(scores), scores)
         # InfoGAN: and draw images whose code can be read back (so each code draws one kind of digit).
         return loss + self.code_loss(guesses, z) if self.info_code else loss
 
     def get_config(self):
         return {**super().get_config(), "loss": self.loss, "label_smoothing": self.label_smoothing}
-
-
-def _bce(target, logits):
-    # In float32 whatever the layers computed in (the losses stay float32 under mixed bfloat16).
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
 def make_dcgan(config: dict) -> DCGAN:

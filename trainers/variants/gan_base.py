@@ -260,6 +260,12 @@ def one_hot(labels) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.as_tensor(labels).long(), 10).float()
 
 
+def bce(target, logits) -> torch.Tensor:
+    """Binary cross-entropy on logits, in float32 whatever the layers computed in (under mixed bfloat16 the
+    losses stay float32)."""
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
 def code_of(z) -> torch.Tensor:
     """InfoGAN's categorical code of each latent vector: the decile of its first number (under the standard
     normal, so the ten codes are equally likely), read from z itself so fixed vectors keep their code."""
