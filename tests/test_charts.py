@@ -105,7 +105,7 @@ def _label_rooms(fig, lo: float, hi: float) -> list[tuple[float, float]]:
     """(from, to) on the x axis of each annotation's text, at MARK_CHAR_SHARE of the span a character."""
     rooms = []
     for a in fig.layout.annotations:
-        width = len(a.text) * MARK_CHAR_SHARE * (hi - lo)
+        width = len(a.text) * MARK_CHAR_SHARE * ((hi - lo) or 1.0)
         rooms.append((a.x - width, a.x) if a.xanchor == "right" else (a.x, a.x + width))
     return sorted(rooms)
 
@@ -123,19 +123,34 @@ def test_labels_on_either_side_of_the_flip_do_not_run_into_each_other():
     assert all(re.fullmatch(r"epoch \d+", a.text) for a in fig.layout.annotations)  # no "(+1 more)"
 
 
-@pytest.mark.parametrize("steps", [400, 1150, 1350, 1884, 2600, 4700])
-def test_evenly_spaced_epoch_labels_all_stand_but_perhaps_the_last(steps):
+@pytest.mark.parametrize(
+    ("steps", "epoch"), [(400, 157), (1150, 157), (1350, 157), (1884, 157), (2600, 157), (4700, 157), (1505, 10)]
+)
+def test_evenly_spaced_epoch_labels_all_stand_but_perhaps_the_last(steps, epoch):
     """Only a label at the right end, drawn left of its line onto its neighbour, may give way: none in the
-    middle of the row (it hid "epoch 20" between "epoch 16" and "epoch 24")."""
+    middle of the row (it hid "epoch 20" between "epoch 16" and "epoch 24"), three-digit ones included."""
     curves = {"d_loss": exact(np.ones(steps))}
-    epoch_steps = list(range(157, steps, 157))
-    fig = charts.curves_figure(curves, epoch_steps=epoch_steps, total_steps=30 * 157)
-    every = max(1, -(-len(epoch_steps) // MAX_EPOCH_LABELS))
-    wanted = [f"epoch {i}" for i in range(every, len(epoch_steps) + 1, every)]
+    epoch_steps = list(range(epoch, steps, epoch))
+    fig = charts.curves_figure(curves, epoch_steps=epoch_steps, total_steps=200 * epoch)
     shown = [a.text for a in sorted(fig.layout.annotations, key=lambda a: a.x)]
-    assert shown in (wanted, wanted[:-1]), (shown, wanted)
+    every = int(shown[0].removeprefix("epoch "))  # every `every`-th epoch is labelled
+    wanted = [f"epoch {i}" for i in range(every, len(epoch_steps) + 1, every)]
+    assert shown in (wanted, wanted[:-1]) and len(wanted) <= MAX_EPOCH_LABELS, (shown, wanted)
     rooms = _label_rooms(fig, 1, steps)
     assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms
+
+
+def test_a_label_too_long_for_either_side_is_cut_short_and_labels_at_one_step_share_one():
+    """A steering mark names every knob it changed; in the middle of a short run it fits neither side of its
+    line. On a chart of one step, two changes at that step shared nothing (their room was zero wide)."""
+    long = "d_learning_rate → 0.0002, g_learning_rate → 0.0002, label_noise → 0.1"
+    fig = charts.curves_figure({"d_loss": exact(np.ones(100))}, events=[(50, long)])
+    [note] = fig.layout.annotations
+    assert note.text.endswith("…") and long.startswith(note.text[:-1]) and note.hovertext == long
+    [(lo, hi)] = _label_rooms(fig, 1, 100)
+    assert 1 <= lo and hi <= 100  # within the data: the axis is not widened
+    one = charts.curves_figure({"d_loss": exact([1.0])}, events=[(1, "lr → 1e-4"), (1, "one full step")])
+    assert [a.text for a in one.layout.annotations] == ["lr → 1e-4 (+1 more)"]
 
 
 @pytest.mark.parametrize("steps", [400, 1150, 1350, 1884, 2600, 4700])

@@ -47,12 +47,34 @@ def load_data(hp):
     return torch.utils.data.DataLoader(data, batch_size=8)
 """,
 )
+PYDATASET_MODULE = (
+    templates.source("blank")
+    .replace(
+        'DATA = "regression"  # one of the lab\'s data sets, when there is no load_data\n',
+        """
+class Batches(keras.utils.PyDataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return np.random.rand(5, 32).astype("float32"), np.random.rand(5, 1).astype("float32")
 
 
-@pytest.mark.parametrize(("source", "batch_size"), [(templates.source("blank"), 16), (LOADER_MODULE, 8)])
+def load_data(hp):
+    return {"x": Batches()}
+""",
+    )
+    .replace("import keras\n", "import keras\nimport numpy as np\n")
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "batch_size"), [(templates.source("blank"), 16), (LOADER_MODULE, 8), (PYDATASET_MODULE, None)]
+)
 def test_a_modules_runs_know_their_batch_size_for_samples_per_second(managers, source, batch_size):
     """The config has no batch size (it is in the module's ``hp``, or its data loader's): the run learns it
-    when the module is built, and the panel's samples per second and the store have it."""
+    when the module is built, and the panel's samples per second and the store have it. A PyDataset batches
+    itself (5 here, whatever ``hp`` says): unknown, not 16."""
     manager = managers()
     run_id = start(manager, source, hp={"epochs": 1, "batch_size": 16}, data_limit=64)
     assert manager.wait(run_id, 60) == "completed", manager.snapshot(run_id).error
@@ -199,6 +221,8 @@ def test_a_run_of_a_loaded_file_says_so_in_its_name_and_on_its_page(lab):
     assert picker.value is None and picker.placeholder == "a module loaded from a file"
     assert at.session_state["code:source"] == templates.source("blank")
     assert "template" not in at.query_params  # a link cannot carry the file; it carries the run
+    at.slider(key="code:hp:epochs").set_value(2).run()
+    assert not [k for k in at.query_params if k.startswith("hp_")]  # nor its values (they would open the GAN's)
 
 
 def test_switching_templates_starts_from_the_new_templates_own_values(lab):

@@ -30,7 +30,7 @@ class Experiment:
 
     model: Any  # a compiled keras.Model
     fit_kwargs: dict  # x, y, epochs, batch_size, sample_weight, class_weight, validation_data, ...
-    batch_size: int  # samples per step, for throughput in samples/s
+    batch_size: int | None  # samples per step, for throughput in samples/s (None: unknown)
     sample_images: Callable[[], np.ndarray] | None = None  # fixed-noise digits, uint8 (n, 28, 28)
     grid_columns: int | None = None  # columns of the sample grid (default: as square as possible)
     epoch_report: Callable[[], dict[str, float]] | None = None  # extra figures at each epoch end

@@ -197,11 +197,27 @@ def metric_traces(
 MARK_CHAR_SHARE = 0.015  # a label's character (10 px font, ~6 px) on a plot 400 px wide, the narrowest drawn
 
 
-def _label_room(x: float, text: str, lo: float, hi: float) -> tuple[float, float, bool]:
-    """(from, to, drawn left of its mark) of a label at ``x``: right of its mark unless it would run past ``hi``
-    (Plotly would widen the axis for it)."""
-    width = len(text) * MARK_CHAR_SHARE * (hi - lo)
-    return (x - width, x, True) if x + width > hi else (x, x + width, False)
+def _label_place(group: list[tuple[float, str]], lo: float, hi: float, count_merged: bool) -> tuple:
+    """(x, text, from, to, drawn left of x) of the one label of ``group`` (its lines' (x, label), in order): right
+    of its first line where it ends before ``hi``, else left of its last where it starts after ``lo``, else on
+    the roomier of the two, cut short with "…" (Plotly widens an autoranged axis to fit an annotation's text).
+    Its text: the first label "(+N more)" where ``count_merged``, else the label of the line it is drawn at."""
+    per_char = MARK_CHAR_SHARE * ((hi - lo) or 1.0)
+
+    def text(label: str) -> str:
+        return f"{group[0][1]} (+{len(group) - 1} more)" if len(group) > 1 and count_merged else label
+
+    (first, first_label), (last, last_label) = group[0], group[-1]
+    right, left = text(first_label), text(last_label)
+    if first + len(right) * per_char <= hi:
+        return first, right, first, first + len(right) * per_char, False
+    if last - len(left) * per_char >= lo or hi <= lo:
+        return last, left, last - len(left) * per_char, last, True
+    if last - lo > hi - first:
+        cut = left[: max(1, int((last - lo) / per_char) - 1)] + "…"
+        return last, cut, last - len(cut) * per_char, last, True
+    cut = right[: max(1, int((hi - first) / per_char) - 1)] + "…"
+    return first, cut, first, first + len(cut) * per_char, False
 
 
 def marks(
@@ -217,14 +233,17 @@ def marks(
 
     Labels never widen the axis or overlap: Plotly stretches an autoranged axis to fit an
     annotation's text, so a label that would run past the right end of ``span`` (the data's x
-    extent) is drawn left of its mark; a label that would run into the one before joins it
-    ("lr → 1e-4 (+2 more)", whose hover lists them all); with ``count_merged`` off (labels that only
-    orient, like "epoch 4") the label of the line the text is drawn at stands for the group, as it is.
-    A label's room is its length in characters (``MARK_CHAR_SHARE``), so evenly spaced short labels
-    all stand, and only one at the right end, flipped onto its neighbour, can join it.
+    extent) is drawn left of its mark, and one too long for either side is cut short with "…" (its
+    hover has it whole); a label that would run into the one before joins it ("lr → 1e-4 (+2 more)",
+    whose hover lists them all); with ``count_merged`` off (labels that only orient, like "epoch 4")
+    the label of the line the text is drawn at stands for the group, as it is. A label's room is its
+    length in characters (``MARK_CHAR_SHARE`` of the span each), so labels spaced at least that far
+    apart all stand (``epoch_marks`` thins its labels so), but for one at the right end, drawn left of
+    its line onto its neighbour.
     """
     shapes, labelled = [], []
     lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
+    lo, hi = min([lo, *xs]), max([hi, *xs])  # the axis reaches a mark outside the data too
     for i, (x, label) in enumerate(zip(xs, labels), 1):
         shapes.append(
             {
@@ -241,27 +260,16 @@ def marks(
         if label and i % every == 0:
             labelled.append((x, label))
 
-    def placed(group: list) -> tuple[float, str, tuple[float, float, bool]]:
-        """Where ``group``'s one label goes: right of its first line, or left of its last where that runs past."""
-
-        def text(label: str) -> str:
-            return f"{group[0][1]} (+{len(group) - 1} more)" if len(group) > 1 and count_merged else label
-
-        x, label = group[0]
-        room = _label_room(x, text(label), lo, hi)
-        if room[2]:  # runs past the end from its first line: so it does from its last, drawn left of it
-            x, label = group[-1]
-            room = _label_room(x, text(label), lo, hi)
-        return x, text(label), room
-
     groups: list[list] = []
     for x, label in labelled:
         groups.append([(x, label)])
-        while len(groups) > 1 and placed(groups[-1])[2][0] < placed(groups[-2])[2][1]:  # runs into the one before
+        while len(groups) > 1 and (  # it would run into the label before: the two share one
+            _label_place(groups[-1], lo, hi, count_merged)[2] < _label_place(groups[-2], lo, hi, count_merged)[3]
+        ):
             groups[-2].extend(groups.pop())
     annotations = []
     for group in groups:
-        x, text, (_, _, left) = placed(group)
+        x, text, _, _, left = _label_place(group, lo, hi, count_merged)
         note = {
             "x": x,
             "xref": "x",
@@ -273,7 +281,7 @@ def marks(
             "yanchor": "bottom",
             "font": {"size": 10, "color": color},
         }
-        if len(group) > 1 and count_merged:
+        if (len(group) > 1 and count_merged) or text.endswith("…"):
             note["hovertext"] = "<br>".join(html.escape(label, quote=False) for _, label in group)
         annotations.append(note)
     return shapes, annotations
@@ -284,7 +292,8 @@ def epoch_marks(
 ) -> tuple[list[dict], list[dict]]:
     """Dotted lines at epoch ends (not at the end of training), labelled sparsely so labels never overlap;
     with more than ``MAX_EPOCH_LINES`` epochs (95 lines 6 px apart read as a grey block) only the labelled ones."""
-    every = max(1, math.ceil(len(epoch_steps) / MAX_EPOCH_LABELS))
+    n = len(epoch_steps)  # one label every `every` epochs: at most MAX_EPOCH_LABELS, each with room for its text
+    every = max(1, math.ceil(n / MAX_EPOCH_LABELS), math.ceil(n * len(f"epoch {n}") * MARK_CHAR_SHARE))
     kept = [
         (i, s)
         for i, s in enumerate(epoch_steps, 1)

@@ -84,6 +84,8 @@ def _load(template: str, source: str, fresh: bool = False) -> None:
 
 def _on_template() -> None:
     name = st.session_state[S + "pick"]
+    if name is None:  # the picker cleared (it can be, while it shows a loaded file): the editor keeps its module
+        return
     _load(name, templates.source(name), fresh=True)
     st.session_state.pop(S + "file", None)
     st.query_params["template"] = name
@@ -134,9 +136,11 @@ def _hp_widgets(checked: Checked) -> dict:
 
 def _sync_url(template: str, data: str, hp: dict, checked: Checked) -> None:
     defaults = {p.name: p.default for p in checked.hyperparameters}
-    wanted = {"template": template} if template in templates.NAMES else {}  # a loaded file cannot travel in a link
-    wanted.update({"data": data} if data != (checked.data or "regression") else {})
-    wanted.update({f"hp_{k}": format_value(v) for k, v in hp.items() if v != defaults.get(k)})
+    if template not in templates.NAMES:  # a loaded file cannot travel in a link (its run can): nor can its values,
+        wanted = {}  # which would open the default template with them
+    else:
+        wanted = {"template": template, **({"data": data} if data != (checked.data or "regression") else {})}
+        wanted.update({f"hp_{k}": format_value(v) for k, v in hp.items() if v != defaults.get(k)})
     for k in [k for k in st.query_params.keys() if k not in ("run",) and k not in wanted]:
         del st.query_params[k]
     for k, v in wanted.items():

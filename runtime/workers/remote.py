@@ -130,6 +130,8 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
         if name == "set_status" and (len(args) != 1 or args[0] not in ("paused", "running")):
             raise ValueError(f"a worker may say paused or running, not {str(args)[:40]}")  # the server ends runs
         if name == "built":
+            if len(args) != 3:
+                raise ValueError(f"a worker's 'built' is a data source, steering and a batch size, not {args!r:.60}")
             data_source, description, batch_size = args
             if batch_size is not None and not (type(batch_size) is int and 0 < batch_size <= 1_000_000):
                 batch_size = None  # the worker runs a visitor's code: a batch size that is no count is dropped

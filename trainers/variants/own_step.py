@@ -194,19 +194,27 @@ def build(config: dict) -> Experiment:
         fit_kwargs, source = _fit_arguments(module.load_data(hp)), "your load_data()"
     else:
         fit_kwargs, source = lab_data(config)
-    x = fit_kwargs.get("x")
-    if isinstance(x, torch.utils.data.DataLoader):
-        batch_size = x.batch_size  # the loader batches (None where it takes a batch sampler)
-    else:
-        batch_size = fit_kwargs.setdefault("batch_size", hp.get("batch_size", 32))
+    if not isinstance(fit_kwargs.get("x"), torch.utils.data.DataLoader):
+        fit_kwargs.setdefault("batch_size", hp.get("batch_size", 32))  # Keras uses it for arrays only
     fit_kwargs.setdefault("epochs", hp.get("epochs", 1))
     return Experiment(
         model=model,
         fit_kwargs=fit_kwargs,
-        batch_size=batch_size,  # the panel's samples per second
+        batch_size=_batch_size(fit_kwargs),  # the panel's samples per second
         sample_images=images_for(model, vars(module)),
         data_source=source,
     )
+
+
+def _batch_size(fit_kwargs: dict) -> int | None:
+    """Samples a step of ``fit(**fit_kwargs)`` takes: fit's batch size for arrays, a torch loader's own, else
+    unknown (a PyDataset or a generator batches itself, and Keras ignores fit's batch size for it)."""
+    x = fit_kwargs.get("x")
+    if isinstance(x, torch.utils.data.DataLoader):
+        return x.batch_size or getattr(x.batch_sampler, "batch_size", None)
+    if all(isinstance(leaf, (np.ndarray, torch.Tensor)) for leaf in keras.tree.flatten(x)):
+        return fit_kwargs.get("batch_size")
+    return None
 
 
 def explain(config: dict, exc: BaseException) -> tuple[str, str]:
@@ -217,13 +225,14 @@ def explain(config: dict, exc: BaseException) -> tuple[str, str]:
 
 
 def describe(config: dict) -> dict:
-    """What tells runs of your own step apart: the template (and whether it was edited), the
+    """What tells runs of your own step apart: the template (and whether it was edited) or an uploaded file, the
     hyperparameters changed from the module's defaults, and the data when not the module's own."""
     template, source = config.get("template", templates.DEFAULT), config.get("source", "")
-    if template not in templates.NAMES:
+    if template == templates.UPLOAD:
         out = {"template": "uploaded file"}
     else:
-        out = {"template": f"{template} (edited)" if source != templates.source(template) else template}
+        edited = template not in templates.NAMES or source != templates.source(template)
+        out = {"template": f"{template} (edited)" if edited else template}
     try:
         checked = check_source(source)
     except StepCodeError:
