@@ -110,7 +110,8 @@ def code_for(config: dict) -> tuple:
 SPEC = VariantSpec(
     key="gan",
     title="GAN on MNIST",
-    summary="Two networks, two optimizers, one train_step: watch digits emerge from noise.",
+    summary="Two networks, two optimizers, one train_step: watch noise turn into strokes and digit-like shapes "
+    "(for legible digits within minutes, see the conditional GAN).",
     guide_section="Wrapping up: an end-to-end GAN example",
     params=PARAMS,
     metrics=gan_spec_parts.METRICS,
