@@ -77,7 +77,7 @@ class LiveRun:
         self.grid_png: bytes | None = None
         self.grid_step: int | None = None
         self.grid_steps: list[int] = []
-        self.rate_window: deque[tuple[float, int]] = deque(maxlen=50)
+        self.rate_window: deque[tuple[float, int]] = deque(maxlen=50)  # (time.time() of the step, step)
         self.version = 0
         self.diverged_at: tuple[int, str] | None = None
         self.step_time_total = 0.0  # seconds inside train steps, after warm-up
@@ -100,12 +100,12 @@ class LiveRun:
         self.dropped_metrics = 0  # values of names past MAX_METRICS, not recorded
 
     # ---- written by the training thread ------------------------------------
-    def begin(self, epochs: int, steps_per_epoch: int | None) -> None:
+    def begin(self, epochs: int, steps_per_epoch: int | None, at: float | None = None) -> None:
         with self.lock:
             self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
             self.total_steps = self.step + epochs * steps_per_epoch if steps_per_epoch else None
             self.rate_window.clear()
-            self.rate_window.append((time.monotonic(), self.step))
+            self.rate_window.append((at or time.time(), self.step))
             self.version += 1
         if self.writer:
             self.writer.set_progress(total_steps=self.total_steps, epochs=epochs)
@@ -174,7 +174,9 @@ class LiveRun:
                 self.step_time_total += step_seconds * timed_steps
                 self.step_time_count += timed_steps
             self._append(step, values, t)
-            self.rate_window.append((time.monotonic(), step))
+            # When the step was taken, not when it arrived: a worker's steps come in bursts (hundreds of fast
+            # steps within a few ms would read as a pace of 200,000 steps a second).
+            self.rate_window.append((now, step))
             self.version += 1
         if self.writer:
             self.writer.set_progress(steps_done=step, **({"total_steps": step} if grew else {}))
@@ -233,14 +235,15 @@ class LiveRun:
         if self.writer:
             self.writer.grid(step, epoch, png)
 
-    def set_status(self, status: str, **fields: Any) -> None:
+    def set_status(self, status: str, at: float | None = None, **fields: Any) -> None:
+        """The run's status (and record fields that change with it); ``at``: when (a worker's replayed call)."""
         with self.lock:
             self.status = status
             for key, value in fields.items():
                 setattr(self, key, value)
             if status == "running":
                 self.rate_window.clear()  # time spent paused is not training time
-                self.rate_window.append((time.monotonic(), self.step))
+                self.rate_window.append((at or time.time(), self.step))
             self.version += 1
 
     def touch(self, **fields: Any) -> None:

@@ -37,7 +37,13 @@ REPLAYED = (
     "stopping",
     "built",
 )
-_STAMPED = ("record_step", "record_epoch", "record_metrics", "record_event")  # replayed with the worker's clock
+_STAMPED = (
+    "begin",
+    "record_step",
+    "record_epoch",
+    "record_metrics",
+    "record_event",
+)  # replayed with the worker's clock
 
 
 class RecordingRun(LiveRun):
@@ -61,7 +67,7 @@ class RecordingRun(LiveRun):
     def set_status(self, status, **fields):
         super().set_status(status, **fields)
         if status in ("paused", "running"):  # the server decides every other status itself
-            self._keep("set_status", status)
+            self._keep("set_status", status, at=time.time())
 
     def built(self, data_source: str, steering: Steering | None, batch_size: int | None = None) -> None:
         super().built(data_source, steering, batch_size)
@@ -127,7 +133,7 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
     for name, args, kwargs in calls:
         if name not in REPLAYED:
             raise ValueError(f"a worker asked to replay {name!r}, which is not a recording method")
-        if name == "set_status" and (len(args) != 1 or args[0] not in ("paused", "running")):
+        if name == "set_status" and (len(args) != 1 or args[0] not in ("paused", "running") or set(kwargs) - {"at"}):
             raise ValueError(f"a worker may say paused or running, not {str(args)[:40]}")  # the server ends runs
         if name == "built":
             if len(args) != 3:
