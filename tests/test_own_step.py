@@ -225,6 +225,24 @@ def test_a_run_of_a_loaded_file_says_so_in_its_name_and_on_its_page(lab):
     assert not [k for k in at.query_params if k.startswith("hp_")]  # nor its values (they would open the GAN's)
 
 
+def test_a_run_link_opens_with_the_runs_settings_and_a_new_pick_leaves_the_run(lab):
+    """Reopening a run showed its code with the module's defaults (learning rate 1e-2, 3 epochs) where it
+    trained with 5e-2 and 2: Start would not have repeated it. Picking another template kept the old run's panel
+    above the new module (and above its errors)."""
+    hp = {"learning_rate": 0.05, "epochs": 2, "batch_size": 4}
+    run_id = lab().start(
+        "own_step", {"template": "blank", "source": templates.source("blank"), "hp": hp, "data_limit": 64}
+    )
+    assert lab().wait(run_id, 60) == "completed"
+    at = page("pages/own_step.py", run=run_id)
+    assert not at.exception, at.exception
+    shown_hp = {name: at.session_state[f"code:hp:{name}"] for name in hp}
+    assert shown_hp == hp and at.number_input(key="code:limit").value == 64
+    at.selectbox(key="code:pick").set_value("manual").run()
+    assert not at.exception, at.exception
+    assert "run" not in at.query_params and at.query_params["template"] == "manual"
+
+
 def test_switching_templates_starts_from_the_new_templates_own_values(lab):
     """The last template's hp_* left in the address would set the next one's (a 16-step GAN run)."""
     at = page("pages/own_step.py", template="blank", hp_epochs="7", hp_batch_size="16")

@@ -53,32 +53,40 @@ shared demo) a runaway allocation fails your run with a message instead of the m
 S = "code:"  # session-state prefix of this page
 
 
-def _initial_source(key: str) -> tuple[str, str]:
-    """(template, source) to open with: a linked run's own code, else the URL's template, else the GAN's."""
+def _open_first(key: str) -> None:
+    """Open the editor as the page is first drawn: on a linked run's code and settings (what it trained with,
+    so that Start repeats it), else on the URL's template, else on the GAN's."""
     run_id = st.query_params.get("run")
-    if run_id:
-        snap = get_manager().snapshot(run_id)
-        if snap is not None and snap.variant == key and isinstance(snap.config.get("source"), str):
-            return snap.config.get("template", "blank"), snap.config["source"]
+    snap = get_manager().snapshot(run_id) if run_id else None
+    if snap is not None and snap.variant == key and isinstance(snap.config.get("source"), str):
+        config = snap.config
+        _load(config.get("template", "blank"), config["source"])
+        for name, value in (config.get("hp") or {}).items():
+            st.session_state[f"{S}hp:{name}"] = value  # kept by the widgets while the module still accepts it
+        try:
+            st.session_state[S + "data-for"] = check_source(config["source"]).data
+            st.session_state[S + "data"], st.session_state[S + "limit"] = config["data"], config["data_limit"]
+        except (StepCodeError, KeyError):
+            pass  # the widgets start from the module's own
+        return
     template = st.query_params.get("template", templates.DEFAULT)
-    return (
-        (template, templates.source(template))
-        if template in templates.NAMES
-        else (templates.DEFAULT, templates.source(templates.DEFAULT))
-    )
+    template = template if template in templates.NAMES else templates.DEFAULT
+    _load(template, templates.source(template))
 
 
 def _load(template: str, source: str, fresh: bool = False) -> None:
     """Open the editor on ``source``. ``fresh`` (another template, an upload): with its own hyperparameters'
     defaults, not the last module's values (a template's ``epochs`` left in the URL would otherwise set the
-    next one's, silently); a link's values count only for the module it opened with."""
+    next one's, silently), and no longer beside a linked run of other code (its panel would stand over the new
+    module's problems; the run goes on, on the Runs page); a link's values count only for the module it
+    opened with."""
     st.session_state[S + "template"] = template
     st.session_state[S + "source"] = source
     st.session_state[S + "version"] = st.session_state.get(S + "version", 0) + 1  # a new editor, with this text
     if fresh:
         for key in [k for k in st.session_state if str(k).startswith(S + "hp:")]:
             del st.session_state[key]
-        for key in [k for k in st.query_params.keys() if k.startswith("hp_")]:
+        for key in [k for k in st.query_params.keys() if k.startswith("hp_") or k == "run"]:
             del st.query_params[key]
 
 
@@ -194,7 +202,7 @@ def render(key: str) -> None:
         return
     manager.warm_workers()  # your code trains in a worker process: have one ready before Start
     if S + "source" not in st.session_state:
-        _load(*_initial_source(key))
+        _open_first(key)
     with st.expander("The contract: what your module defines", icon=":material/description:"):
         st.markdown(CONTRACT)
 
