@@ -9,7 +9,7 @@ import pytest
 from runtime.record.curves import Curve, CurvePoints, EpochPoints
 from ui import charts
 from ui.chart_math import ChartOptions, ema
-from ui.chart_traces import MARK_CHAR_SHARE, MAX_EPOCH_LABELS, MAX_EPOCH_LINES
+from ui.chart_traces import MARK_CHAR_SHARE, MARK_ROW_PX, MAX_EPOCH_LABELS, MAX_EPOCH_LINES
 
 
 def _trace(fig, name):
@@ -138,6 +138,21 @@ def test_evenly_spaced_epoch_labels_all_stand_but_perhaps_the_last(steps, epoch)
     assert shown in (wanted, wanted[:-1]) and len(wanted) <= MAX_EPOCH_LABELS, (shown, wanted)
     rooms = _label_rooms(fig, 1, steps)
     assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms
+
+
+def test_steering_labels_stand_a_row_above_the_epoch_labels():
+    """Seen in Chromium: "g_learning_rate → 0.001" drawn over "epoch 8" and "epoch 10" (one row, two sets of
+    labels each placed apart only from its own)."""
+    curves = {"d_loss": exact(np.ones(1884))}
+    fig = charts.curves_figure(
+        curves, epoch_steps=list(range(157, 1884, 157)), total_steps=1884, events=[(1650, "g_learning_rate → 0.001")]
+    )
+    rows = {a.text: a.yshift for a in fig.layout.annotations}
+    assert rows.pop("g_learning_rate → 0.001") == MARK_ROW_PX and rows and set(rows.values()) == {0}
+    alone = charts.curves_figure(curves, events=[(1650, "g_learning_rate → 0.001")])
+    assert [a.yshift for a in alone.layout.annotations] == [0]  # no epoch labels: the first row
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert (fig.layout.legend.y - 1) * plot_px >= 2 * MARK_ROW_PX  # the legend stands above both rows
 
 
 def test_a_label_too_long_for_either_side_is_cut_short_and_labels_at_one_step_share_one():

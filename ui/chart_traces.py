@@ -194,6 +194,7 @@ def metric_traces(
     return traces
 
 
+MARK_ROW_PX = 14  # a row of mark labels (10 px text) above the plot; a legend sits 30 px above it
 MARK_CHAR_SHARE = 0.015  # a label's character (10 px font, ~6 px) on a plot 400 px wide, the narrowest drawn
 
 
@@ -228,6 +229,7 @@ def marks(
     dash: str = "dot",
     span: tuple[float, float] | None = None,
     count_merged: bool = True,
+    row: int = 0,
 ) -> tuple:
     """Vertical lines at ``xs`` across every panel, each ``every``-th one labelled.
 
@@ -239,7 +241,8 @@ def marks(
     the label of the line the text is drawn at stands for the group, as it is. A label's room is its
     length in characters (``MARK_CHAR_SHARE`` of the span each), so labels spaced at least that far
     apart all stand (``epoch_marks`` thins its labels so), but for one at the right end, drawn left of
-    its line onto its neighbour.
+    its line onto its neighbour. ``row`` 1 draws the labels one line above row 0's (steering marks above
+    epoch labels: the two sets are placed apart, and would run into each other on one line).
     """
     shapes, labelled = [], []
     lo, hi = span if span else (min(xs, default=0.0), max(xs, default=0.0))
@@ -279,6 +282,7 @@ def marks(
             "showarrow": False,
             "xanchor": "right" if left else "left",
             "yanchor": "bottom",
+            "yshift": MARK_ROW_PX * row,
             "font": {"size": 10, "color": color},
         }
         if (len(group) > 1 and count_merged) or text.endswith("…"):

@@ -32,6 +32,7 @@ from ui.chart_math import (
     x_values,
 )
 from ui.chart_traces import (
+    MARK_ROW_PX,
     PALETTE,
     apply_y_options,
     band_traces,
@@ -104,8 +105,13 @@ def curves_figure(
         event_x = xs_of([s for s, _ in events])
         if len(event_x) == len(events):
             labels = [label for _, label in events]
-            more_shapes, more_notes = marks(event_x, labels, 1, color="#E66A00", dash="dash", span=span)
+            row = 1 if annotations else 0  # above the epoch labels where there are any
+            more_shapes, more_notes = marks(event_x, labels, 1, color="#E66A00", dash="dash", span=span, row=row)
             shapes, annotations = shapes + more_shapes, annotations + more_notes
+            if row:  # the legend moves up a row to make room for it
+                layout["margin"]["t"] += MARK_ROW_PX
+                plot_px = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+                layout["legend"]["y"] = 1.0 + (2 * MARK_ROW_PX + 2) / plot_px
     layout.update({"uirevision": f"keep-{options.x}", "shapes": shapes, "annotations": annotations})
     return FrozenFigure({"data": data, "layout": layout})
 
