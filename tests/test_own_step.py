@@ -208,17 +208,22 @@ def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperpara
 
 
 def test_a_run_of_a_loaded_file_says_so_in_its_name_and_on_its_page(lab):
-    """A module loaded from a file is not its template's edit: its runs say "uploaded file", and its page's
-    picker names no template (the editor holds the run's module, not the template the picker showed)."""
+    """A module loaded from a file is not its template's edit: its runs are named after the file, and its
+    page's picker names the file, not a template (the editor holds the run's module)."""
+    from runtime.record.naming import default_name
+
     spec = VARIANTS["own_step"]
-    config = spec.validate({"template": templates.UPLOAD, "source": templates.source("blank"), "hp": {"epochs": 1}})
-    assert spec.describe(config)["template"] == "uploaded file"
+    upload = {"template": templates.UPLOAD, "file": "my_mae_step.py", "source": templates.source("blank")}
+    config = spec.validate({**upload, "hp": {"epochs": 1}})
+    assert default_name(spec, "own_step", config) == "Your own step: file=my_mae_step.py, epochs=1"
+    with pytest.raises(ValueError, match="file="):
+        spec.validate({**upload, "file": "x\n" * 150})
     run_id = lab().start("own_step", config)
     assert lab().wait(run_id, 60) == "completed"
     at = page("pages/own_step.py", run=run_id)
     assert not at.exception, at.exception
     picker = at.selectbox(key="code:pick")
-    assert picker.value is None and picker.placeholder == "a module loaded from a file"
+    assert picker.value is None and picker.placeholder == "my_mae_step.py (loaded from a file)"
     assert at.session_state["code:source"] == templates.source("blank")
     assert "template" not in at.query_params  # a link cannot carry the file; it carries the run
     at.slider(key="code:hp:epochs").set_value(2).run()

@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-KINDS = ("int", "float", "bool", "choice", "digits", "code", "mapping")
+KINDS = ("int", "float", "bool", "choice", "digits", "code", "text", "mapping")
 MAX_CODE = 200_000  # characters of a "code" setting (a module's source)
+MAX_TEXT = 200  # characters of a "text" setting (a file's name)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class ParamSpec:
             return "one or more different digits 0-9, e.g. 0,3,8"
         if self.kind == "code":
             return f"Python source text of at most {MAX_CODE:,} characters"
+        if self.kind == "text":
+            return f"a line of text of at most {MAX_TEXT} characters"
         if self.kind == "mapping":
             return "a mapping of names to numbers or booleans"
         return f"a{'n integer' if self.kind == 'int' else ' number'} from {self.min:g} to {self.max:g}"
@@ -71,6 +74,10 @@ def check(spec: ParamSpec, value: Any) -> Any:
     if spec.kind == "code":
         if not isinstance(value, str) or len(value) > MAX_CODE:
             raise ValueError(f"{spec.name} is invalid: expected {spec.range_text()}")
+        return value
+    if spec.kind == "text":
+        if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+            raise ValueError(f"{spec.name}={str(value)[:40]!r} is invalid: expected {spec.range_text()}")
         return value
     if spec.kind == "mapping":
         ok = isinstance(value, dict) and all(

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_ace import st_ace
 
 from trainers import get_variant, templates
-from trainers.config import ParamSpec, check, format_value, parse_value
+from trainers.config import MAX_TEXT, ParamSpec, check, format_value, parse_value
 from trainers.own_step_contract import DATA_SETS, Checked, StepCodeError, check_source
 from ui.fmt import plain
 from ui.lab import get_manager
@@ -61,6 +61,8 @@ def _open_first(key: str) -> None:
     if snap is not None and snap.variant == key and isinstance(snap.config.get("source"), str):
         config = snap.config
         _load(config.get("template", "blank"), config["source"])
+        if config.get("file"):
+            st.session_state[S + "file"] = config["file"]  # the picker names it, and Start again keeps it
         for name, value in (config.get("hp") or {}).items():
             st.session_state[f"{S}hp:{name}"] = value  # kept by the widgets while the module still accepts it
         try:
@@ -121,7 +123,7 @@ def _on_upload() -> None:
         st.session_state[S + "problem"] = f"{upload.name} is not UTF-8 text: upload a .py file."
         return
     _load(templates.UPLOAD, text, fresh=True)
-    st.session_state[S + "file"] = upload.name
+    st.session_state[S + "file"] = "".join(c for c in upload.name if c.isprintable())[:MAX_TEXT]
     st.session_state[S + "pick"] = None  # the picker no longer names a template the editor does not hold
 
 
@@ -278,6 +280,7 @@ def render(key: str) -> None:
             _sync_url(st.session_state.get(S + "template", templates.DEFAULT), data, hp, checked)
         config = {
             "template": st.session_state.get(S + "template", templates.DEFAULT),
+            "file": st.session_state.get(S + "file", ""),
             "data": data,
             "data_limit": limit,
             "source": source,

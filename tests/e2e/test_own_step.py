@@ -101,6 +101,7 @@ def test_the_guides_gan_script_uploaded_as_printed_trains_live_and_stops(local_s
     run_id = train_and_stop(page, lambda p, _: shot(p, "own-step-guide-script"))
     page.goto(f"{local_server}/runs?run={run_id}")
     page.get_by_text("Stopped").first.wait_for(timeout=30_000)
+    page.get_by_text(f"file={GUIDE_SCRIPT.name}").first.wait_for(state="attached", timeout=30_000)  # its name
     wait_until(lambda: chart_points(page) >= 2, 60, "the stored curves")
     layouts = " ".join(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.innerText)"))
     assert "d_loss" in layouts and "g_loss" in layouts  # its two curves, read back from the store

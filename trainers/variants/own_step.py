@@ -39,6 +39,7 @@ PARAMS = (
         choices=(*templates.NAMES, templates.UPLOAD),
         help="The module the editor started from: a template, or a file loaded into it (upload).",
     ),
+    ParamSpec("file", "text", "", help="The name of the file loaded into the editor (template upload)."),
     ParamSpec(
         "data",
         "choice",
@@ -229,7 +230,7 @@ def describe(config: dict) -> dict:
     hyperparameters changed from the module's defaults, and the data when not the module's own."""
     template, source = config.get("template", templates.DEFAULT), config.get("source", "")
     if template == templates.UPLOAD:
-        out = {"template": "uploaded file"}
+        out = {"file": config.get("file") or "uploaded"}
     else:
         edited = template not in templates.NAMES or source != templates.source(template)
         out = {"template": f"{template} (edited)" if edited else template}
