@@ -248,6 +248,19 @@ def test_a_run_link_opens_with_the_runs_settings_and_a_new_pick_leaves_the_run(l
     assert "run" not in at.query_params and at.query_params["template"] == "manual"
 
 
+def test_the_runs_table_shows_a_modules_metrics_and_its_changed_hyperparameters(lab):
+    """Runs of your own step had no metric column (the variant declares none: the module reports what it
+    likes) and their hyperparameters, nested in ``hp``, read None in their columns."""
+    ids = [
+        lab().start("own_step", {"template": "blank", "source": templates.source("blank"), "hp": hp, "data_limit": 64})
+        for hp in ({"epochs": 1, "learning_rate": 0.05}, {"epochs": 1, "learning_rate": 0.02})
+    ]
+    assert [lab().wait(i, 60) for i in ids] == ["completed"] * 2
+    table = page("pages/runs.py").dataframe[0].value.set_index("run")
+    assert list(table.loc[ids, "learning_rate"]) == [0.05, 0.02]
+    assert table.loc[ids[0], "loss"] == pytest.approx(lab().store.metrics.last_values(ids[0])["loss"])
+
+
 def test_switching_templates_starts_from_the_new_templates_own_values(lab):
     """The last template's hp_* left in the address would set the next one's (a 16-step GAN run)."""
     at = page("pages/own_step.py", template="blank", hp_epochs="7", hp_batch_size="16")

@@ -21,7 +21,7 @@ from ui.fmt import code, plain
 from ui.lab import get_manager
 from ui.navigation import require_app
 from ui.panel import run_panel
-from ui.runs_table import metric_columns, run_rows, runs_table_ui
+from ui.runs_table import run_rows, runs_table_ui
 from ui.server import csv_url
 from ui.visitor import visitor
 
@@ -353,7 +353,7 @@ def _runs_table(shown: list[str]) -> list[str]:
     manager = get_manager()
     runs = [r for r in manager.list(limit=500) if not shown or r["variant"] in shown]
     owner = visitor_hash(visitor()) if manager.private_runs else None
-    chosen = runs_table_ui(run_rows(runs, manager.store.metrics.last_values, owner), metric_columns(runs))
+    chosen = runs_table_ui(*run_rows(runs, manager.store.metrics.last_values, owner))
     drawn = st.session_state.get(DRAWN_KEY)
     if drawn is not None and chosen != drawn:  # a fragment rerun: the rows ticked changed
         st.rerun()

@@ -25,22 +25,34 @@ def settings_text(variant: str, config: dict) -> str:
     return ", ".join(fmt_setting(k, v) for k, v in shown.items())
 
 
-def metric_columns(runs: list[dict]) -> list[str]:
-    """The headline metrics of the runs' variants, in their declared order: one column each."""
+MAX_UNDECLARED = 4  # metric columns for a run whose variant declares none (your own step): its first few
+
+
+def metric_columns(runs: list[dict], lasts: dict[str, dict]) -> list[str]:
+    """The headline metrics of the runs' variants, in their declared order: one column each. A variant that
+    declares none (your own step: whatever the module reports) shows the first few its runs recorded."""
     names: list[str] = []
     for r in runs:
         spec = VARIANTS.get(r["variant"])
-        names += [n for n in (spec.headline if spec else ()) if n not in names]
+        declared = spec.headline if spec else ()
+        if not declared:
+            declared = [n for n in lasts.get(r["id"], {}) if "/" not in n][:MAX_UNDECLARED]  # not epoch/…
+        names += [n for n in declared if n not in names]
     return names
 
 
-def setting_columns(runs: list[dict]) -> list[str]:
-    """The key settings (as their variants declare them) whose values differ between ``runs``."""
+def _shown_settings(run: dict) -> dict:
+    """The settings that tell ``run`` apart, as its variant names them (your own step's are nested in ``hp``)."""
+    spec = VARIANTS.get(run["variant"])
+    return spec.distinguishing(run["config"]) if spec else run["config"]
+
+
+def setting_columns(shown: list[dict]) -> list[str]:
+    """The key settings (``_shown_settings`` of each run) whose values differ between the runs."""
     keys: list[str] = []
-    for r in runs:
-        spec = VARIANTS.get(r["variant"])
-        keys += [k for k in (spec.distinguishing(r["config"]) if spec else r["config"]) if k not in keys]
-    return [k for k in keys if len({repr(r["config"].get(k)) for r in runs}) > 1]
+    for settings in shown:
+        keys += [k for k in settings if k not in keys]
+    return [k for k in keys if len({repr(s.get(k)) for s in shown}) > 1]
 
 
 def _cell(value):
@@ -48,16 +60,18 @@ def _cell(value):
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[dict]:
-    """Table rows for ``runs`` (as ``RunManager.list`` gives them); ``last_values(id)`` gives final figures.
+def run_rows(runs: list[dict], last_values, owner: str | None = None) -> tuple[list[dict], list[str]]:
+    """Table rows for ``runs`` (as ``RunManager.list`` gives them), and their metric columns;
+    ``last_values(id)`` gives final figures.
 
     A column per headline metric (its last value) and per key setting that differs between the runs,
     so the table sorts by any of them. With ``owner`` (this browser's visitor hash, private runs only)
     a column says which runs are its own.
     """
-    metrics, settings = metric_columns(runs), setting_columns(runs)
-    lasts = {r["id"]: last_values(r["id"]) for r in runs} if metrics else {}
-    metrics = [n for n in metrics if any(n in last for last in lasts.values())]  # none recorded: no column
+    shown = {r["id"]: _shown_settings(r) for r in runs}
+    settings = setting_columns(list(shown.values()))
+    lasts = {r["id"]: last_values(r["id"]) for r in runs}
+    metrics = [n for n in metric_columns(runs, lasts) if any(n in last for last in lasts.values())]
     rows = []
     now = time.time()
     for r in runs:
@@ -72,7 +86,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
                 "progress": min(1.0, r["steps_done"] / total) if total else None,
                 "variant": spec.title if spec else r["variant"],
                 **{_metric_label(n): last.get(n) for n in metrics},
-                **{k: _cell(r["config"].get(k)) for k in settings},
+                **{k: _cell(shown[r["id"]].get(k)) for k in settings},
                 "sweep": r.get("sweep") or "",
                 "steps": r["steps_done"],
                 "ms/step": round(r["ms_per_step"], 1) if r.get("ms_per_step") else None,
@@ -81,7 +95,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> list[di
                 "run": r["id"],
             }
         )
-    return rows
+    return rows, metrics
 
 
 def _metric_label(name: str) -> str:
