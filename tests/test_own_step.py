@@ -291,6 +291,9 @@ def test_a_bug_in_the_code_is_explained_as_one_and_its_line_marked(lab):
     shown_errors = "\n".join(shown(e.value) for e in at.error)
     assert f"The bug is in your code, at line {line} (marked in the editor)" in shown_errors
     assert "Check the settings" not in shown_errors
+    shown_text = texts(at)  # the panel does not promise curves of a run that has ended
+    assert "No curves: the run ended before its first training step." in shown_text
+    assert "Curves appear" not in shown_text
     assert at.session_state["code:source"] == source  # the editor holds the run's code ...
     editor = next(e for e in at.get("component_instance") if "annotations" in e.proto.json_args)
     assert f'"row": {line - 1}' in editor.proto.json_args and "The run failed here" in editor.proto.json_args

@@ -19,6 +19,8 @@ STATUS_ICONS = {  # Material icons: Streamlit ships the font, so they render in 
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
+    if seconds < 9.95:
+        return f"{max(seconds, 0.0):.1f}s"  # a run of 0.3 s did not take "0s"
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"

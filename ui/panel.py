@@ -248,8 +248,10 @@ def draw_charts(run_id: str, snap: Snapshot, options: ChartOptions) -> None:
                 ),
             )
             st.plotly_chart(fig, width="stretch", key=f"curves:{run_id}", config={"displaylogo": False})
-        else:
+        elif snap.active:
             st.info("Curves appear after the first training step.")
+        else:
+            st.caption("No curves: the run ended before its first training step.")
     if right is not None:
         with right:
             _grid(run_id, snap, (spec.grid_caption if spec else "") or "Samples")
