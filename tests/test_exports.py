@@ -126,3 +126,9 @@ def test_exports_carry_the_settings_steered_mid_run(manager, mnist_dir):
     assert rates and all(rate == pytest.approx(3e-4 if step <= held else 1e-4) for step, rate in rates.items())
     assert max(rates) > held  # steps after the change are in the file
     assert "setting/g_learning_rate" not in rows[0]  # only what was steered gets a column
+
+    from ui.runs_table import run_rows  # the runs table: its name says what it started with, "steered" the rest
+
+    [row], _ = run_rows(manager.list(), manager.store.metrics.last_values, events_of=manager.store.events)
+    assert row["steered"] == f"{manager.store.events(run_id)[0]['text']} at step {held:,}"
+    assert row["steered"].startswith("d_learning_rate → 0.0001 at step ")

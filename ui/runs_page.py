@@ -353,7 +353,7 @@ def _runs_table(shown: list[str]) -> list[str]:
     manager = get_manager()
     runs = [r for r in manager.list(limit=500) if not shown or r["variant"] in shown]
     owner = visitor_hash(visitor()) if manager.private_runs else None
-    chosen = runs_table_ui(*run_rows(runs, manager.store.metrics.last_values, owner))
+    chosen = runs_table_ui(*run_rows(runs, manager.store.metrics.last_values, owner, manager.store.events))
     drawn = st.session_state.get(DRAWN_KEY)
     if drawn is not None and chosen != drawn:  # a fragment rerun: the rows ticked changed
         st.rerun()

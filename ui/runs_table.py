@@ -60,14 +60,22 @@ def _cell(value):
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def run_rows(runs: list[dict], last_values, owner: str | None = None) -> tuple[list[dict], list[str]]:
+def _steered(events: list[dict]) -> str:
+    """The settings changes made to a run while it trained, as its chart's marks say them, with their steps."""
+    return "; ".join(f"{e['text']} at step {e['step']:,}" for e in events if e["kind"] == "steer")
+
+
+def run_rows(runs: list[dict], last_values, owner: str | None = None, events_of=None) -> tuple[list[dict], list[str]]:
     """Table rows for ``runs`` (as ``RunManager.list`` gives them), and their metric columns;
-    ``last_values(id)`` gives final figures.
+    ``last_values(id)`` gives final figures, ``events_of(id)`` what was done to a run while it trained.
 
     A column per headline metric (its last value) and per key setting that differs between the runs,
-    so the table sorts by any of them. With ``owner`` (this browser's visitor hash, private runs only)
+    so the table sorts by any of them; a "steered" column where a run's settings were changed mid-run (its
+    name says the settings it started with). With ``owner`` (this browser's visitor hash, private runs only)
     a column says which runs are its own.
     """
+    steered = {r["id"]: _steered(events_of(r["id"])) for r in runs} if events_of else {}
+    steered = steered if any(steered.values()) else {}
     shown = {r["id"]: _shown_settings(r) for r in runs}
     settings = setting_columns(list(shown.values()))
     lasts = {r["id"]: last_values(r["id"]) for r in runs}
@@ -87,6 +95,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None) -> tuple[l
                 "variant": spec.title if spec else r["variant"],
                 **{_metric_label(n): last.get(n) for n in metrics},
                 **{k: _cell(shown[r["id"]].get(k)) for k in settings},
+                **({"steered": steered[r["id"]]} if steered else {}),
                 "sweep": r.get("sweep") or "",
                 "steps": r["steps_done"],
                 "ms/step": round(r["ms_per_step"], 1) if r.get("ms_per_step") else None,
