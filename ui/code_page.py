@@ -98,6 +98,7 @@ def _on_template() -> None:
         return
     _load(name, templates.source(name), fresh=True)
     st.session_state.pop(S + "file", None)
+    st.session_state[S + "uploads"] = st.session_state.get(S + "uploads", 0) + 1  # an empty uploader: no file shown
     st.query_params["template"] = name
 
 
@@ -113,8 +114,13 @@ def _run_error_mark(source: str) -> list[dict] | None:
     return [{"row": line - 1, "column": 0, "type": "error", "text": f"The run failed here: {snap.error}"}]
 
 
+def _upload_key() -> str:
+    """The uploader's key: a new one (an empty uploader) once a template replaced the file it holds."""
+    return f"{S}upload:{st.session_state.get(S + 'uploads', 0)}"
+
+
 def _on_upload() -> None:
-    upload = st.session_state.get(S + "upload")
+    upload = st.session_state.get(_upload_key())
     if upload is None:
         return
     try:
@@ -222,7 +228,7 @@ def render(key: str) -> None:
         on_change=_on_template,
         help="Loads the template into the editor (your edits are replaced).",
     )
-    cols[1].file_uploader("…or load a .py file", type=["py"], key=S + "upload", on_change=_on_upload)
+    cols[1].file_uploader("…or load a .py file", type=["py"], key=_upload_key(), on_change=_on_upload)
     if problem := st.session_state.pop(S + "problem", None):
         st.error(plain(problem))
 

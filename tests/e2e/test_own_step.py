@@ -105,3 +105,21 @@ def test_the_guides_gan_script_uploaded_as_printed_trains_live_and_stops(local_s
     wait_until(lambda: chart_points(page) >= 2, 60, "the stored curves")
     layouts = " ".join(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.innerText)"))
     assert "d_loss" in layouts and "g_loss" in layouts  # its two curves, read back from the store
+
+
+def test_a_template_picked_after_a_loaded_file_replaces_it_everywhere(local_server, browser):
+    """After a file was loaded, picking a template emptied the editor of it but the uploader still showed
+    the file, as if it were what the editor held."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{local_server}/own_step")
+    settle(page, anchor="The contract")
+    page.locator("input[type='file']").set_input_files(str(GUIDE_SCRIPT))
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.get_by_text(GUIDE_SCRIPT.name).wait_for(timeout=30_000)
+    picker = page.get_by_role("combobox", name="Start from a template")
+    picker.click()
+    page.get_by_role("option", name=re.compile("^Blank")).click()
+    page.wait_for_function("() => location.search.includes('template=blank')", timeout=30_000)
+    settle(page, anchor="The contract")
+    assert GUIDE_SCRIPT.name not in uploader.inner_text()  # an empty uploader: the file is no longer loaded
+    assert "so the lab runs it as it is" not in page.inner_text("body")  # the editor holds Blank, not the script
