@@ -83,6 +83,11 @@ def test_differing_settings():
     table = exports.differing_settings(runs)
     assert table["variant"] == ["gan", "gan", "manual"]
     assert table["step"] == ["guide", "tuned", "—"] and "epochs" not in table
+    own = [
+        {"variant": "own_step", "config": {"source": src, "hp": {"learning_rate": 0.05, "epochs": e}}}
+        for src, e in (("a = 1", 5), ("a = 2", 100))
+    ]  # the whole hp in one row, its learning rate the same in both; the code (its diff is shown apart)
+    assert exports.differing_settings(own, skip=("source",)) == {"hp.epochs": [5, 100]}
 
 
 def test_metric_names_that_would_be_formulas_are_text_in_the_csv(tmp_path):

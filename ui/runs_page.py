@@ -321,7 +321,7 @@ def _compare(run_ids: list[str]) -> None:
     _diffs(snaps, labels)
 
     st.markdown("**Settings that differ**")
-    differing = exports.differing_settings(rows)
+    differing = exports.differing_settings(rows, skip=("source",))  # the code's diff is above
     if differing:
         st.dataframe(
             {

@@ -162,14 +162,29 @@ def last_grid_png(store: RunStore, run_id: str) -> bytes | None:
     return found[1] if found else None
 
 
-def differing_settings(runs: list[dict]) -> dict[str, list]:
-    """Settings (and the variant) whose values are not the same across ``runs``, one list per key."""
-    keys: list[str] = ["variant"]
-    for run in runs:
-        keys += [k for k in run["config"] if k not in keys]
+def _flatten(config: dict, skip: tuple[str, ...]) -> dict:
+    out = {}
+    for key, value in config.items():
+        if key in skip:
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def differing_settings(runs: list[dict], skip: tuple[str, ...] = ()) -> dict[str, list]:
+    """Settings (and the variant) whose values are not the same across ``runs``, one list per key; a
+    nested mapping (your own step's ``hp``) compared setting by setting (``hp.learning_rate``), and the
+    ``skip`` keys left out (a module's source, whose diff the compare view shows)."""
+    flat = [{"variant": run["variant"], **_flatten(run["config"], skip)} for run in runs]
+    keys: list[str] = []
+    for settings in flat:
+        keys += [k for k in settings if k not in keys]
     table = {}
     for key in keys:
-        values = [run["variant"] if key == "variant" else run["config"].get(key, "—") for run in runs]
+        values = [settings.get(key, "—") for settings in flat]
         if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
             table[key] = values
     return table
