@@ -218,6 +218,7 @@ def test_compare_on_a_wall_time_axis_shows_the_faster_run_arriving_sooner():
     fast = CurvePoints.exact(np.arange(1, 51), same, np.arange(1, 51) * 1.0)
     fig = charts.compare_figure([("slow", {"loss": slow}, 64), ("fast", {"loss": fast}, 64)], ChartOptions(x="time"))
     assert _trace(fig, "fast").x[-1] == pytest.approx(50.0) and _trace(fig, "slow").x[-1] == pytest.approx(100.0)
+    assert fig.layout.xaxis.domain == (0.0, 1.0)  # its one panel spans the width (it took the left half)
 
 
 def test_vectorised_ema_equals_the_loop_and_skips_nan():

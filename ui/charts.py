@@ -271,6 +271,7 @@ def compare_figure(
         panels = [(n, [n]) for n in names]
     panels = [(t, [n for n in group if n in names]) for t, group in panels]
     panels = [(t, group) for t, group in panels if group]
+    columns = max(1, min(columns, len(panels)))  # one panel: the whole width, not the left half
     layout, panel_axes = grid_layout([t for t, _ in panels], columns, height_per_row, X_MODES.get(options.x, options.x))
     unit = smoothing_unit(options.x, [(c[n], b) for _, c, b in runs for n in names if n in c])
     data: list[dict] = []
