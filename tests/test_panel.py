@@ -6,7 +6,6 @@ import pytest
 from runtime.record.curves import MAX_POINTS
 from runtime.record.snapshot import Snapshot
 from tests.helpers import wait_for
-from ui.fmt import fmt_duration
 from ui.panel import CHART_SECONDS_MAX, REFRESH_SECONDS, chart_seconds, current_epoch
 
 
@@ -56,11 +55,3 @@ def test_the_epoch_does_not_go_back_when_a_run_is_stopped_mid_epoch(manager):
     assert after.step < 512, "the Stop took a whole epoch"
     assert after.epoch == 1 and current_epoch(after) == 2  # mid-epoch: the epoch shown is not one back
     assert current_epoch(after) >= current_epoch(during)
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(0.04, "0.0s"), (0.3, "0.3s"), (9.94, "9.9s"), (9.96, "10s"), (75, "1m 15s"), (None, "–")]
-)
-def test_short_durations_keep_a_tenth_of_a_second(seconds, text):
-    """A run of 0.3 s "took 0s"."""
-    assert fmt_duration(seconds) == text

@@ -45,18 +45,21 @@ _MARKDOWN = set("\\`*_{}[]()#+-.!|<>~:$=")
 
 
 _ZWSP = "\u200b"  # a zero-width space: invisible, but it breaks what Markdown would turn into a link or icon
+_ENDS_A_PHRASE = {"", " ", "'", '"', ")", ",", ".", ";"}  # after ":" or "@": no link, icon or colour follows
 
 
 def plain(text) -> str:
     """``text`` (anything a visitor could have typed or linked) shown as written: every Markdown
     character escaped, and the autolinks (``http://``, ``www.``, ``a@b``) and Streamlit's
     ``:icon:``/``:color[...]`` directives broken with a zero-width space. It cannot become a
-    link, an image, an icon or a heading."""
+    link, an image, an icon or a heading. A colon that ends a phrase ("column 27: expected ':'")
+    starts none of these and keeps no zero-width space (it would be copied with the message)."""
     text = " ".join(str(text).split())  # no line breaks: no headings or lists either
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in ":@":
-            out.append("\\" + ch + _ZWSP)
+            after = text[i + 1 : i + 2]
+            out.append("\\" + ch + ("" if after in _ENDS_A_PHRASE else _ZWSP))
         elif ch in _MARKDOWN:
             out.append("\\" + ch)
         else:
