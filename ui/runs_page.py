@@ -25,6 +25,14 @@ from ui.runs_table import run_rows, runs_table_ui
 from ui.server import csv_url
 from ui.visitor import visitor
 
+# Material Symbols' "table" (the buttons beside it carry Material icons), as a CSS mask in the link's colour: st.html
+# keeps a <style> but strips an inline <svg>.
+_TABLE_ICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 -960 960 960'%3E%3Cpath d='M120-200v-560"
+    "h720v560H120Zm80-400h560v-80H200v80Zm173 173h214v-93H373v93Zm0 173h214v-93H373v93ZM200-427h93v-93h-93v93Zm467 0"
+    "h93v-93h-93v93ZM200-280h93v-67h-93v67Zm467 0h93v-67h-93v67Z'/%3E%3C/svg%3E"
+)
+
 
 def _exports(run_id: str) -> None:
     """Download buttons; each file is made only when its button is clicked (Streamlit runs the callable)."""
@@ -48,9 +56,11 @@ def _exports(run_id: str) -> None:
     # The CSV streams from the lab's own route (ui/server.py): a long run's file is never held in memory.
     cols[0].html(
         f'<a class="lab-download" href="{csv_url(run_id)}" download="{run_id}-metrics.csv">Metrics (CSV)</a>'
-        "<style>.lab-download{display:block;text-align:center;padding:.45rem .75rem;border:1px solid #d0d3d9;"
-        "border-radius:.5rem;color:inherit;text-decoration:none;font-size:.95rem}"
-        ".lab-download:hover{border-color:#D00000;color:#D00000}</style>"
+        f'<style>.lab-download::before{{content:"";width:16px;height:16px;background:currentColor;'
+        f'mask:url("{_TABLE_ICON}") center/contain no-repeat}}</style>'
+        "<style>.lab-download{display:flex;align-items:center;justify-content:center;gap:.5rem;min-height:2.5rem;"
+        "box-sizing:border-box;padding:.25rem .75rem;border:1px solid #d0d3d9;border-radius:.5rem;color:inherit;"
+        "text-decoration:none;font-size:.875rem}.lab-download:hover{border-color:#D00000;color:#D00000}</style>"
     )
     for col, (label, make, suffix, mime, icon) in zip(cols[1:], files):
         col.download_button(
