@@ -1,5 +1,6 @@
 """A run's live record stays bounded, whatever the code reports, and its pace is the steps' own."""
 
+import math
 import time
 
 import pytest
@@ -18,19 +19,45 @@ def test_new_metric_names_past_the_limit_are_not_recorded():
     assert len(snap.curves["loss"]) == 50
 
 
-def test_a_workers_steps_replayed_in_a_burst_keep_the_pace_they_were_taken_at():
+def test_a_workers_steps_replayed_in_a_burst_keep_the_pace_they_were_taken_at(monkeypatch):
     """A worker's calls reach the server in batches: 60 steps taken 10 ms apart arrive within a
     millisecond. The pace is the worker's (100 steps a second), not the burst's (the panel showed
-    233,587 steps a second and an ETA of 0 s for a fast module)."""
+    233,587 steps a second and an ETA of 0 s for a fast module); after a pause, from the resume on."""
     from runtime.workers.remote import RecordingRun, replay
 
+    clock = [time.time() - 5]
+    monkeypatch.setattr(time, "time", lambda: clock[0])  # the worker's clock: its calls are stamped with it
     worker = RecordingRun("b" * 12, "own_step", {}, batch_size=4, status="running")
-    t0 = time.time() - 5
-    worker.begin(1, 600, at=t0)
+    worker.begin(1, 600)
     for step in range(1, 61):
-        worker.record_step(step, 0, {"loss": 1.0}, at=t0 + step * 0.01)
+        clock[0] += 0.01
+        worker.record_step(step, 0, {"loss": 1.0})
     server = LiveRun("b" * 12, "own_step", {}, batch_size=4, status="running")
     replay(server, worker.drain())
-    snap = server.snapshot()
-    assert snap.steps_per_s == pytest.approx(100, rel=1e-6) and snap.samples_per_s == pytest.approx(400, rel=1e-6)
-    assert snap.eta_s == pytest.approx(5.4, rel=1e-6)  # 540 steps left at 100 a second
+    assert server.snapshot().steps_per_s == pytest.approx(100, rel=1e-6)
+    assert server.snapshot().samples_per_s == pytest.approx(400, rel=1e-6)
+    assert server.snapshot().eta_s == pytest.approx(5.4, rel=1e-6)  # 540 steps left at 100 a second
+    worker.set_status("paused")
+    clock[0] += 30  # paused for 30 s, then 50 steps at 50 a second
+    worker.set_status("running")
+    for step in range(61, 111):
+        clock[0] += 0.02
+        worker.record_step(step, 0, {"loss": 1.0})
+    replay(server, worker.drain())
+    assert server.snapshot().steps_per_s == pytest.approx(50, rel=1e-6)  # the pause is no training time
+
+
+def test_a_worker_cannot_break_the_pace_or_set_what_it_likes():
+    """A visitor's code can write to the worker's pipe: a time that is no time falls back to the server's
+    clock (a NaN pace broke the panel of everyone watching), and a status may carry its time only."""
+    from runtime.workers.remote import replay
+
+    server = LiveRun("c" * 12, "own_step", {}, status="running")
+    server.begin(1, 100)
+    replay(server, [("record_step", (i, 0, {"loss": 1.0}), {"at": float("nan")}) for i in range(1, 4)])
+    replay(server, [("record_step", (4, 0, {"loss": 1.0}, None, "soon"), {})])  # a time passed by position
+    assert server.step == 4 and all(math.isfinite(t) for t, _ in server.rate_window)
+    for bad in [("set_status", ("running",), {"status": "completed"}), ("record_step", (1,), {})]:
+        with pytest.raises(ValueError):
+            replay(server, [bad])
+    assert server.status == "running"

@@ -176,7 +176,8 @@ class LiveRun:
             self._append(step, values, t)
             # When the step was taken, not when it arrived: a worker's steps come in bursts (hundreds of fast
             # steps within a few ms would read as a pace of 200,000 steps a second).
-            self.rate_window.append((now, step))
+            stamp = max(now, self.rate_window[-1][0]) if self.rate_window else now  # a clock set back: no pace < 0
+            self.rate_window.append((stamp, step))
             self.version += 1
         if self.writer:
             self.writer.set_progress(steps_done=step, **({"total_steps": step} if grew else {}))

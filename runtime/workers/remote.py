@@ -14,7 +14,9 @@ ranges and single steps, whose values follow the changes the worker reports appl
 
 from __future__ import annotations
 
+import inspect
 import io
+import math
 import pickle
 import threading
 import time
@@ -143,7 +145,14 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
                 batch_size = None  # the worker runs a visitor's code: a batch size that is no count is dropped
             run.built(data_source, RemoteSteering(description) if description else None, batch_size)
             continue
-        getattr(run, name)(*args, **kwargs)
+        try:
+            call = inspect.signature(getattr(LiveRun, name)).bind(run, *args, **kwargs)
+        except TypeError as exc:
+            raise ValueError(f"a worker's {name!r} does not fit the method: {exc}") from None
+        at = call.arguments.get("at")
+        if at is not None and not (type(at) in (int, float) and math.isfinite(at)):
+            call.arguments["at"] = None  # no time (a visitor's code sent it): the server's clock, not a NaN pace
+        getattr(run, name)(*call.args[1:], **call.kwargs)
         if name == "set_status" and run.writer is not None:  # paused or running again: the store says so
             if args[0] == "paused":
                 run.writer.pause()
