@@ -239,10 +239,18 @@ def test_a_run_link_opens_with_the_runs_settings_and_a_new_pick_leaves_the_run(l
         "own_step", {"template": "blank", "source": templates.source("blank"), "hp": hp, "data_limit": 64}
     )
     assert lab().wait(run_id, 60) == "completed"
-    at = page("pages/own_step.py", run=run_id)
+    at = page("pages/own_step.py")  # the editor used first (the GAN's template), then the run's link opened
+    at.query_params["run"] = run_id
+    at.run()
     assert not at.exception, at.exception
+    assert at.session_state["code:source"] == templates.source("blank")
     shown_hp = {name: at.session_state[f"code:hp:{name}"] for name in hp}
     assert shown_hp == hp and at.number_input(key="code:limit").value == 64
+    at.session_state["code:source"] = templates.source("blank") + "\ndef broken(:\n"  # a keystroke mid-edit
+    at.run()
+    at.session_state["code:source"] = templates.source("blank")
+    at.run()
+    assert at.number_input(key="code:limit").value == 64  # kept while the module did not parse
     at.selectbox(key="code:pick").set_value("manual").run()
     assert not at.exception, at.exception
     assert "run" not in at.query_params and at.query_params["template"] == "manual"

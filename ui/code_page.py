@@ -172,6 +172,7 @@ def _start(key: str, config: dict) -> None:
         return
     st.session_state.pop(S + "start-error", None)
     st.query_params["run"] = run_id
+    st.session_state[S + "opened-run"] = run_id  # the editor holds its code already
 
 
 def _data_widgets(checked: Checked) -> tuple[str, int]:
@@ -209,8 +210,10 @@ def render(key: str) -> None:
         )
         return
     manager.warm_workers()  # your code trains in a worker process: have one ready before Start
-    if S + "source" not in st.session_state:
-        _open_first(key)
+    linked = st.query_params.get("run")
+    if S + "source" not in st.session_state or (linked and linked != st.session_state.get(S + "opened-run")):
+        _open_first(key)  # a first visit, or a link to another run than the editor holds (the home page's)
+        st.session_state[S + "opened-run"] = linked
     with st.expander("The contract: what your module defines", icon=":material/description:"):
         st.markdown(CONTRACT)
 
@@ -284,6 +287,10 @@ def render(key: str) -> None:
             hp = _hp_widgets(checked)
             data, limit = _data_widgets(checked)
             _sync_url(st.session_state.get(S + "template", templates.DEFAULT), data, hp, checked)
+        else:  # no widgets drawn while the module does not parse: Streamlit would drop their values (a keystroke)
+            for k in [k for k in st.session_state if str(k).startswith(S + "hp:")] + [S + "data", S + "limit"]:
+                if k in st.session_state:
+                    st.session_state[k] = st.session_state[k]
         config = {
             "template": st.session_state.get(S + "template", templates.DEFAULT),
             "file": st.session_state.get(S + "file", ""),
