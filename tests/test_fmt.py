@@ -16,11 +16,18 @@ def test_short_durations_keep_a_tenth_of_a_second(seconds, text):
 
 
 @pytest.mark.parametrize(
-    "text", ["http://evil.example/x", "mail me a@b.com", ":red[alarm] now", ":material/home: here", "www.evil.example"]
+    ("text", "shown"),
+    [
+        ("http://e.x/y", "http\\:" + ZWSP + "//e\\.x/y"),
+        ("me a@b.com", "me a\\@" + ZWSP + "b\\.com"),
+        (":red[alarm]", "\\:" + ZWSP + "red\\[alarm\\]"),
+        (":material/home: here", "\\:" + ZWSP + "material/home\\: here"),
+        ("www.e.x", "w" + ZWSP + "ww\\.e\\.x"),
+    ],
 )
-def test_a_visitors_links_icons_and_colours_are_broken_by_a_zero_width_space(text):
+def test_a_visitors_links_icons_and_colours_are_broken_by_a_zero_width_space(text, shown):
     """Checked in Chromium too: none of these renders as a link, an icon or a colour once through plain()."""
-    assert ZWSP in plain(text)
+    assert plain(text) == shown
 
 
 @pytest.mark.parametrize("text", ["column 27: expected ':'", "Applied from the next batch: lr", "ends with:", "a@ b"])

@@ -258,14 +258,17 @@ def test_a_run_link_opens_with_the_runs_settings_and_a_new_pick_leaves_the_run(l
 
 def test_the_runs_table_shows_a_modules_metrics_and_its_changed_hyperparameters(lab):
     """Runs of your own step had no metric column (the variant declares none: the module reports what it
-    likes) and their hyperparameters, nested in ``hp``, read None in their columns."""
+    likes) and their hyperparameters, nested in ``hp``, read None in their columns (a default one blank
+    too); a hyperparameter named like a column of the table took its place."""
+    source = templates.source("blank").replace('"batch_size": 32}', '"batch_size": 32, "steps": 3}')
     ids = [
-        lab().start("own_step", {"template": "blank", "source": templates.source("blank"), "hp": hp, "data_limit": 64})
-        for hp in ({"epochs": 1, "learning_rate": 0.05}, {"epochs": 1, "learning_rate": 0.02})
+        lab().start("own_step", {"template": "blank", "source": source, "hp": hp, "data_limit": 64})
+        for hp in ({"epochs": 1, "learning_rate": 0.05, "steps": 4}, {"epochs": 1, "learning_rate": 0.01, "steps": 3})
     ]
     assert [lab().wait(i, 60) for i in ids] == ["completed"] * 2
     table = page("pages/runs.py").dataframe[0].value.set_index("run")
-    assert list(table.loc[ids, "learning_rate"]) == [0.05, 0.02]
+    assert list(table.loc[ids, "learning_rate"]) == [0.05, 0.01]  # the second at the module's default
+    assert list(table.loc[ids, "steps (setting)"]) == [4, 3] and list(table.loc[ids, "steps"]) == [2, 2]
     assert table.loc[ids[0], "loss"] == pytest.approx(lab().store.metrics.last_values(ids[0])["loss"])
 
 

@@ -57,7 +57,8 @@ def _exports(run_id: str) -> None:
     cols[0].html(
         f'<a class="lab-download" href="{csv_url(run_id)}" download="{run_id}-metrics.csv">Metrics (CSV)</a>'
         f'<style>.lab-download::before{{content:"";width:16px;height:16px;background:currentColor;'
-        f'mask:url("{_TABLE_ICON}") center/contain no-repeat}}</style>'
+        f'-webkit-mask:url("{_TABLE_ICON}") center/contain no-repeat;mask:url("{_TABLE_ICON}") center/contain '
+        "no-repeat}</style>"
         "<style>.lab-download{display:flex;align-items:center;justify-content:center;gap:.5rem;min-height:2.5rem;"
         "box-sizing:border-box;padding:.25rem .75rem;border:1px solid #d0d3d9;border-radius:.5rem;color:inherit;"
         "text-decoration:none;font-size:.875rem}.lab-download:hover{border-color:#D00000;color:#D00000}</style>"
@@ -355,6 +356,23 @@ def _compare(run_ids: list[str]) -> None:
 DRAWN_KEY = "runs-drawn-with"  # the selection the page below the table was drawn with
 
 
+def _kept_once_ended(read, ended: dict[str, int], what: str):
+    """``read(run_id)``, kept in this session for runs that have ended (``ended``: their steps), until a single
+    step adds one: the table is redrawn every 2 s while a run trains, and read every run's again each time."""
+    kept = st.session_state.setdefault(f"runs-table-kept:{what}", {})
+
+    def kept_read(run_id: str):
+        key = (run_id, ended.get(run_id))
+        if key in kept:
+            return kept[key]
+        value = read(run_id)
+        if run_id in ended:
+            kept[key] = value
+        return value
+
+    return kept_read
+
+
 def _runs_table(shown: list[str]) -> list[str]:
     """The runs table (only ``shown`` variants, if any picked); the ids of the selected runs.
 
@@ -363,7 +381,10 @@ def _runs_table(shown: list[str]) -> list[str]:
     manager = get_manager()
     runs = [r for r in manager.list(limit=500) if not shown or r["variant"] in shown]
     owner = visitor_hash(visitor()) if manager.private_runs else None
-    chosen = runs_table_ui(*run_rows(runs, manager.store.metrics.last_values, owner, manager.store.events))
+    ended = {r["id"]: r["steps_done"] for r in runs if r["status"] not in ACTIVE}
+    last_values = _kept_once_ended(manager.store.metrics.last_values, ended, "last-values")
+    events = _kept_once_ended(manager.store.events, ended, "events")
+    chosen = runs_table_ui(*run_rows(runs, last_values, owner, events))
     drawn = st.session_state.get(DRAWN_KEY)
     if drawn is not None and chosen != drawn:  # a fragment rerun: the rows ticked changed
         st.rerun()

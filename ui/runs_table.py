@@ -25,34 +25,49 @@ def settings_text(variant: str, config: dict) -> str:
     return ", ".join(fmt_setting(k, v) for k, v in shown.items())
 
 
-MAX_UNDECLARED = 4  # metric columns for a run whose variant declares none (your own step): its first few
+MAX_UNDECLARED = 4  # metric columns for runs whose variant declares none (your own step): the first few, in all
 
 
 def metric_columns(runs: list[dict], lasts: dict[str, dict]) -> list[str]:
     """The headline metrics of the runs' variants, in their declared order: one column each. A variant that
-    declares none (your own step: whatever the module reports) shows the first few its runs recorded."""
+    declares none (your own step: whatever the module reports) shows a few its runs recorded, losses first."""
     names: list[str] = []
+    undeclared: list[str] = []
     for r in runs:
         spec = VARIANTS.get(r["variant"])
-        declared = spec.headline if spec else ()
-        if not declared:
-            declared = [n for n in lasts.get(r["id"], {}) if "/" not in n][:MAX_UNDECLARED]  # not epoch/…
-        names += [n for n in declared if n not in names]
-    return names
+        if spec and spec.headline:
+            names += [n for n in spec.headline if n not in names]
+        else:
+            undeclared += [n for n in lasts.get(r["id"], {}) if "/" not in n and n not in undeclared]  # no epoch/…
+    undeclared = sorted(undeclared, key=lambda n: "loss" not in n)[:MAX_UNDECLARED]
+    return names + [n for n in undeclared if n not in names]
 
 
-def _shown_settings(run: dict) -> dict:
-    """The settings that tell ``run`` apart, as its variant names them (your own step's are nested in ``hp``)."""
+def _shown_settings(run: dict) -> tuple[dict, dict]:
+    """The settings that tell ``run`` apart, as its variant names them; and every value of its config, those
+    nested a level down included (your own step names only the hyperparameters changed from their defaults,
+    and keeps them in ``hp``: a column of one it changed reads the others' defaults there)."""
     spec = VARIANTS.get(run["variant"])
-    return spec.distinguishing(run["config"]) if spec else run["config"]
+    config = run["config"]
+    flat = {**config, **{k: v for nested in config.values() if isinstance(nested, dict) for k, v in nested.items()}}
+    return (spec.distinguishing(config) if spec else config), flat
 
 
-def setting_columns(shown: list[dict]) -> list[str]:
+FIXED_COLUMNS = ("yours", "name", "status", "progress", "variant", "steered", "sweep", "steps", "ms/step", "started")
+FIXED_COLUMNS += ("age", "run")
+
+
+def setting_columns(shown: list[tuple[dict, dict]]) -> list[str]:
     """The key settings (``_shown_settings`` of each run) whose values differ between the runs."""
     keys: list[str] = []
-    for settings in shown:
-        keys += [k for k in settings if k not in keys]
-    return [k for k in keys if len({repr(s.get(k)) for s in shown}) > 1]
+    for named, _ in shown:
+        keys += [k for k in named if k not in keys]
+    return [k for k in keys if len({repr(_value(s, k)) for s in shown}) > 1]
+
+
+def _value(shown: tuple[dict, dict], key: str):
+    named, flat = shown
+    return named[key] if key in named else flat.get(key)
 
 
 def _cell(value):
@@ -74,12 +89,14 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None, events_of=
     name says the settings it started with). With ``owner`` (this browser's visitor hash, private runs only)
     a column says which runs are its own.
     """
+    lasts = {r["id"]: last_values(r["id"]) for r in runs}
+    metrics = [n for n in metric_columns(runs, lasts) if any(n in last for last in lasts.values())]
     steered = {r["id"]: _steered(events_of(r["id"])) for r in runs} if events_of else {}
     steered = steered if any(steered.values()) else {}
     shown = {r["id"]: _shown_settings(r) for r in runs}
     settings = setting_columns(list(shown.values()))
-    lasts = {r["id"]: last_values(r["id"]) for r in runs}
-    metrics = [n for n in metric_columns(runs, lasts) if any(n in last for last in lasts.values())]
+    taken = {*FIXED_COLUMNS, *(_metric_label(n) for n in metrics)}  # a module's hp may be named "name" or "steps"
+    column = {k: f"{k} (setting)" if k in taken else k for k in settings}
     rows = []
     now = time.time()
     for r in runs:
@@ -94,7 +111,7 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None, events_of=
                 "progress": min(1.0, r["steps_done"] / total) if total else None,
                 "variant": spec.title if spec else r["variant"],
                 **{_metric_label(n): last.get(n) for n in metrics},
-                **{k: _cell(shown[r["id"]].get(k)) for k in settings},
+                **{column[k]: _cell(_value(shown[r["id"]], k)) for k in settings},
                 **({"steered": steered[r["id"]]} if steered else {}),
                 "sweep": r.get("sweep") or "",
                 "steps": r["steps_done"],
