@@ -254,6 +254,10 @@ def test_a_run_link_opens_with_the_runs_settings_and_a_new_pick_leaves_the_run(l
     at.selectbox(key="code:pick").set_value("manual").run()
     assert not at.exception, at.exception
     assert "run" not in at.query_params and at.query_params["template"] == "manual"
+    at.query_params["run"] = run_id  # its link followed again (the home page's): its code and settings again
+    at.run()
+    assert at.session_state["code:source"] == templates.source("blank")
+    assert at.number_input(key="code:limit").value == 64
 
 
 def test_the_runs_table_shows_a_modules_metrics_and_its_changed_hyperparameters(lab):

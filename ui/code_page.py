@@ -63,11 +63,11 @@ def _open_first(key: str) -> None:
         _load(config.get("template", "blank"), config["source"])
         if config.get("file"):
             st.session_state[S + "file"] = config["file"]  # the picker names it, and Start again keeps it
-        for name, value in (config.get("hp") or {}).items():
-            st.session_state[f"{S}hp:{name}"] = value  # kept by the widgets while the module still accepts it
+        kept = _kept()  # the widgets start from them while the module still accepts them
+        kept.update({f"hp:{name}": value for name, value in (config.get("hp") or {}).items()})
         try:
             st.session_state[S + "data-for"] = check_source(config["source"]).data
-            st.session_state[S + "data"], st.session_state[S + "limit"] = config["data"], config["data_limit"]
+            kept.update(data=config["data"], limit=config["data_limit"])
         except (StepCodeError, KeyError):
             pass  # the widgets start from the module's own
         return
@@ -85,9 +85,11 @@ def _load(template: str, source: str, fresh: bool = False) -> None:
     st.session_state[S + "template"] = template
     st.session_state[S + "source"] = source
     st.session_state[S + "version"] = st.session_state.get(S + "version", 0) + 1  # a new editor, with this text
+    for key in [k for k in st.session_state if str(k).startswith(S + "hp:")] + [S + "data", S + "limit"]:
+        st.session_state.pop(key, None)  # the widgets start again, from what is kept for this module
+    st.session_state[S + "kept"] = {}
     if fresh:
-        for key in [k for k in st.session_state if str(k).startswith(S + "hp:")]:
-            del st.session_state[key]
+        st.session_state.pop(S + "opened-run", None)  # a link to the run it left opens that run's code again
         for key in [k for k in st.query_params.keys() if k.startswith("hp_") or k == "run"]:
             del st.query_params[key]
 
@@ -133,20 +135,32 @@ def _on_upload() -> None:
     st.session_state[S + "pick"] = None  # the picker no longer names a template the editor does not hold
 
 
+def _kept() -> dict:
+    """The settings' values as last drawn (or as a linked run had them), apart from the widgets: Streamlit drops
+    a widget's value on a rerun that does not draw it (a keystroke that leaves the module unparsable, a visit to
+    another page), and the widgets start again from these."""
+    return st.session_state.setdefault(S + "kept", {})
+
+
 def _hp_widgets(checked: Checked) -> dict:
-    """The module's hyperparameters as widgets, seeded from the URL (``hp_<name>``) or their defaults."""
-    values = {}
+    """The module's hyperparameters as widgets, seeded from their kept values, the URL (``hp_<name>``) or their
+    defaults, the first of these the module accepts."""
+    values, kept = {}, _kept()
     for p in checked.hyperparameters:
         key = f"{S}hp:{p.name}"
         try:
             check(p, st.session_state[key])  # a value the current code still accepts
         except (KeyError, ValueError):
             text = st.query_params.get(f"hp_{p.name}")
-            try:
-                st.session_state[key] = parse_value(p, text) if text is not None else p.default
-            except ValueError:
-                st.session_state[key] = p.default
-        values[p.name] = param_widget(p, key)
+            st.session_state[key] = p.default
+            for value in (kept.get(f"hp:{p.name}"), text):
+                try:
+                    if value is not None:
+                        st.session_state[key] = parse_value(p, value) if isinstance(value, str) else check(p, value)
+                        break
+                except ValueError:
+                    continue
+        values[p.name] = kept[f"hp:{p.name}"] = param_widget(p, key)
     return values
 
 
@@ -176,22 +190,28 @@ def _start(key: str, config: dict) -> None:
 
 
 def _data_widgets(checked: Checked) -> tuple[str, int]:
-    if S + "data" not in st.session_state or st.session_state.get(S + "data-for") != checked.data:
-        st.session_state[S + "data"] = st.query_params.get("data", checked.data or "regression")
-        if st.session_state[S + "data"] not in DATA_SETS:
-            st.session_state[S + "data"] = "regression"
+    """The lab's data set (the module's own ``DATA`` at first, or the URL's) and a limit on its rows."""
+    kept = _kept()
+    if st.session_state.get(S + "data-for", ()) != checked.data:  # another module's DATA: start from its own
+        kept.pop("data", None)
+        st.session_state.pop(S + "data", None)
         st.session_state[S + "data-for"] = checked.data
-    data = st.selectbox(
+    if S + "data" not in st.session_state:
+        data = kept.get("data") or st.query_params.get("data", checked.data or "regression")
+        st.session_state[S + "data"] = data if data in DATA_SETS else "regression"
+    if S + "limit" not in st.session_state:
+        st.session_state[S + "limit"] = kept.get("limit", 0)
+    kept["data"] = st.selectbox(
         "Data (when the module has no load_data)",
         list(DATA_SETS),
         format_func=DATA_SETS.get,
         key=S + "data",
     )
-    limit = param_widget(
+    kept["limit"] = param_widget(
         ParamSpec("data_limit", "int", 0, min=0, max=70_000, step=64, help="First n rows only (0: all)."),
         S + "limit",
     )
-    return data, limit
+    return kept["data"], kept["limit"]
 
 
 def render(key: str) -> None:
@@ -287,10 +307,6 @@ def render(key: str) -> None:
             hp = _hp_widgets(checked)
             data, limit = _data_widgets(checked)
             _sync_url(st.session_state.get(S + "template", templates.DEFAULT), data, hp, checked)
-        else:  # no widgets drawn while the module does not parse: Streamlit would drop their values (a keystroke)
-            for k in [k for k in st.session_state if str(k).startswith(S + "hp:")] + [S + "data", S + "limit"]:
-                if k in st.session_state:
-                    st.session_state[k] = st.session_state[k]
         config = {
             "template": st.session_state.get(S + "template", templates.DEFAULT),
             "file": st.session_state.get(S + "file", ""),

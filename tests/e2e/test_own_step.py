@@ -123,3 +123,28 @@ def test_a_template_picked_after_a_loaded_file_replaces_it_everywhere(local_serv
     settle(page, anchor="The contract")
     assert GUIDE_SCRIPT.name not in uploader.inner_text()  # an empty uploader: the file is no longer loaded
     assert "so the lab runs it as it is" not in page.inner_text("body")  # the editor holds Blank, not the script
+
+
+def test_settings_survive_a_keystroke_that_breaks_the_module_and_a_visit_to_another_page(local_server, browser):
+    """Deleting a colon and typing it back reset every setting to its minimum (learning rate 1e-6, batch size
+    1, data limit 0): Streamlit drops the values of widgets a rerun does not draw, as a visit to Home does."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"{local_server}/own_step?template=blank")
+    settle(page, anchor="The contract")
+    limit = page.get_by_role("spinbutton", name="Data limit")
+    limit.fill("128")
+    limit.press("Enter")
+    settle(page, anchor="The contract")
+    assert limit.input_value() == "128"
+    frame = editor_frame(page)
+    assert frame.evaluate(EDIT, ["def build_model(hp):", "def build_model(hp)"])
+    page.get_by_text("Your module cannot run yet").wait_for(timeout=30_000)
+    assert frame.evaluate(EDIT, ["def build_model(hp)", "def build_model(hp):"])
+    page.get_by_text("Your module cannot run yet").wait_for(state="detached", timeout=30_000)
+    settle(page, anchor="The contract")
+    assert page.get_by_role("spinbutton", name="Data limit").input_value() == "128"
+    page.get_by_role("link", name="Home").first.click()
+    page.get_by_text("Active and recent runs").first.wait_for(timeout=30_000)
+    page.get_by_role("link", name="Your own step").first.click()
+    settle(page, anchor="The contract")
+    assert page.get_by_role("spinbutton", name="Data limit").input_value() == "128"
