@@ -56,7 +56,8 @@ def stacked_layout(titles: list[str], height_per_row: int, gap_px: int, x_title:
         if row == rows:
             layout[xa]["title"] = {"text": x_title}
         domain = [round(max(0.0, top - height), 6), round(min(1.0, top), 6)]  # float error must not leave [0, 1]
-        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": html.escape(title, quote=False)}}
+        text = html.escape(title, quote=False).replace("\n", "<br>")  # a title may take two lines (a short panel)
+        layout[ya] = {"anchor": x_ref, "domain": domain, "title": {"text": text}}
         axes.append({"xaxis": x_ref, "yaxis": y_ref, "_layout_y": ya})
     return layout, axes
 

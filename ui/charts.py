@@ -355,8 +355,8 @@ def scores_figure(curves: dict[str, CurvePoints], events: list[tuple[int, str]] 
     same sample count, a dotted line labelled "real digits". Legibility and balance (0 to 1) above,
     Fréchet distance below. Scores are sparse: points joined by a line, never smoothed."""
     panels = [
-        ("share (higher is better)", ["quality/legible", "quality/class_balance"]),
-        ("Fréchet distance (lower is better)", ["quality/frechet"]),
+        ("share\n(higher is better)", ["quality/legible", "quality/class_balance"]),  # two lines: each fits its panel
+        ("Fréchet distance\n(lower is better)", ["quality/frechet"]),
     ]
     panels = [(t, [n for n in names if n in curves and len(curves[n])]) for t, names in panels]
     panels = [(t, names) for t, names in panels if names]

@@ -107,12 +107,12 @@ def run_rows(runs: list[dict], last_values, owner: str | None = None, events_of=
             {
                 **({"yours": r.get("visitor") == owner} if owner else {}),
                 "name": r.get("name") or r["id"],
+                **({"steered": steered[r["id"]]} if steered else {}),  # beside the name, which says the start only
                 "status": r["status"],
                 "progress": min(1.0, r["steps_done"] / total) if total else None,
                 "variant": spec.title if spec else r["variant"],
                 **{_metric_label(n): last.get(n) for n in metrics},
                 **{column[k]: _cell(_value(shown[r["id"]], k)) for k in settings},
-                **({"steered": steered[r["id"]]} if steered else {}),
                 "sweep": r.get("sweep") or "",
                 "steps": r["steps_done"],
                 "ms/step": round(r["ms_per_step"], 1) if r.get("ms_per_step") else None,
@@ -158,6 +158,7 @@ def runs_table_ui(rows: list[dict], metrics: list[str] = ()) -> list[str]:
         column_config={
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
             "name": st.column_config.TextColumn("name", width="large"),
+            "steered": st.column_config.TextColumn("steered", width="large", help="Settings changed while it trained"),
             "run": st.column_config.TextColumn("run id"),
             "steps": st.column_config.NumberColumn("steps", format="localized"),
             **{

@@ -67,14 +67,17 @@ def steering_ui(run_id: str) -> None:
             return
         current = steering.current()
         names = list(steering.knobs)
-        cols = st.columns(len(names) + 1, vertical_alignment="bottom")
-        for col, name in zip(cols, names):
+        wide = [n for n in names if steering.knobs[n].param.kind == "digits"]  # ten pills: a row of their own
+        narrow = [n for n in names if n not in wide]
+        cols = st.columns(len(narrow) + 1, vertical_alignment="bottom")  # the last one: Apply, or nothing
+        places = [*zip(cols, narrow), *((st.container(), name) for name in wide)]
+        for place, name in places:
             key = f"steer:{run_id}:{name}"
             if key not in st.session_state:
                 st.session_state[key] = list(current[name]) if isinstance(current[name], tuple) else current[name]
-            with col:
+            with place:
                 param_widget(steering.knobs[name].param, key, help=f"Now: {format_value(current[name])}")
-        cols[-1].button(
+        (st.container() if wide else cols[-1]).button(
             "Apply",
             icon=":material/check:",
             key=f"steer-apply:{run_id}",
