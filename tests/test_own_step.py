@@ -205,6 +205,8 @@ def test_runs_of_your_own_step_are_named_by_template_edits_and_changed_hyperpara
     assert (
         default_name(spec, "own_step", edited) == "Your own step: template=gan (edited), latent_dim=16, batch_size=32"
     )
+    limited = spec.validate({**base, "source": source, "data_limit": 640})  # apart from the first by it alone
+    assert default_name(spec, "own_step", limited) == "Your own step: latent_dim=16, batch_size=32, data_limit=640"
 
 
 def test_a_run_of_a_loaded_file_says_so_in_its_name_and_on_its_page(lab):

@@ -227,7 +227,7 @@ def explain(config: dict, exc: BaseException) -> tuple[str, str]:
 
 def describe(config: dict) -> dict:
     """What tells runs of your own step apart: the template (and whether it was edited) or an uploaded file, the
-    hyperparameters changed from the module's defaults, and the data when not the module's own."""
+    hyperparameters changed from the module's defaults, and the data when not the module's own (and its limit)."""
     template, source = config.get("template", templates.DEFAULT), config.get("source", "")
     if template == templates.UPLOAD:
         out = {"file": config.get("file") or "uploaded"}
@@ -242,6 +242,8 @@ def describe(config: dict) -> dict:
     out.update({k: v for k, v in (config.get("hp") or {}).items() if v != defaults.get(k)})
     if checked.data is None or config.get("data") != checked.data:
         out["data"] = config.get("data")
+    if config.get("data_limit"):
+        out["data_limit"] = config["data_limit"]  # two runs apart by it alone read alike otherwise
     return out
 
 
