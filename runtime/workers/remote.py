@@ -45,7 +45,8 @@ _STAMPED = (
     "record_epoch",
     "record_metrics",
     "record_event",
-)  # replayed with the worker's clock
+)  # replayed with the worker's clock (when it happened, not when it arrived)
+_SIGNATURES = {name: inspect.signature(getattr(LiveRun, name)) for name in REPLAYED}  # a worker's calls must fit
 
 
 class RecordingRun(LiveRun):
@@ -146,7 +147,7 @@ def replay(run: LiveRun, calls: list[tuple]) -> None:
             run.built(data_source, RemoteSteering(description) if description else None, batch_size)
             continue
         try:
-            call = inspect.signature(getattr(LiveRun, name)).bind(run, *args, **kwargs)
+            call = _SIGNATURES[name].bind(run, *args, **kwargs)
         except TypeError as exc:
             raise ValueError(f"a worker's {name!r} does not fit the method: {exc}") from None
         at = call.arguments.get("at")
