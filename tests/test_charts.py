@@ -117,6 +117,7 @@ def test_labels_on_either_side_of_the_flip_do_not_run_into_each_other():
     curves = {"d_loss": exact(np.ones(1150))}
     fig = charts.curves_figure(curves, epoch_steps=list(range(157, 1150, 157)), total_steps=1884)
     rooms = _label_rooms(fig, 1, 1150)
+    assert len(rooms) == 6, rooms  # epochs 1-6 labelled; 7, at the right end, shares 6's
     assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms  # no label runs into the next
     assert all(hi <= 1150 for _, hi in rooms)  # nor past the end, where Plotly would widen the axis
     assert len(fig.layout.shapes) == 7  # every epoch keeps its line
@@ -137,7 +138,7 @@ def test_evenly_spaced_epoch_labels_all_stand_but_perhaps_the_last(steps, epoch)
     wanted = [f"epoch {i}" for i in range(every, len(epoch_steps) + 1, every)]
     assert shown in (wanted, wanted[:-1]) and len(wanted) <= MAX_EPOCH_LABELS, (shown, wanted)
     rooms = _label_rooms(fig, 1, steps)
-    assert all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms
+    assert len(rooms) == len(shown) >= 2 and all(a[1] <= b[0] for a, b in zip(rooms, rooms[1:])), rooms
 
 
 def test_steering_labels_stand_a_row_above_the_epoch_labels():
