@@ -55,7 +55,6 @@ def _spec(key: str, title: str, summary: str, build, model_class) -> VariantSpec
         key=key,
         title=title,
         summary=summary,
-        guide_section="",
         params=COMMON,
         metrics=("loss", "mae"),
         build=build,

@@ -93,3 +93,26 @@ def test_digit_sets_parse_check_and_format():
             parse_value(spec, bad)
     with pytest.raises(ValueError, match="grid_digits"):
         validate_config((spec,), {"grid_digits": [True]})
+
+
+def test_every_contrast_names_figures_its_runs_have():
+    """A page's "with and without" table names figures a run of it records: a typo would leave its row
+    empty for every run. Listed (the GAN pages) or a function of the config (the rare digits)."""
+    from trainers.quality import HEADLINE as SCORES
+
+    contrasts = [spec for spec in VARIANTS.values() if spec.contrast is not None]
+    assert {spec.key for spec in contrasts} >= {"gan", "dcgan", "weighted"}
+    for spec in contrasts:
+        config = spec.validate({"task": "mnist"} if spec.key == "weighted" else {})
+        figures = spec.contrast.figures_for(config)
+        assert figures, spec.key
+        for label, figure in figures:
+            known = (
+                figure in ("ms/step", "images/s")
+                or figure in spec.metrics
+                or figure.removeprefix("final/") in spec.epoch_metrics
+                or figure.removeprefix("quality/") in SCORES
+            )
+            assert label and known, (spec.key, label, figure)
+        for value in spec.contrast.values:  # both runs are valid settings of the page
+            assert spec.validate({**config, spec.contrast.setting: value})[spec.contrast.setting] == value

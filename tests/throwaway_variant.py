@@ -44,7 +44,6 @@ SPEC = VariantSpec(
     key=KEY,
     title="L1 step (throwaway)",
     summary="A step the lab did not know about: mean absolute error, by hand.",
-    guide_section="",
     params=(_common.epochs(2), *_common.REGRESSION_PARAMS),
     metrics=("loss",),
     build=build,

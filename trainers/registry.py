@@ -59,15 +59,19 @@ class Contrast:
     step or the tuned one), two runs that differ in ``setting`` only, started together and opened side
     by side, their headline figures in one small table.
 
-    ``figures(config)`` lists (label, figure) pairs: a figure is a metric's last value (a name as the
-    store keeps it, ``final/test_acc``) or one of the run's own figures, ``ms/step`` and ``images/s``.
+    ``figures`` lists (label, figure) pairs, or is a function of the config that lists them (where they
+    depend on it, as the rare digits do): a figure is a metric's last value (a name as the store keeps
+    it, ``final/test_acc``) or one of the run's own figures, ``ms/step`` and ``images/s``.
     """
 
     button: str  # the button's words: "Run with and without class weights"
     setting: str
     runs: tuple[tuple[Any, str], tuple[Any, str]]  # (value, name) of each: ("class_weight", "with class weights")
-    figures: Callable[[dict], tuple[tuple[str, str], ...]]
+    figures: tuple[tuple[str, str], ...] | Callable[[dict], tuple[tuple[str, str], ...]]
     when: Callable[[dict], bool] = always  # e.g. only for the MNIST task
+
+    def figures_for(self, config: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        return self.figures(config) if callable(self.figures) else self.figures
 
     @property
     def values(self) -> list:
@@ -85,7 +89,6 @@ class VariantSpec:
     key: str  # stable id, used in URLs, the run store and the page stub's file name
     title: str  # page title and navigation label
     summary: str  # one line
-    guide_section: str  # the section of "Customizing what happens in fit() with PyTorch", or "" if none
     params: tuple[ParamSpec, ...]
     metrics: tuple[str, ...]  # per-step metric names the step may report
     build: Callable[[dict], Experiment]  # takes a validated config
@@ -93,6 +96,7 @@ class VariantSpec:
     # that lists them (where the config chooses the step); each is titled by its qualified name.
     code: tuple[Callable, ...] | Callable[[dict], tuple[Callable, ...]]
     tiny: Mapping[str, Any]  # a config that trains in about a second: every registered variant is tested with it
+    guide_section: str = ""  # the section of "Customizing what happens in fit() with PyTorch", if any
     icon: str = ":material/model_training:"  # navigation icon (a Material symbol)
     section: str = "From the guide"  # navigation group
     grid_caption: str = ""  # caption of the sample grid; a variant with a grid sets it

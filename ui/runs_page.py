@@ -257,7 +257,7 @@ def _contrast_table(run_ids: list[str], labels: list[str]) -> None:
     contrast = spec.contrast if spec else None
     if contrast is None or not contrast.when(rows[0]["config"]):
         return
-    figures = contrast.figures(rows[0]["config"])
+    figures = contrast.figures_for(rows[0]["config"])
     lasts = [manager.store.metrics.last_values(r["id"]) for r in rows]
     table = {"figure": [label for label, _ in figures]}
     for label, row, last in zip(labels, rows, lasts):

@@ -197,7 +197,7 @@ SPEC = gan_spec_parts.beyond_guide_spec(
         button="Run with and without the latent code",
         setting="info_code",
         runs=((2.0, "with the latent code"), (0.0, "without")),
-        figures=lambda config: (
+        figures=(
             ("legible (final)", "quality/legible"),
             ("class balance (final)", "quality/class_balance"),
             ("Fréchet distance (final)", "quality/frechet"),

@@ -143,7 +143,7 @@ SPEC = VariantSpec(
         button="Run the guide's step and the tuned one",
         setting="step",
         runs=(("tuned", "the tuned step"), ("guide", "the guide's step")),
-        figures=lambda config: (
+        figures=(
             ("ms per step", "ms/step"),
             ("images per second", "images/s"),
             ("legible (final)", "quality/legible"),

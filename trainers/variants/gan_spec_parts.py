@@ -274,7 +274,6 @@ def beyond_guide_spec(**fields) -> VariantSpec:
     """The ``VariantSpec`` of a GAN beyond the guide: what those pages declare alike (their section,
     metrics, panels, headline, views, a tiny config), with ``fields`` for the rest and any exception."""
     shared = dict(
-        guide_section="",
         metrics=METRICS,
         tiny={
             "epochs": 3,

@@ -255,7 +255,6 @@ SPEC = VariantSpec(
     key="own_step",
     title="Your own step",
     summary="Edit a training step in the browser, start it, and watch it train with the lab's live panel.",
-    guide_section="",
     params=PARAMS,
     metrics=(),
     build=build,
