@@ -105,26 +105,47 @@ def run(
     return {"seed": seed, "time_to_digits": found or None, "marks": {str(k): v for k, v in marks.items()}, "rows": rows}
 
 
+CAPTION_PX = 34  # the pages show these pictures about 720 px wide: some 14 px on screen
+
+
+def captioned(grid, lines: list[str]):
+    """A grid (a greyscale Pillow image) under its caption, one line each, in a size that reads once the
+    picture is shrunk to the page's width. Pillow's own font, which has no "é": "Frechet"."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=CAPTION_PX)
+    band = int(CAPTION_PX * 1.25) * len(lines) + 12
+    tile = Image.new("L", (grid.width, grid.height + band), 255)
+    tile.paste(grid, (0, band))
+    ImageDraw.Draw(tile).multiline_text((6, 6), "\n".join(lines), fill=0, font=font, spacing=CAPTION_PX // 4)
+    return tile
+
+
+def side_by_side(tiles: list, gap: int = 10):
+    from PIL import Image
+
+    out = Image.new("L", (sum(t.width for t in tiles) + gap * (len(tiles) - 1), max(t.height for t in tiles)), 255)
+    x = 0
+    for tile in tiles:
+        out.paste(tile, (x, 0))
+        x += tile.width + gap
+    return out
+
+
 def picture(grids: dict, path: Path) -> None:
     """The grids at the marks (30, 60 and 120 s) side by side, each captioned with its time and scores."""
     import io
 
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
-    tiles = []
-    for mark, (png, row) in sorted(grids.items()):
-        grid = Image.open(io.BytesIO(png)).convert("L")
-        tile = Image.new("L", (grid.width, grid.height + 34), 255)
-        tile.paste(grid, (0, 34))
-        text = f"{mark} s, step {row['step']:,}: legible {row['legible']:.2f}, FD {row['frechet']:.0f}"
-        ImageDraw.Draw(tile).text((4, 10), text, fill=0)
-        tiles.append(tile)
-    out = Image.new("L", (sum(t.width for t in tiles) + 10 * (len(tiles) - 1), max(t.height for t in tiles)), 255)
-    x = 0
-    for tile in tiles:
-        out.paste(tile, (x, 0))
-        x += tile.width + 10
-    out.save(path)
+    tiles = [
+        captioned(
+            Image.open(io.BytesIO(png)).convert("L"),
+            [f"{mark} s, step {row['step']:,}", f"legible {row['legible']:.2f}, Frechet {row['frechet']:.0f}"],
+        )
+        for mark, (png, row) in sorted(grids.items())
+    ]
+    side_by_side(tiles).save(path)
 
 
 def main() -> None:
