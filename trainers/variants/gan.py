@@ -79,13 +79,14 @@ PARAMS = (
     _common.SEED,
 )
 
-EXPECT = (  # bench/time_to_digits.py --variant gan, AMD EPYC, 2 cores, 2026-12-02; docs/benchmarks.md
+EXPECT = (  # bench/time_to_digits.py --variant gan, AMD EPYC, 2 cores, 2026-12-02 and -07; docs/benchmarks.md
     "On a 2-core CPU (AMD EPYC) a step of these defaults takes about 0.23 s: the default 7 epochs (1,099 "
     "steps, as many as the guide's one epoch over its 70,000 digits) take about 4 minutes. Noise turns into "
     "slanted strokes within 60 s and into blob-like shapes by 120 s (the picture: 30, 60 and 120 s); the "
     "judge reads few of them as digits at the end of the default run (legible 0.00-0.13 between steps 1,000 "
-    "and 1,500, it swings) and 0.41 after 9 minutes (2,400 steps): the guide's GAN does **not** reach "
-    "legible digits (legible ≥ 0.8, all ten digits) within 9 minutes here. Set more epochs to watch it "
+    "and 1,500, it swings) and 0.41 after 9 minutes (2,400 steps); its Fréchet distance stops near 300 (the "
+    "judge's digits need 36) through 18 minutes: the guide's GAN does **not** reach legible digits (legible "
+    "≥ 0.8, all ten digits) here. Set more epochs to watch it "
     "keep trying; for legible digits in about a minute, open the *Conditional GAN* page (its defaults)."
 )
 
