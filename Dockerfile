@@ -16,6 +16,10 @@ ENV PYTHONUNBUFFERED=1 \
     STREAMLIT_SERVER_PORT=8501 \
     PATH=/opt/venv/bin:$PATH
 
+# tini as the container's first process: it reaps processes a run's code left behind once their worker
+# died (Streamlit, as process 1, would keep them as zombies) and passes `docker stop` on to Streamlit.
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+
 # The user id Hugging Face Spaces runs containers as.
 RUN useradd --create-home --uid 1000 lab && mkdir -p /data && chown lab /data
 
@@ -33,4 +37,5 @@ USER lab
 VOLUME /data
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s CMD ["python", "deploy/healthcheck.py"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.headless", "true"]

@@ -31,6 +31,8 @@ def test_the_dockerfile_uses_the_install_script_a_non_root_user_and_the_health_c
     assert re.search(r"^USER lab$", dockerfile, re.M) and "--uid 1000" in dockerfile
     assert "HEALTHCHECK" in dockerfile and "deploy/healthcheck.py" in dockerfile
     assert "LAB_HOME=/data/runs" in dockerfile and "VOLUME /data" in dockerfile
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--"]' in dockerfile  # reaps what a dead worker's code left
+    assert "install -y --no-install-recommends tini" in dockerfile
 
 
 def test_the_health_check_fails_without_a_server_and_passes_with_one(tmp_path):

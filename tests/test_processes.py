@@ -288,3 +288,74 @@ def test_code_that_goes_on_after_stop_is_ended_after_the_grace_not_a_minute(work
     assert workers.wait(run_id, 30) == "stopped"
     assert time.monotonic() - asked < 2.0 + 2.0  # the grace (2 s), not the minute saving may take
     assert "your code went on and did not end within 2 s of Stop" in workers.snapshot(run_id).error
+
+
+def test_processes_left_in_its_group_end_when_the_worker_dies_first(workers, tmp_path):
+    """The code starts a process (in the worker's group), then its process dies at once (``os._exit``, as a
+    segfault or the OOM killer would): the run fails naming the exit, and the process it left is ended."""
+    marker = tmp_path / "left"
+    dies = (
+        "    import os, subprocess, sys\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"    open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        "    os._exit(3)\n"
+    )
+    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + dies)))
+    assert workers.wait(run_id, 60) == "failed"
+    assert "exited (code 3) before it finished" in workers.snapshot(run_id).error
+    wait_for(lambda: _gone(int(marker.read_text())), 10, "the process the dead worker left to end")
+
+
+def test_a_server_that_exits_leaves_its_worker_runs_to_be_marked_interrupted(tmp_path):
+    """The server's exit handler ends its children: their runs are not failed "killed by signal SIGTERM",
+    they are left for the next start, which marks them interrupted."""
+    manager = RunManager(home=tmp_path / "lab", backend="process", cadence=Cadence.every_step(2))
+    manager.backend.pool.warm().join(120)
+    run_id = manager.start("compute_loss", REGRESSION)
+    wait_for(lambda: manager.snapshot(run_id).step > 5, 60, "steps in the worker")
+    manager.backend.pool.end_all()  # what atexit calls as the server exits
+    for thread in manager.live_threads():
+        thread.join(30)
+    row = manager.store.get_run(run_id)
+    assert (row["status"], row["error"]) == ("running", None)  # not failed, "killed by signal SIGTERM"
+    time.sleep(0.1)  # its heartbeat has stopped: what the next start (another process) finds
+    assert manager.store.mark_interrupted(timeout=0.05) == [run_id]
+    assert manager.store.get_run(run_id)["status"] == "interrupted"
+
+
+def test_a_message_over_the_maximum_fails_its_run_saying_so(workers):
+    send = (
+        "    import gc\n"
+        "    from multiprocessing.connection import Connection\n"
+        "    for c in [o for o in gc.get_objects() if isinstance(o, Connection)]:\n"
+        "        if c.writable and not c.closed:\n"
+        "            c.send_bytes(b'x' * (65 * 2**20))\n"
+    )
+    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + send)))
+    assert workers.wait(run_id, 60) == "failed"
+    assert workers.snapshot(run_id).error == (
+        "The run's process sent the lab something it does not take (a message of over 64 MB)."
+    )
+
+
+def test_a_worker_pool_that_failed_to_start_tries_again_for_the_next_run(tmp_path, monkeypatch):
+    """A fork refused once (no memory, too many processes) fails that run, not every run until a restart."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    refusals = []
+
+    def refused_once(modules, real=context.set_forkserver_preload):
+        if not refusals:
+            refusals.append(modules)
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real(modules)
+
+    monkeypatch.setattr(context, "set_forkserver_preload", refused_once)
+    manager = RunManager(home=tmp_path / "lab", backend="process", cadence=Cadence.every_step(2))
+    first = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(first, 120) == "failed"
+    assert "No worker process could be started" in manager.snapshot(first).error
+    second = manager.start("compute_loss", {"samples": 64, "epochs": 1})
+    assert manager.wait(second, 120) == "completed"
+    assert len(refusals) == 1

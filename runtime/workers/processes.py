@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import forkserver, popen_forkserver, spawn
 from multiprocessing.context import ForkServerProcess
 from pathlib import Path
@@ -104,6 +104,7 @@ class WorkerPool:
         self._problem: BaseException | None = None
         self._lock = threading.Lock()
         self.live: set[Worker] = set()
+        self.closing = False  # the server is exiting: its runs are left for the next start to mark interrupted
         # Registered after multiprocessing's own exit handler, so it runs first (atexit is last in, first
         # out): that handler joins every child, and would wait forever for a run whose step never returns.
         atexit.register(self.end_all)
@@ -134,7 +135,11 @@ class WorkerPool:
         warming = self.warm()
         warming.join(WARM_TIMEOUT_S)  # the first run waits for the preload; the later ones find it done
         if warming.is_alive() or self._problem is not None:
-            raise RuntimeError(f"No worker process could be started ({self._problem or 'the forkserver is stuck'}).")
+            problem = self._problem
+            if problem is not None:  # the next run tries again (a fork refused once, a full disk): not until a restart
+                with self._lock:
+                    self._warming, self._problem = None, None
+            raise RuntimeError(f"No worker process could be started ({problem or 'the forkserver is stuck'}).")
         records_in, records_out = self.context.Pipe(duplex=False)  # the child writes, the server reads
         requests_in, requests_out = self.context.Pipe(duplex=False)  # the server writes, the child reads
         # Not a daemon: a person's code may start processes of its own (a DataLoader's workers).
@@ -150,13 +155,14 @@ class WorkerPool:
 
     def release(self, worker: "Worker") -> None:
         """The run is over: end the child if it lingers (threads its code left running), close its pipes."""
-        worker.process.join(1.0)
+        worker.join(1.0)
         worker.end()
         worker.close()
         self.live.discard(worker)
 
     def end_all(self) -> None:
         """The server is exiting: end every child (its runs are marked interrupted at the next start)."""
+        self.closing = True
         for worker in list(self.live):
             worker.end(term_wait=0.2)
             worker.close()
@@ -169,6 +175,19 @@ class Worker:
     process: multiprocessing.process.BaseProcess
     records: object  # Connection: the child's recorded calls and outcome come in here
     requests: object  # Connection: stop, pause and steering go out here
+    # The child's exit status is read from a pipe; two threads reading it at once (the slot thread and the
+    # exit handler) would leave one with end-of-file, which multiprocessing reports as exit code 255.
+    _polling: threading.Lock = field(default_factory=threading.Lock)
+
+    def alive(self) -> bool:
+        with self._polling:
+            return self.process.is_alive()
+
+    def join(self, timeout: float) -> int | None:
+        """Wait up to ``timeout`` s for the child to end; its exit code (None while it runs)."""
+        with self._polling:
+            self.process.join(timeout)
+            return self.process.exitcode
 
     def receive(self, timeout: float) -> tuple[list, bool]:
         """(messages now waiting, whether the child's end is closed)."""
@@ -177,7 +196,11 @@ class Worker:
             if self.records.poll(timeout):
                 while self.records.poll(0):
                     messages.append(loads(self.records.recv_bytes(MAX_MESSAGE)))
-        except (EOFError, OSError):
+        except OSError as exc:
+            if "bad message length" in str(exc):  # multiprocessing's words for one over the maximum
+                raise RefusedMessage(f"a message of over {MAX_MESSAGE // 2**20} MB") from None
+            return messages, True
+        except EOFError:
             return messages, True
         return messages, False
 
@@ -202,17 +225,25 @@ class Worker:
     def end(self, term_wait: float = 1.0) -> None:
         """End the child and everything it started: every process below it (those that left its process
         group included: the child adopts orphans, see worker._become_subreaper), then the group itself,
-        SIGTERM first, then SIGKILL."""
-        if self.process.pid is not None and self.process.is_alive():
-            end_descendants(self.process.pid)
+        SIGTERM first, then SIGKILL. A child that died first (a segfault, ``os._exit``, the OOM killer) may
+        have left processes in its group: they are killed too (orphans, nothing else would end them)."""
+        pid = self.process.pid
+        if pid is None:
+            return
+        if self.alive():
+            end_descendants(pid)
         for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5.0)):
-            if not self.process.is_alive():
+            if not self.alive():
                 break
             try:
-                os.killpg(self.process.pid, sig)  # the child leads its group (os.setsid in worker.main)
+                os.killpg(pid, sig)  # the child leads its group (os.setsid in worker.main)
             except (ProcessLookupError, PermissionError):
                 self.process.kill() if sig == signal.SIGKILL else self.process.terminate()
-            self.process.join(wait)
+            self.join(wait)
+        try:  # the child is gone; its group lives on while anything is left in it (so its id is not reused)
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing was left
 
     def close(self) -> None:
         for conn in (self.records, self.requests):
@@ -283,13 +314,16 @@ def train_in_worker(
         fields["artifact"] = str(saved) if fields.pop("saved", False) and saved.is_file() else None
         run.writer.close()
     except Exception as exc:  # noqa: BLE001  (the store failed, or no worker could start: the run says why)
-        fail(store, run, exc)
+        if not pool.closing:
+            fail(store, run, exc)
         return
     finally:
         run.writer = None
         run.steering = None
         if worker is not None:
             pool.release(worker)
+    if pool.closing:  # its child was ended because the server is exiting, not for anything the run did:
+        return  # the next start marks it interrupted (it would read "killed by signal SIGTERM" otherwise)
     finish(store, run, status, **fields)
 
 
@@ -328,11 +362,11 @@ def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: L
         relay()
         if run.stop_event.is_set() and stop_asked is None:
             stop_asked = now
-        if closed or not worker.process.is_alive():
-            worker.process.join(1)
+        if closed or not worker.alive():
+            exitcode = worker.join(1)
             if (result := _drain(run, worker)) is not None:  # it reported, then ended, between two looks
                 return result
-            return "failed", {"error": death(worker.process.exitcode)}
+            return "failed", {"error": death(exitcode)}
         if stop_asked is not None:
             # The grace runs from the Stop; saving the model, once it has begun, has a grace of its own.
             ends = run.saving_since + SAVE_GRACE_S if run.saving_since else stop_asked + settings.stop_grace
@@ -395,7 +429,11 @@ def _handle(run: LiveRun, messages: list) -> tuple[str, dict] | None:
 
 
 def _drain(run: LiveRun, worker: Worker) -> tuple[str, dict] | None:
-    return _handle(run, worker.receive(0)[0])
+    """What the child sent before it ended (nothing, where what is left is refused: the run ends anyway)."""
+    try:
+        return _handle(run, worker.receive(0)[0])
+    except (RefusedMessage, pickle.UnpicklingError, EOFError, ValueError):
+        return None
 
 
 def spec_module_of(variant: str) -> str | None:
