@@ -288,6 +288,7 @@ def train_in_worker(
         return
     run.memory_mb = settings.memory_mb
     worker = None
+    problem: Exception | None = None
     try:
         run.set_status("running", started=time.time())
         store.update_run(run.id, status="running", started=run.started, heartbeat=run.started)
@@ -314,17 +315,18 @@ def train_in_worker(
         fields["artifact"] = str(saved) if fields.pop("saved", False) and saved.is_file() else None
         run.writer.close()
     except Exception as exc:  # noqa: BLE001  (the store failed, or no worker could start: the run says why)
-        if not pool.closing:
-            fail(store, run, exc)
-        return
+        problem = exc
     finally:
         run.writer = None
         run.steering = None
-        if worker is not None:
+        if worker is not None:  # ended before the run is over: a Delete then finds no process writing its folder
             pool.release(worker)
     if pool.closing:  # its child was ended because the server is exiting, not for anything the run did:
         return  # the next start marks it interrupted (it would read "killed by signal SIGTERM" otherwise)
-    finish(store, run, status, **fields)
+    if problem is not None:
+        fail(store, run, problem)
+    else:
+        finish(store, run, status, **fields)
 
 
 def _deadline(limits: Limits) -> float | None:
