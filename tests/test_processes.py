@@ -36,6 +36,22 @@ def own(source, **hp):
     return {"template": "blank", "source": source, "hp": {"epochs": 1, **hp}}
 
 
+def building(code):
+    """The blank template with ``code`` (indented lines) run first thing in its build_model."""
+    return BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + code)
+
+
+def to_the_lab(expression):
+    """Lines that write ``expression`` (bytes) on the worker's pipe to the server, as hostile code could."""
+    return (
+        "    import gc\n"
+        "    from multiprocessing.connection import Connection\n"
+        "    for c in [o for o in gc.get_objects() if isinstance(o, Connection)]:\n"
+        "        if c.writable and not c.closed:\n"
+        f"            c.send_bytes({expression})\n"
+    )
+
+
 @pytest.fixture
 def workers(managers):
     """A manager whose every run trains in a worker process, with a 2 s Stop grace."""
@@ -213,7 +229,7 @@ def leaves_a_process(marker):
         f"    child = subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)\n"
         f"    open({str(marker)!r}, 'w').write(str(child.pid))\n"
     )
-    return BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + start)
+    return building(start)
 
 
 def test_processes_the_code_started_end_with_its_run(workers, tmp_path):
@@ -239,7 +255,7 @@ def test_the_memory_cap_cannot_be_lifted_by_the_code(tmp_path):
         "    raise RuntimeError('the cap was lifted')\n"
     )
     manager = RunManager(home=tmp_path / "lab", run_memory_mb=512)
-    run_id = manager.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + lift)))
+    run_id = manager.start("own_step", own(building(lift)))
     assert manager.wait(run_id, 60) == "failed"
     assert manager.snapshot(run_id).error.startswith("RuntimeError: the cap held")
 
@@ -249,19 +265,15 @@ def test_a_worker_cannot_make_the_server_run_its_code(workers, tmp_path):
     marker = tmp_path / "ran-in"
     payload = f"open({str(marker)!r}, 'w').write(str(__import__('os').getpid()))"
     send = (
-        "    import gc, os\n"
-        "    from multiprocessing.connection import Connection\n"
         "    import pickle\n"
         "    class Payload:\n"
         "        def __reduce__(self):\n"
         f"            return (exec, ({payload!r},))\n"
-        "    for c in [o for o in gc.get_objects() if isinstance(o, Connection)]:\n"
-        "        if c.writable and not c.closed:\n"
-        "            c.send_bytes(pickle.dumps(('calls', [Payload()])))\n"
-        "    import time\n"
+        + to_the_lab("pickle.dumps(('calls', [Payload()]))")
+        + "    import time\n"
         "    time.sleep(2)\n"
     )
-    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + send)))
+    run_id = workers.start("own_step", own(building(send)))
     assert workers.wait(run_id, 60) == "failed"
     assert "sent the lab something it does not take" in workers.snapshot(run_id).error
     assert not marker.exists() or marker.read_text() != str(os.getpid())  # never in the server
@@ -300,7 +312,7 @@ def test_processes_left_in_its_group_end_when_the_worker_dies_first(workers, tmp
         f"    open({str(marker)!r}, 'w').write(str(child.pid))\n"
         "    os._exit(3)\n"
     )
-    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + dies)))
+    run_id = workers.start("own_step", own(building(dies)))
     assert workers.wait(run_id, 60) == "failed"
     assert "exited (code 3) before it finished" in workers.snapshot(run_id).error
     wait_for(lambda: _gone(int(marker.read_text())), 10, "the process the dead worker left to end")
@@ -324,14 +336,7 @@ def test_a_server_that_exits_leaves_its_worker_runs_to_be_marked_interrupted(tmp
 
 
 def test_a_message_over_the_maximum_fails_its_run_saying_so(workers):
-    send = (
-        "    import gc\n"
-        "    from multiprocessing.connection import Connection\n"
-        "    for c in [o for o in gc.get_objects() if isinstance(o, Connection)]:\n"
-        "        if c.writable and not c.closed:\n"
-        "            c.send_bytes(b'x' * (65 * 2**20))\n"
-    )
-    run_id = workers.start("own_step", own(BLANK.replace("def build_model(hp):\n", "def build_model(hp):\n" + send)))
+    run_id = workers.start("own_step", own(building(to_the_lab("b'x' * (65 * 2**20)"))))
     assert workers.wait(run_id, 60) == "failed"
     assert workers.snapshot(run_id).error == (
         "The run's process sent the lab something it does not take (a message of over 64 MB)."
