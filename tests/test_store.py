@@ -4,6 +4,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -280,3 +281,27 @@ def test_a_full_disk_at_start_up_leaves_the_lab_reading_and_a_delete_makes_room(
     assert manager.problem is None and [r["id"] for r in manager.list()] == ["b" * 12]
     run_id = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(run_id, 60) == "completed"
+
+
+def test_a_read_only_store_reads_the_commits_still_in_the_write_ahead_log(tmp_path):
+    """A server died before its last commits were folded into the file (they are in runs.sqlite-wal): the
+    read-only store (a full disk) lists them, and a run another server records later (it opened the file
+    as it was at the last fold, and stayed so)."""
+    path = tmp_path / "runs.sqlite"
+    died = (
+        "import os, sys\n"
+        "from runtime.store.run_store import RunStore\n"
+        "store = RunStore(sys.argv[1])\n"
+        "store.conn.execute('PRAGMA wal_autocheckpoint=0')\n"  # nothing folded: the runs live in the log
+        "store.create_run('a' * 12, 'compute_loss', {}, status='completed', ended=1.0)\n"
+        "store.create_run('b' * 12, 'compute_loss', {}, status='completed', ended=2.0)\n"
+        "os._exit(0)\n"  # no close, no fold
+    )
+    subprocess.run([sys.executable, "-c", died, str(path)], cwd=Path(__file__).parents[1], check=True)
+    assert path.with_name("runs.sqlite-wal").stat().st_size > 0
+    reading = RunStore(path, read_only=True)
+    assert sorted(r["id"] for r in reading.list_runs()) == ["a" * 12, "b" * 12]
+    writing = RunStore(path)
+    writing.conn.execute("PRAGMA wal_autocheckpoint=0")
+    writing.create_run("c" * 12, "compute_loss", {}, status="completed", ended=3.0)
+    assert sorted(r["id"] for r in reading.list_runs()) == ["a" * 12, "b" * 12, "c" * 12]

@@ -144,12 +144,23 @@ class RunStore:
             self._pinned = None
 
     def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
-        if self.read_only:  # immutable: no lock, no write-ahead log to create (there is no room for one)
-            conn = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=check_same_thread
-            )
-            conn.row_factory = sqlite3.Row
-            return conn
+        if self.read_only:  # there is no room to write: reading only
+            # mode=ro reads the write-ahead log too (the last commits, and another server's as they come);
+            # immutable, where even that cannot open (no room for its shared-memory file), needs nothing
+            # but sees only what was folded into the file.
+            for mode in ("mode=ro", "immutable=1"):
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?{mode}", uri=True, check_same_thread=check_same_thread
+                )
+                try:
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.Error:
+                    conn.close()
+                    if mode == "immutable=1":
+                        raise
+                    continue
+                conn.row_factory = sqlite3.Row
+                return conn
         conn = sqlite3.connect(
             self.path, timeout=30, isolation_level=None, check_same_thread=check_same_thread
         )  # autocommit; explicit BEGIN
