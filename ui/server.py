@@ -43,16 +43,8 @@ async def metrics_csv(request: Request):
         return PlainTextResponse(words or f"The run store cannot be read ({exc}).", status_code=503)
     if not found:
         return PlainTextResponse(f"There is no run {run_id[:40]!r} here.", status_code=404)
-    store = manager.store.pinned()
-
-    def chunks():
-        try:
-            yield from exports.metrics_csv_chunks(store, run_id)
-        finally:
-            store.close()
-
     return StreamingResponse(
-        chunks(),
+        exports.metrics_csv_snapshot(manager.store.pinned(), run_id),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{run_id}-metrics.csv"'},
     )

@@ -19,7 +19,21 @@ from runtime.store.run_store import RunStore
 MAX_GIF_FRAMES = 100
 
 
-def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000) -> Iterator[bytes]:
+def metrics_csv_snapshot(store: RunStore, run_id: str, **reads: int) -> Iterator[bytes]:
+    """``metrics_csv_chunks`` read in one snapshot of the store, for a download: a run deleted or evicted
+    meanwhile (another tab, another server, the size limit) still downloads whole; read window by window
+    without it, the file would end early with nothing to say so. ``store`` is a pinned copy
+    (``RunStore.pinned``): the snapshot holds its connection until the last chunk, then it is closed."""
+    try:
+        store.conn.execute("BEGIN")  # a read transaction: every later read sees the store as it is now
+        yield from metrics_csv_chunks(store, run_id, **reads)
+    finally:
+        store.close()
+
+
+def metrics_csv_chunks(
+    store: RunStore, run_id: str, rows_per_chunk: int = 5000, steps_per_read: int = 20_000
+) -> Iterator[bytes]:
     """The metrics CSV in chunks, read from the store a window of steps at a time: memory stays
     bounded however long the run. One row per step: step, epoch (1-based), seconds since the run
     started, then a column per metric (``epoch/...`` and ``final/...`` on the step they were recorded),
@@ -38,7 +52,7 @@ def metrics_csv_chunks(store: RunStore, run_id: str, rows_per_chunk: int = 5000)
     header = [*(spreadsheet_safe(n) for n in names), *(spreadsheet_safe(f"setting/{n}") for n in steered)]
     writer.writerow(["step", "epoch", "time_s", *header])
     count = 0
-    for step, epoch, t, values in store.metrics.metric_rows(run_id, names):
+    for step, epoch, t, values in store.metrics.metric_rows(run_id, names, chunk=steps_per_read):
         while upcoming is not None and upcoming["step"] < step:  # set after step s: steps s+1 on train with it
             current.update(upcoming["set"])
             upcoming = next(pending, None)
