@@ -155,3 +155,36 @@ def test_a_download_is_whole_when_its_run_is_deleted_meanwhile(tmp_path):
     rows = list(csv.DictReader(io.StringIO((first + b"".join(chunks)).decode())))
     assert [int(r["step"]) for r in rows] == list(range(1, 51))
     assert float(rows[-1]["loss"]) == 1.0 / 50
+
+
+def test_the_csv_time_of_an_epochs_last_step_is_the_steps_own(tmp_path):
+    """An epoch's figures are recorded at its last step after validation, seconds later: the CSV row of
+    that step keeps the time the step was taken (the chart's), not the later one."""
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.create_run("a" * 12, "external", {}, status="completed", started=1000.0)
+    writer = store.writer("a" * 12, flush_every_s=0)
+    for step in (1, 2, 3):
+        writer.metrics(step, 0, {"loss": 0.5}, 1000.0 + step)
+    writer.metrics(3, 0, {"epoch/val_loss": 0.4}, 1600.0)  # after a long validation pass
+    writer.close()
+    rows = list(csv.DictReader(io.StringIO(exports.metrics_csv(store, "a" * 12).decode())))
+    assert [(r["step"], r["time_s"], r["epoch/val_loss"]) for r in rows] == [
+        ("1", "1.000", ""),
+        ("2", "2.000", ""),
+        ("3", "3.000", "0.4"),
+    ]
+
+
+def test_a_name_sqlite_cannot_store_does_not_stop_a_run_saving(tmp_path):
+    """A metric named with a lone surrogate (text no file can hold) once failed every later write of its run."""
+    from runtime.record.live import LiveRun
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.create_run("a" * 12, "own_step", {}, status="running")
+    run = LiveRun("a" * 12, "own_step", {})
+    run.writer = store.writer("a" * 12, flush_every_s=0)
+    run.record_step(1, 0, {"acc\ud800": 0.5, "loss": 1.0})
+    run.record_step(2, 0, {"acc\ud800": 0.6, "loss": 0.9})
+    run.writer.close()
+    assert store.metrics.metric_names("a" * 12) == ["acc?", "loss"]
+    assert store.metrics.last_values("a" * 12) == {"acc?": pytest.approx(0.6), "loss": pytest.approx(0.9)}

@@ -61,3 +61,21 @@ def test_a_worker_cannot_break_the_pace_or_set_what_it_likes():
         with pytest.raises(ValueError):
             replay(server, [bad])
     assert server.status == "running"
+
+
+def test_metric_names_are_stored_as_recorded_and_told_apart():
+    """A step's own "final/acc" stays a curve (renamed: read back from the store it would be a final
+    figure); two long names alike in their first 100 characters stay two; a lone surrogate, which SQLite
+    cannot store (every later write of the run would fail), becomes "?"."""
+    long_a, long_b = "x" * 120 + "a", "x" * 120 + "b"
+    run = LiveRun("a" * 12, "own_step", {})
+    for step in (1, 2):
+        run.record_step(step, 0, {"final/acc": 0.5, "epoch/x": 1.0, long_a: 1.0, long_b: 2.0, "acc\ud800": 3.0})
+    run.record_epoch(2, 0, {"acc": 0.7})
+    run.record_final({"acc": 0.8})
+    curves = run.snapshot().curves
+    assert {"final_acc", "epoch_x", "acc?"} <= set(curves) and "final/acc" not in curves
+    cut = [name for name in curves if name.startswith("x" * 90)]
+    assert len(cut) == 2 and all(len(name) == MAX_METRIC_NAME for name in cut)
+    assert sorted(float(curves[name].mean[-1]) for name in cut) == [1.0, 2.0]
+    assert run.final == {"final/acc": 0.8} and "epoch/acc" in run.epoch_curves

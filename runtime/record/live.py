@@ -9,6 +9,7 @@ step 1,000,000.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import queue
 import threading
@@ -27,12 +28,26 @@ from runtime.store.writer import RunWriter
 WARMUP_STEPS = 2  # first steps pay for allocation and kernel selection: left out of ms/step
 MAX_METRICS = 200  # names a run may record (curves, epoch figures, scores): a page draws each one
 MAX_METRIC_NAME = 100  # characters of a metric's name
+LAB_PREFIXES = ("epoch/", "final/")  # the lab's figures at an epoch's end and a run's end; read back by them
 SHARED_SNAPSHOT_S = 0.25  # viewers within this long of each other share one snapshot
 
 
 def _epoch_points(rows: list[tuple[int, float, float]]) -> EpochPoints:
     steps, values, times = zip(*rows)
     return EpochPoints(np.array(steps, np.int64), np.array(values, np.float32), np.array(times, np.float32))
+
+
+def metric_name(name, prefixed: bool = False) -> str:
+    """A metric's name as a run records it. Text SQLite, CSV and JSON can hold (a lone surrogate becomes
+    "?"); at most MAX_METRIC_NAME characters, a longer one cut and told apart from others cut alike by a
+    hash of it; a step's own metric named like the lab's figures (``final/acc``) renamed ``final_acc``
+    (read back from the store, it would be one final figure, not a curve)."""
+    name = str(name).encode("utf-8", "replace").decode("utf-8")
+    if not prefixed and name.startswith(LAB_PREFIXES):
+        name = name.replace("/", "_", 1)
+    if len(name) > MAX_METRIC_NAME:
+        name = name[: MAX_METRIC_NAME - 9] + "~" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    return name
 
 
 @dataclass
@@ -137,13 +152,13 @@ class LiveRun:
     def _since_start(self, now: float) -> float | None:
         return now - self.started if self.started is not None else None
 
-    def _admitted(self, values: dict) -> dict:
-        """``values`` of the names this run may record (the caller holds the lock): names cut to
-        MAX_METRIC_NAME characters, and no new name past MAX_METRICS, so that code reporting a new
-        metric every step cannot grow a run's curves (and every page drawing them) without end."""
+    def _admitted(self, values: dict, prefixed: bool = False) -> dict:
+        """``values`` of the names this run may record (the caller holds the lock), named by ``metric_name``
+        (``prefixed``: the lab's epoch or final figures), and no new name past MAX_METRICS, so that code
+        reporting a new metric every step cannot grow a run's curves (and every page drawing them) without end."""
         out = {}
         for name, value in values.items():
-            name = str(name)[:MAX_METRIC_NAME]
+            name = metric_name(name, prefixed)
             if name in self._names or len(self._names) < MAX_METRICS:
                 self._names.add(name)
                 out[name] = value
@@ -188,7 +203,7 @@ class LiveRun:
         now = at or time.time()
         t = self._since_start(now)
         with self.lock:
-            named = self._admitted({f"epoch/{k}": v for k, v in values.items()})
+            named = self._admitted({f"epoch/{k}": v for k, v in values.items()}, prefixed=True)
             self.epoch = epoch + 1
             self.epoch_steps.append(step)
             for name, value in named.items():
@@ -221,7 +236,7 @@ class LiveRun:
 
     def record_final(self, values: dict[str, float]) -> None:
         with self.lock:
-            named = self._admitted({f"final/{k}": v for k, v in values.items()})
+            named = self._admitted({f"final/{k}": v for k, v in values.items()}, prefixed=True)
             self.final.update(named)
             self.version += 1
         if self.writer:

@@ -131,6 +131,8 @@ class MetricReads:
                 ):
                     row = window.setdefault(step, [epoch, t, {}])
                     row[2][name] = value
+                    if t is not None and (row[1] is None or t < row[1]):  # the step's own time: an epoch's
+                        row[1] = t  # figures at its last step are recorded after validation, later
             yield from ((step, *window[step][:2], window[step][2]) for step in sorted(window))
             start += chunk
 
