@@ -67,6 +67,24 @@ def test_gif_of_a_long_run_samples_at_most_100_frames(tmp_path):
     assert gif.n_frames == 100
 
 
+def test_gif_of_a_run_deleted_while_it_is_drawn_is_none_not_a_traceback(tmp_path):
+    class DeletedAfterTheList(RunStore):  # another tab deletes the run once its grid steps were read
+        def grid_steps(self, run_id):
+            steps = super().grid_steps(run_id)
+            assert RunStore(self.path).delete_run(run_id)
+            return steps
+
+    store = DeletedAfterTheList(tmp_path / "runs.sqlite")
+    store.create_run("gone", "gan", {})
+    writer = store.writer("gone", flush_every_s=3600)
+    for step in (1, 2, 3):
+        png = io.BytesIO()
+        Image.new("L", (60, 60), step).save(png, format="PNG")
+        writer.grid(step, 0, png.getvalue())
+    writer.close()
+    assert exports.grid_gif(store, "gone") is None
+
+
 def test_saved_model_loads_and_generates(gan_run):
     manager, run_id = gan_run
     model = keras.saving.load_model(manager.snapshot(run_id).artifact)

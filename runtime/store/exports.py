@@ -160,8 +160,10 @@ def grid_gif(store: RunStore, run_id: str, max_frames: int = MAX_GIF_FRAMES, fra
         return None
     frames = []
     for step in steps:
-        found = store.grid(run_id, step)
-        frames.append(_label(found[1], f"step {step:,}"))
+        if (found := store.grid(run_id, step)) is not None:  # None: the run was deleted meanwhile
+            frames.append(_label(found[1], f"step {step:,}"))
+    if not frames:
+        return None
     durations = [frame_ms] * len(frames)
     durations[-1] = max(frame_ms, 1500)  # linger on the final digits
     buf = io.BytesIO()
