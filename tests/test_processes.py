@@ -364,3 +364,20 @@ def test_a_worker_pool_that_failed_to_start_tries_again_for_the_next_run(tmp_pat
     second = manager.start("compute_loss", {"samples": 64, "epochs": 1})
     assert manager.wait(second, 120) == "completed"
     assert len(refusals) == 1
+
+
+def test_stop_lets_fits_last_validation_run_past_the_grace_and_the_model_is_saved(workers):
+    """After Stop, fit() still validates once (4 s here, twice the 2 s grace): a run winding down is not a
+    stuck one; it ends stopped with its model saved (it was killed, "your code went on", unsaved)."""
+    slow_validation = templates.source("test_step").replace(
+        "        x, y = data\n", "        x, y = data\n        import time\n        time.sleep(0.1)\n", 1
+    )
+    run_id = workers.start(
+        "own_step",
+        {"template": "test_step", "source": slow_validation, "hp": {"samples": 6400, "epochs": 1, "batch_size": 32}},
+    )  # 160 training steps, then 40 validation batches of 0.1 s
+    wait_for(lambda: workers.snapshot(run_id).step > 5, 60, "steps")
+    workers.controls.stop(run_id)
+    assert workers.wait(run_id, 60) == "stopped"
+    snap = workers.snapshot(run_id)
+    assert snap.error is None and snap.artifact is not None

@@ -105,6 +105,7 @@ class LiveRun:
         self.steering = None  # the experiment's trainers.steering.Steering, once built
         self.stop_seen = False  # no training step runs any more (Stop seen between batches, or fit returned)
         self.saving_since: float | None = None  # when saving the model began (monotonic clock, this process)
+        self.working_at: float | None = None  # after Stop: when a validation batch last ended (monotonic clock)
         self.memory_mb: int | None = None  # the run's memory cap, where it trains in a worker process
         self.worker_pid: int | None = None  # the worker process training it, if any
         self.stop_requested_at: float | None = None
@@ -142,6 +143,12 @@ class LiveRun:
         with self.lock:
             self.saving_since = time.monotonic()
             self.version += 1
+
+    def still_working(self) -> None:
+        """After Stop, a validation batch ended: fit() validates once more after its last step; the code is
+        winding down, not stuck (a worker's Stop grace runs from here)."""
+        with self.lock:
+            self.working_at = time.monotonic()
 
     def stopping(self) -> None:
         """No training step runs any more: Stop was seen between two batches, or fit() returned."""

@@ -19,6 +19,8 @@ from runtime.training.metric_stream import MetricStream
 from runtime.training.samples import GridStream, QualityStream
 from trainers.config import format_value
 
+WORKING_EVERY_S = 0.5  # after Stop, how often a validation pass says it goes on (a worker's grace restarts)
+
 
 def apply_control(run, action: str) -> None:
     """Stop, pause or resume ``run`` (a ``LiveRun``) as asked from outside its thread."""
@@ -44,6 +46,7 @@ class ControlGate(keras.callbacks.Callback):
         self.cursor, self.run = cursor, cursor.run
         self.limits = limits
         self.metrics, self.grids, self.scores = metrics, grids, scores
+        self._working_said = 0.0  # when still_working was last said
 
     def _steer(self) -> None:
         """Apply what a person asked for since the last batch: new settings, single steps."""
@@ -126,3 +129,9 @@ class ControlGate(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not self.cursor.diverged:
             self.obey()
+
+    def on_test_batch_end(self, batch, logs=None):
+        """fit()'s validation after a Stop: say, at most twice a second, that the run still winds down."""
+        if self.run.stop_seen and time.monotonic() - self._working_said >= WORKING_EVERY_S:
+            self._working_said = time.monotonic()
+            self.run.still_working()

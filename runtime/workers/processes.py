@@ -370,8 +370,13 @@ def _supervise(run: LiveRun, worker: Worker, settings: WorkerSettings, limits: L
                 return result
             return "failed", {"error": death(exitcode)}
         if stop_asked is not None:
-            # The grace runs from the Stop; saving the model, once it has begun, has a grace of its own.
-            ends = run.saving_since + SAVE_GRACE_S if run.saving_since else stop_asked + settings.stop_grace
+            # The grace runs from the Stop, or from the last validation batch fit() ran after it (for at most
+            # SAVE_GRACE_S); saving the model, once it has begun, has a grace of its own.
+            if run.saving_since:
+                ends = run.saving_since + SAVE_GRACE_S
+            else:
+                ends = max(stop_asked, run.working_at or 0.0) + settings.stop_grace
+                ends = min(ends, stop_asked + max(SAVE_GRACE_S, settings.stop_grace))
             if now > ends:
                 worker.end()
                 _drain(run, worker)
@@ -400,6 +405,11 @@ def _ended_after_stop(run: LiveRun, grace: float) -> str:
             f"Stopped: the step did not return within {grace:g} s of Stop (your code reached no point where it "
             "could stop: a batch's end, or a fit() call), so its process was ended. What it recorded until then "
             "is kept (the model was not saved)."
+        )
+    if not run.saving_since and run.working_at and time.monotonic() - run.working_at < grace:  # still validating
+        return (
+            f"Stopped: training stopped, but fit()'s validation went on for over {SAVE_GRACE_S:g} s after Stop, so "
+            "its process was ended. What it recorded is kept (the model was not saved)."
         )
     if not run.saving_since:
         return (

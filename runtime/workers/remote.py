@@ -37,6 +37,7 @@ REPLAYED = (
     "record_grid",
     "set_status",
     "stopping",
+    "still_working",
     "built",
 )
 _STAMPED = (
