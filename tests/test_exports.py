@@ -157,22 +157,22 @@ def test_exports_carry_the_settings_steered_mid_run(manager, mnist_dir):
     assert row["steered"].startswith("d_learning_rate → 0.0001 at step ")
 
 
-def test_a_download_is_whole_when_its_run_is_deleted_meanwhile(tmp_path):
+def test_a_download_fails_when_its_run_is_deleted_meanwhile(tmp_path):
     """The CSV streams a window of steps at a time; the run is deleted (another tab, the size limit) after
-    the first chunk left: the file still holds every step, read from one snapshot of the store."""
+    the first chunk left: the download fails rather than end early looking whole."""
     store = RunStore(tmp_path / "runs.sqlite")
     store.create_run("a" * 12, "external", {}, status="completed")
     writer = store.writer("a" * 12, flush_every_s=0)
     for step in range(1, 51):
         writer.metrics(step, 0, {"loss": 1.0 / step})
     writer.close()
-    chunks = exports.metrics_csv_snapshot(store.pinned(), "a" * 12, rows_per_chunk=10, steps_per_read=10)
-    first = next(chunks)
+    whole = list(exports.metrics_csv_download(store.pinned(), "a" * 12, rows_per_chunk=10, steps_per_read=10))
+    assert len(list(csv.DictReader(io.StringIO(b"".join(whole).decode())))) == 50  # untouched: all of it
+    chunks = exports.metrics_csv_download(store.pinned(), "a" * 12, rows_per_chunk=10, steps_per_read=10)
+    next(chunks)
     assert RunStore(tmp_path / "runs.sqlite").delete_run("a" * 12)
-    assert store.get_run("a" * 12) is None
-    rows = list(csv.DictReader(io.StringIO((first + b"".join(chunks)).decode())))
-    assert [int(r["step"]) for r in rows] == list(range(1, 51))
-    assert float(rows[-1]["loss"]) == 1.0 / 50
+    with pytest.raises(exports.RunGone, match="deleted while its metrics were being downloaded"):
+        list(chunks)
 
 
 def test_the_csv_time_of_an_epochs_last_step_is_the_steps_own(tmp_path):

@@ -44,7 +44,7 @@ async def metrics_csv(request: Request):
     if not found:
         return PlainTextResponse(f"There is no run {run_id[:40]!r} here.", status_code=404)
     return StreamingResponse(
-        exports.metrics_csv_snapshot(manager.store.pinned(), run_id),
+        exports.metrics_csv_download(manager.store.pinned(), run_id),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{run_id}-metrics.csv"'},
     )

@@ -19,14 +19,20 @@ from runtime.store.run_store import RunStore
 MAX_GIF_FRAMES = 100
 
 
-def metrics_csv_snapshot(store: RunStore, run_id: str, **reads: int) -> Iterator[bytes]:
-    """``metrics_csv_chunks`` read in one snapshot of the store, for a download: a run deleted or evicted
-    meanwhile (another tab, another server, the size limit) still downloads whole; read window by window
-    without it, the file would end early with nothing to say so. ``store`` is a pinned copy
-    (``RunStore.pinned``): the snapshot holds its connection until the last chunk, then it is closed."""
+class RunGone(RuntimeError):
+    """The run was deleted while its file was being written: what was written is not all of it."""
+
+
+def metrics_csv_download(store: RunStore, run_id: str, **reads: int) -> Iterator[bytes]:
+    """``metrics_csv_chunks`` for a download, from a pinned copy of the store (``RunStore.pinned``, closed
+    at the end). A run deleted or evicted meanwhile (another tab, another server, the size limit) leaves
+    the later windows empty: the file would end early looking whole, so the download fails instead
+    (``RunGone``; the browser says the download failed). Each window is its own short read: one
+    transaction held for a slow download would keep SQLite from folding its log, which would grow."""
     try:
-        store.conn.execute("BEGIN")  # a read transaction: every later read sees the store as it is now
         yield from metrics_csv_chunks(store, run_id, **reads)
+        if store.get_run(run_id) is None:
+            raise RunGone(f"run {run_id} was deleted while its metrics were being downloaded")
     finally:
         store.close()
 
