@@ -330,3 +330,20 @@ def test_digit_bars_of_all_zeros_keep_an_axis_from_zero_up_and_every_digit():
     low, high = fig.layout.yaxis.range
     assert low == 0 and 0 < high <= 1.05
     assert fig.layout.xaxis.type == "category" and list(fig.data[0].x) == [str(d) for d in range(10)]
+
+
+def test_a_metric_named_with_html_is_text_in_every_trace_and_hover():
+    """Plotly renders a subset of HTML in names and hovers: a module's metric named with a link is shown as
+    written, in its line, its raw means, its epoch means and its validation, never as a link."""
+    name = '<a href="https://evil.example">loss</a>'
+    points = EpochPoints(np.array([10, 20]), np.array([0.6, 0.2], np.float32), np.zeros(2, np.float32))
+    fig = charts.curves_figure(
+        {name: exact(np.linspace(1, 0.1, 20))},
+        epoch_steps=[10, 20],
+        epoch_curves={f"epoch/{name}": points, f"epoch/val_{name}": points},
+        total_steps=20,
+    )
+    shown = [text for t in fig.data for text in (t.name, t.hovertemplate) if text]
+    assert len(shown) >= 7  # line, raw, epoch means, validation: names and hovers
+    assert not any("<a" in text for text in shown), shown
+    assert any("&lt;a href=" in text for text in shown)

@@ -123,6 +123,7 @@ def band_traces(x, curve: CurvePoints, name: str, axes: dict, color: str) -> lis
 
 def epoch_trace(points: EpochPoints, x, name: str, axes: dict, **style) -> dict:
     """One figure per epoch (an epoch mean, a validation result) at the epoch's last step."""
+    name = html.escape(name)  # as in line_trace: a module's metric name is text, not a link
     return {
         "type": "scatter",
         "x": np.asarray(x, np.float32),
@@ -158,7 +159,7 @@ def metric_traces(
                 axes,
                 color,
                 **raw,
-                hovertemplate=f"{name} raw: %{{y:.4g}}<extra></extra>",
+                hovertemplate=f"{html.escape(name)} raw: %{{y:.4g}}<extra></extra>",
             )
         )
     traces.append(line_trace(x, ema(curve.mean, options.smoothing, x, unit), name, axes, color))
