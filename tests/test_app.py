@@ -538,3 +538,18 @@ def test_a_run_of_a_retired_variant_is_shown_not_crashed_on(lab):
     assert not at.exception and "not offered by this lab any more" in texts(at)
     runs = page("pages/runs.py", run="abcdef012345")
     assert not runs.exception and "old idea" in list(runs.dataframe[0].value["name"])
+
+
+def test_a_link_naming_hundreds_of_runs_compares_as_many_as_the_largest_sweep(lab):
+    """Every id is listed by the runs table: a link ticking all of them would redraw hundreds of runs every
+    two seconds for whoever opens it. The comparison takes the largest sweep's runs, and says so."""
+    from ui.runs_page import MAX_COMPARED
+
+    manager = lab()
+    ids = [f"{i:012x}" for i in range(MAX_COMPARED + 4)]
+    for run_id in ids:
+        manager.store.create_run(run_id, "compute_loss", {"epochs": 1}, status="completed", ended=1.0)
+    at = page("pages/runs.py", runs=",".join(ids))
+    assert not at.exception, at.exception
+    assert f"Comparing {MAX_COMPARED} runs" in [h.value for h in at.subheader]
+    assert f"{MAX_COMPARED + 4} runs are ticked; the comparison shows the first {MAX_COMPARED}" in at.warning[0].value

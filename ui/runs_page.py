@@ -11,6 +11,7 @@ import streamlit as st
 from runtime.record.naming import MAX_NAME, MAX_NOTES
 from runtime.record.status import ACTIVE
 from runtime.serving.access import visitor_hash
+from runtime.serving.sweeps import MAX_SETTINGS, MAX_VALUES
 from runtime.store import exports
 from trainers import VARIANTS
 from trainers.config import format_value
@@ -32,6 +33,8 @@ _TABLE_ICON = (
     "h720v560H120Zm80-400h560v-80H200v80Zm173 173h214v-93H373v93Zm0 173h214v-93H373v93ZM200-427h93v-93h-93v93Zm467 0"
     "h93v-93h-93v93ZM200-280h93v-67h-93v67Zm467 0h93v-67h-93v67Z'/%3E%3C/svg%3E"
 )
+
+MAX_COMPARED = MAX_VALUES**MAX_SETTINGS  # the largest sweep, opened here whole; a link may name any ids
 
 
 def _exports(run_id: str) -> None:
@@ -433,4 +436,9 @@ def render() -> None:
         _delete(chosen[0])
     elif len(chosen) > 1:
         st.divider()
-        _compare(chosen)
+        if len(chosen) > MAX_COMPARED:
+            st.warning(
+                f"{len(chosen)} runs are ticked; the comparison shows the first {MAX_COMPARED} "
+                "(untick some to choose which)."
+            )
+        _compare(chosen[:MAX_COMPARED])

@@ -40,7 +40,7 @@ from runtime.workers.allocator import keep_tensor_memory, release_when_idle
 from runtime.workers.processes import WorkerSettings
 from trainers import quality
 
-SNAPSHOTS_KEPT = 32  # finished runs' snapshots kept in memory (the most recently read)
+SNAPSHOTS_KEPT = 40  # finished runs' snapshots kept in memory (the most recently read; a whole sweep, 36, compared)
 COLLECT_AFTER_S = 1.0  # from the last run's end to its memory's release (see release_when_idle)
 
 
