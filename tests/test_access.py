@@ -17,6 +17,17 @@ def test_the_client_address_is_the_entry_the_trusted_proxy_appended():
     assert forwarded_client(None, proxies=1) is None and forwarded_client("1.2.3.4", proxies=0) is None
 
 
+def test_a_proxy_that_appends_its_own_header_line_is_read_after_the_clients():
+    """HAProxy's ``option forwardfor`` adds a line of its own: the first line is the one the client forged."""
+    from streamlit.runtime.context import StreamlitHeaders
+
+    from ui.visitor import forwarded_for
+
+    headers = StreamlitHeaders([("X-Forwarded-For", "203.0.113.77"), ("x-forwarded-for", "198.51.100.5")])
+    assert forwarded_client(forwarded_for(headers), proxies=1) == "198.51.100.5"
+    assert forwarded_for(StreamlitHeaders([("Host", "lab")])) is None
+
+
 def test_many_made_up_first_entries_count_as_one_visitor():
     seen = {address_group(forwarded_client(f"10.9.{i}.{i}, 198.51.100.7", 1)) for i in range(50)}
     assert seen == {"198.51.100.7"}

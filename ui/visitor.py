@@ -45,12 +45,20 @@ def visitor() -> str:
     return token
 
 
+def forwarded_for(headers) -> str | None:
+    """``X-Forwarded-For`` as one list, however many header lines carry it (HTTP reads lines of one name as
+    one comma-joined list, in order): a proxy may append its own line rather than extend the client's,
+    and the first line alone is the one a client wrote."""
+    lines = headers.get_all("X-Forwarded-For")
+    return ", ".join(lines) if lines else None
+
+
 def client_address() -> str | None:
     """Where this session connects from, as the per-address cap counts it (see the module's docstring)."""
     try:
         proxies = get_manager().trust_proxy
         if proxies:  # never the connection's address: behind a proxy that is the proxy's, everyone's at once
-            address = address_group(forwarded_client(st.context.headers.get("X-Forwarded-For"), proxies))
+            address = address_group(forwarded_client(forwarded_for(st.context.headers), proxies))
         else:
             address = seen_directly(st.context.ip_address)  # a private one is a proxy's or a NAT's: not a visitor's
     except Exception:  # no request behind this session
