@@ -140,3 +140,21 @@ def test_a_single_step_past_the_planned_end_grows_the_total(manager, probe, mnis
     manager.controls.stop(run_id)
     assert manager.wait(run_id, 30) == "stopped"
     assert manager.store.get_run(run_id)["total_steps"] == planned + 1
+
+
+def test_single_steps_queued_while_paused_stop_at_the_step_limit(tmp_path, probe, mnist_dir):
+    """A shared lab's step limit holds for single steps too: thirty clicks queued at once on a paused run
+    (the gate takes all it finds between two looks) take it to the limit, not past it."""
+    from runtime.training.limits import Limits
+
+    manager = RunManager(home=tmp_path, backend="thread", limits=Limits(run_steps=20))
+    run_id = paused_run(manager)
+    assert manager.snapshot(run_id).step < 20
+    for _ in range(30):
+        try:
+            manager.controls.single_step(run_id, "full")
+        except ValueError:  # the limit stopped it: no longer paused
+            break
+    assert manager.wait(run_id, 60) == "stopped"
+    snap = manager.snapshot(run_id)
+    assert snap.step == 20 and snap.error == "Stopped at the limit of 20 steps per run on this shared lab."

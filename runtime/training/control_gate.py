@@ -60,6 +60,8 @@ class ControlGate(keras.callbacks.Callback):
                 text = ", ".join(f"{name} → {format_value(value)}" for name, value in arg.items())
                 run.record_event(self.cursor.step, "steer", text, arg)
             elif kind == "single":
+                if self.limits.run_steps and self.cursor.step >= self.limits.run_steps:
+                    continue  # at the run's step limit (a shared lab's): the single steps queued are not taken
                 if not self.metrics.read_pending():  # the batches before it are not this step's
                     return  # they diverged: no more steps
                 single = steering.single_steps[arg]
