@@ -64,6 +64,23 @@ def test_retention_counts_the_saved_models_under_lab_home(tmp_path):
     assert home_megabytes(store, tmp_path) <= 2.5
 
 
+def test_on_a_shared_lab_the_visitor_taking_the_most_room_loses_runs_first(tmp_path):
+    """A stranger's big runs (wide networks: large saved models) push the store past its size: their own
+    oldest runs go, not everyone else's older, small ones (oldest first, they went before)."""
+    store = RunStore(tmp_path / "runs.sqlite")
+    for i, age in enumerate([9, 8, 7]):
+        _finished_run(store, tmp_path, f"a{i:011x}", age, model_mb=0.1)
+        store.update_run(f"a{i:011x}", visitor="hash-of-a-visitor")
+    for i, age in enumerate([3, 2, 1]):
+        _finished_run(store, tmp_path, f"b{i:011x}", age, model_mb=1.0)
+        store.update_run(f"b{i:011x}", visitor="hash-of-the-stranger")
+    assert 3.2 < home_megabytes(store, tmp_path) < 3.8
+    assert evict(store, tmp_path, Limits(store_mb=2.0)) == ["b00000000000", "b00000000001"]
+    kept = sorted(r["id"] for r in store.list_runs())
+    assert kept == ["a00000000000", "a00000000001", "a00000000002", "b00000000002"]
+    assert home_megabytes(store, tmp_path) <= 2.0
+
+
 def test_retention_never_removes_a_folder_that_is_not_a_run_id(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     (tmp_path / "keep.txt").write_text("the lab's folder")

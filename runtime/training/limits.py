@@ -84,28 +84,50 @@ def home_megabytes(store: RunStore, home: Path) -> float:
 
 
 def evict(store: RunStore, home: Path, limits: Limits) -> list[str]:
-    """Delete finished runs past ``keep_days``, then the oldest while ``home`` holds more than ``store_mb``."""
+    """Delete finished runs past ``keep_days``; then, while ``home`` holds more than ``store_mb``, the oldest
+    run of the visitor whose finished runs' folders (their saved models) take the most room. Oldest first
+    on a lab of one person; on a shared one, a stranger's big runs cannot push everyone else's out."""
     if not (limits.keep_days or limits.store_mb):
         return []
     marks = ", ".join("?" * len(FINISHED))
     finished = store.conn.execute(
-        f"SELECT id, COALESCE(ended, created) AS at FROM runs WHERE status IN ({marks}) ORDER BY at", FINISHED
+        f"SELECT id, visitor, COALESCE(ended, created) AS at FROM runs WHERE status IN ({marks}) ORDER BY at",
+        FINISHED,
     ).fetchall()
-    gone = []
     cutoff = time.time() - 86_400 * limits.keep_days
-    size = home_megabytes(store, home) if limits.store_mb else 0.0
-    for row in finished:
-        too_old = limits.keep_days and row["at"] < cutoff
-        too_big = limits.store_mb and size > limits.store_mb
-        if not (too_old or too_big):
-            break  # oldest first: the rest are newer, and the lab's folder is within its size
-        folder = home / row["id"] if naming.valid_id(row["id"]) else None  # never home itself
-        if folder is not None and folder.is_dir():
-            size -= folder_megabytes(folder)
-            shutil.rmtree(folder, ignore_errors=True)  # first: on a full disk this is what makes room
-        before = store_megabytes(store) if limits.store_mb else 0.0
-        store.delete_run(row["id"])
-        if limits.store_mb:
-            size -= before - store_megabytes(store)
+    gone = [row["id"] for row in finished if limits.keep_days and row["at"] < cutoff]
+    for run_id in gone:
+        _delete(store, home, run_id)
+    kept = [row for row in finished if row["id"] not in gone]
+    if not limits.store_mb:
+        return gone
+    room = {row["id"]: _folder_megabytes(home, row["id"]) for row in kept}
+    size = home_megabytes(store, home)
+    while kept and size > limits.store_mb:
+        taken: dict = {}  # visitor -> MB, in the order of their oldest run (ties: the oldest run goes)
+        for row in kept:
+            taken[row["visitor"]] = taken.get(row["visitor"], 0.0) + room[row["id"]]
+        heaviest = max(taken, key=taken.__getitem__)
+        row = next(r for r in kept if r["visitor"] == heaviest)
+        before = store_megabytes(store)
+        _delete(store, home, row["id"])
+        size -= room[row["id"]] + before - store_megabytes(store)
+        kept.remove(row)
         gone.append(row["id"])
     return gone
+
+
+def _folder_of(home: Path, run_id: str) -> Path | None:
+    return home / run_id if naming.valid_id(run_id) else None  # never home itself
+
+
+def _folder_megabytes(home: Path, run_id: str) -> float:
+    folder = _folder_of(home, run_id)
+    return folder_megabytes(folder) if folder is not None and folder.is_dir() else 0.0
+
+
+def _delete(store: RunStore, home: Path, run_id: str) -> None:
+    folder = _folder_of(home, run_id)
+    if folder is not None and folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)  # first: on a full disk this is what makes room
+    store.delete_run(run_id)
