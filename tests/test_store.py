@@ -305,3 +305,22 @@ def test_a_read_only_store_reads_the_commits_still_in_the_write_ahead_log(tmp_pa
     writing.conn.execute("PRAGMA wal_autocheckpoint=0")
     writing.create_run("c" * 12, "compute_loss", {}, status="completed", ended=3.0)
     assert sorted(r["id"] for r in reading.list_runs()) == ["a" * 12, "b" * 12, "c" * 12]
+
+
+def test_the_write_ahead_log_shrinks_back_once_folded(tmp_path):
+    """A big write (deleting a long run touches every page it had) grows the log; once folded into the file
+    it is cut back to WAL_LIMIT_MB, not kept at its largest (it counts against LAB_MAX_STORE_MB)."""
+    from runtime.store.run_store import WAL_LIMIT_MB
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.create_run("a" * 12, "gan", {}, status="completed")
+    writer = store.writer("a" * 12, flush_every_s=3600, max_rows=10**6)
+    blob = np.random.default_rng(0).bytes(2**20)  # incompressible, as PNGs are
+    for step in range(WAL_LIMIT_MB + 16):
+        writer.grid(step, 0, blob)
+    writer.close()  # one commit: the log holds all of it
+    wal = tmp_path / "runs.sqlite-wal"
+    assert wal.stat().st_size > (WAL_LIMIT_MB + 8) * 2**20
+    store.conn.execute("PRAGMA wal_checkpoint")
+    store.create_run("b" * 12, "gan", {}, status="completed")  # the next write starts the log again
+    assert wal.stat().st_size <= WAL_LIMIT_MB * 2**20

@@ -23,6 +23,8 @@ from runtime.store.metric_reads import MetricReads
 from runtime.store.schema import migrate
 from runtime.store.writer import RunWriter
 
+WAL_LIMIT_MB = 32  # the write-ahead log is cut back to this once folded (a big delete grew it for good)
+
 
 def _process_start(pid: int | str) -> str | None:
     """When process ``pid`` started, in clock ticks since boot (Linux), or None where that cannot be read."""
@@ -167,6 +169,7 @@ class RunStore:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_MB * 2**20}")  # the log shrinks back once folded
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
