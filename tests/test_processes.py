@@ -366,17 +366,21 @@ def test_a_worker_pool_that_failed_to_start_tries_again_for_the_next_run(tmp_pat
     assert len(refusals) == 1
 
 
-def test_stop_lets_fits_last_validation_run_past_the_grace_and_the_model_is_saved(workers):
-    """After Stop, fit() still validates once (4 s here, twice the 2 s grace): a run winding down is not a
-    stuck one; it ends stopped with its model saved (it was killed, "your code went on", unsaved)."""
+def test_stop_during_fits_validation_lets_it_end_past_the_grace_and_the_model_is_saved(workers, tmp_path):
+    """Keras finishes a validation pass before it looks at a Stop (4 s here, twice the 2 s grace): a run
+    winding down is not a stuck one; it ends stopped with its model saved (it was killed, unsaved)."""
+    marker = tmp_path / "validating"
     slow_validation = templates.source("test_step").replace(
-        "        x, y = data\n", "        x, y = data\n        import time\n        time.sleep(0.1)\n", 1
+        "        x, y = data\n",
+        f"        x, y = data\n        open({str(marker)!r}, 'w').close()\n"
+        "        import time\n        time.sleep(0.1)\n",
+        1,
     )
     run_id = workers.start(
         "own_step",
         {"template": "test_step", "source": slow_validation, "hp": {"samples": 6400, "epochs": 1, "batch_size": 32}},
     )  # 160 training steps, then 40 validation batches of 0.1 s
-    wait_for(lambda: workers.snapshot(run_id).step > 5, 60, "steps")
+    wait_for(marker.exists, 60, "the validation pass")
     workers.controls.stop(run_id)
     assert workers.wait(run_id, 60) == "stopped"
     snap = workers.snapshot(run_id)

@@ -145,8 +145,8 @@ class LiveRun:
             self.version += 1
 
     def still_working(self) -> None:
-        """After Stop, a validation batch ended: fit() validates once more after its last step; the code is
-        winding down, not stuck (a worker's Stop grace runs from here)."""
+        """After Stop, a validation batch ended: fit() finishes its validation pass before it stops; the code
+        is winding down, not stuck (a worker's Stop grace runs from here)."""
         with self.lock:
             self.working_at = time.monotonic()
 

@@ -133,7 +133,8 @@ class ControlGate(keras.callbacks.Callback):
             self.obey()
 
     def on_test_batch_end(self, batch, logs=None):
-        """fit()'s validation after a Stop: say, at most twice a second, that the run still winds down."""
-        if self.run.stop_seen and time.monotonic() - self._working_said >= WORKING_EVERY_S:
+        """fit()'s validation after a Stop (asked during it, or seen at the last step): Keras finishes the pass
+        before it looks at the Stop; say, at most twice a second, that the run still winds down."""
+        if self.run.stop_event.is_set() and time.monotonic() - self._working_said >= WORKING_EVERY_S:
             self._working_said = time.monotonic()
             self.run.still_working()
